@@ -1,0 +1,47 @@
+# tradestream — the two commands a new user runs are `make demo` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/tradestream
+
+.PHONY: all build demo test test-short bench stack-up stack-down stack-status vet fmt clean
+
+all: build
+
+## build: the tradestream binary (with the dashboard's assets embedded)
+build:
+	scripts/build
+
+## demo: bring up Kafka and PostgreSQL, build, and run the whole pipeline
+demo: stack-up build
+	set -a; source .stack/env; set +a; exec $(BIN) up
+
+## test: bring up the stack, run every test against the real services, stop what was started
+test:
+	scripts/test
+
+## test-short: unit tests only, no services needed
+test-short:
+	$(GO) test -short ./...
+
+## bench: the benchmarks behind BENCHMARKS.md (needs the stack)
+bench: stack-up build
+	set -a; source .stack/env; set +a; $(BIN) bench produce --json && $(BIN) bench sink --json
+
+stack-up:
+	scripts/stack up
+
+stack-down:
+	scripts/stack down
+
+stack-status:
+	scripts/stack status
+
+vet:
+	$(GO) vet ./...
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

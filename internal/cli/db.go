@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+
+	"github.com/tradestream/tradestream/internal/store"
+)
+
+func (r *root) dbCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "db",
+		Short: "Database schema: migrations and partition upkeep",
+	}
+	cmd.AddCommand(
+		&cobra.Command{
+			Use:   "migrate",
+			Short: "Apply pending schema migrations and create the coming days' partitions",
+			Long: `Apply every schema migration embedded in this binary that the database has
+not seen yet, then create the daily partitions of price_ticks and trades from
+yesterday through --database-partitions-ahead days from now, and drop those
+older than --database-retention-days (when positive).`,
+			Example: "  tradestream db migrate --database-url postgres://tradestream:secret@127.0.0.1:5432/tradestream",
+			Args:    cobra.NoArgs,
+			RunE:    r.dbMigrate,
+		},
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the database's schema version and the newest this binary knows",
+			Args:  cobra.NoArgs,
+			RunE:  r.dbVersion,
+		},
+	)
+	return cmd
+}
+
+// pool validates the configuration and opens the database.
+func (r *root) pool(ctx context.Context, sections ...interface{ Validate() error }) (*pgxpool.Pool, error) {
+	if err := r.validate(sections...); err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, r.cfg.Database)
+}
+
+func (r *root) dbMigrate(cmd *cobra.Command, _ []string) error {
+	ctx := cmd.Context()
+	pool, err := r.pool(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return r.migrate(ctx, pool)
+}
+
+// migrate applies migrations and partition upkeep, printing what it did.
+func (r *root) migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	applied, err := store.Migrate(ctx, pool)
+	if err != nil {
+		return err
+	}
+	for _, m := range applied {
+		fmt.Fprintf(r.io.Stdout, "applied migration %d (%s)\n", m.Version, m.Source)
+	}
+	created, dropped, err := store.Upkeep(ctx, pool, r.io.Now(), r.cfg.Database.PartitionsAhead, r.cfg.Database.RetentionDays)
+	if err != nil {
+		return err
+	}
+	cur, _, err := store.SchemaVersion(ctx, pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(r.io.Stdout, "schema at version %d; partitions created %d, dropped %d\n", cur, len(created), len(dropped))
+	return nil
+}
+
+func (r *root) dbVersion(cmd *cobra.Command, _ []string) error {
+	ctx := cmd.Context()
+	pool, err := r.pool(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	cur, latest, err := store.SchemaVersion(ctx, pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(r.io.Stdout, "database schema version %d; this binary knows up to %d\n", cur, latest)
+	return nil
+}

@@ -1,0 +1,168 @@
+// Package cli is tradestream's command line: one file per subcommand, each
+// turning flags and configuration into the service it runs. Output goes
+// through the injected writers; only package main exits.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tradestream/tradestream/internal/config"
+)
+
+// Exit codes returned by Run.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // the command ran and failed
+	ExitUsage   = 2 // bad flags or configuration; nothing was started
+)
+
+// IO is what a command reads from and writes to, injected for tests.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment (os.Getenv in production).
+	Getenv func(string) string
+	// Now is the clock (time.Now in production).
+	Now func() time.Time
+	// IsTerminal reports whether Stdout is an interactive terminal.
+	IsTerminal bool
+}
+
+// OSIO returns the process's standard streams and environment.
+func OSIO() IO {
+	return IO{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Getenv: os.Getenv, Now: time.Now, IsTerminal: isTerminal(os.Stdout),
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// usageError marks an error as the user's input being wrong (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// invalid wraps configuration problems into one usage error listing them.
+func invalid(err error) error {
+	if err == nil {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, line := range strings.Split(err.Error(), "\n") {
+		b.WriteString("\n  - ")
+		b.WriteString(line)
+	}
+	return usageError{errors.New(b.String())}
+}
+
+// root holds what every command shares once flags are parsed.
+type root struct {
+	io         IO
+	cfg        config.Config
+	configFile string
+	log        *slog.Logger
+}
+
+// Run executes the command line args (without the program name) and
+// returns the process exit code.
+func Run(ctx context.Context, args []string, io IO) int {
+	r := &root{io: io, cfg: config.Default()}
+	cmd := r.command()
+	cmd.SetArgs(args)
+	cmd.SetIn(io.Stdin)
+	cmd.SetOut(io.Stdout)
+	cmd.SetErr(io.Stderr)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(io.Stderr, "tradestream: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return ExitUsage
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return ExitOK // interrupted: a clean stop
+	}
+	return ExitFailure
+}
+
+func (r *root) command() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tradestream",
+		Short: "Real-time synthetic trading data through Kafka into PostgreSQL",
+		Long: `tradestream generates realistic synthetic trading data (users and accounts,
+prices, trades), streams it through Apache Kafka, loads it into PostgreSQL,
+evaluates price alerts on the stream and shows it all live in a dashboard.
+
+Configuration comes from flags, then TRADESTREAM_* environment variables,
+then the YAML file given by --config, then the defaults shown here.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return r.load(cmd)
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	cmd.PersistentFlags().StringVar(&r.configFile, "config", "", "YAML configuration file [$TRADESTREAM_CONFIG]")
+	r.cfg.BindGlobal(cmd.PersistentFlags())
+	cmd.AddCommand(
+		r.upCommand(),
+		r.topicsCommand(),
+		r.dbCommand(),
+		r.versionCommand(),
+	)
+	return cmd
+}
+
+// load applies the config file and environment under the parsed flags and
+// builds the logger. Validation is each command's first step, so that it
+// covers the sections the command uses, all reported together.
+func (r *root) load(cmd *cobra.Command) error {
+	file := r.configFile
+	if file == "" {
+		file = r.io.Getenv("TRADESTREAM_CONFIG")
+	}
+	fs := cmd.Flags() // local and inherited persistent flags
+	if err := config.Load(&r.cfg, fs, file, r.io.Getenv); err != nil {
+		return invalid(err)
+	}
+	r.log = newLogger(r.io.Stderr, r.cfg.Log)
+	return nil
+}
+
+// validate checks the shared configuration plus the given sections and
+// reports every problem at once.
+func (r *root) validate(sections ...interface{ Validate() error }) error {
+	errs := []error{r.cfg.Validate()}
+	for _, s := range sections {
+		errs = append(errs, s.Validate())
+	}
+	return invalid(errors.Join(errs...))
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,164 @@
+// Package config holds tradestream's one configuration struct, its defaults,
+// its loading from flags, environment and an optional YAML file, and its
+// validation.
+//
+// Precedence, highest first: command-line flags, TRADESTREAM_* environment
+// variables, the YAML file named by --config (or TRADESTREAM_CONFIG), and the
+// defaults set by Default.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration of every tradestream service. Each
+// subcommand reads the parts it needs.
+type Config struct {
+	// Kafka is how to reach the brokers.
+	Kafka Kafka `yaml:"kafka"`
+	// Database is how to reach PostgreSQL.
+	Database Database `yaml:"database"`
+	// Topics names and shapes the Kafka topics.
+	Topics Topics `yaml:"topics"`
+	// Log sets the structured logger.
+	Log Log `yaml:"log"`
+	// Gen configures the synthetic data generators.
+	Gen Gen `yaml:"gen"`
+	// Sink configures the Kafka to PostgreSQL loader.
+	Sink Sink `yaml:"sink"`
+	// Dashboard configures the web dashboard.
+	Dashboard Dashboard `yaml:"dashboard"`
+	// Metrics configures the /metrics, /healthz and /readyz listener.
+	Metrics Metrics `yaml:"metrics"`
+}
+
+// Kafka holds the broker connection and producer settings.
+type Kafka struct {
+	// Brokers are the seed brokers, host:port each.
+	Brokers []string `yaml:"brokers"`
+	// ClientID is sent to the brokers with every request.
+	ClientID string `yaml:"client_id"`
+	// DialTimeout bounds one connection attempt.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// ConnectTimeout bounds how long a service waits at start-up for any
+	// broker to answer before it gives up with an error naming the brokers.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// Compression is the producer codec: zstd, lz4, snappy, gzip or none.
+	Compression string `yaml:"compression"`
+	// Linger is how long the producer waits to fill a batch.
+	Linger time.Duration `yaml:"linger"`
+	// BatchBytes is the largest record batch the producer builds.
+	BatchBytes int `yaml:"batch_bytes"`
+	// MaxBufferedRecords bounds the producer's in-memory buffer; producing
+	// blocks once it is full, so memory never grows with the rate.
+	MaxBufferedRecords int `yaml:"max_buffered_records"`
+	// TLS enables and configures TLS to the brokers.
+	TLS TLS `yaml:"tls"`
+	// SASL configures SASL authentication.
+	SASL SASL `yaml:"sasl"`
+}
+
+// TLS configures transport security to the brokers.
+type TLS struct {
+	// Enabled turns TLS on. Setting any file below also turns it on.
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM bundle of CAs to trust instead of the system pool.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate and key (PEM).
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the client key (PEM) for CertFile.
+	KeyFile string `yaml:"key_file"`
+	// InsecureSkipVerify disables server certificate checks. Testing only.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// SASL configures SASL authentication to the brokers.
+type SASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty disables SASL.
+	Mechanism string `yaml:"mechanism"`
+	// Username is the SASL user.
+	Username string `yaml:"username"`
+	// Password is the SASL password; it is never printed.
+	Password Secret `yaml:"password"`
+}
+
+// Database holds the PostgreSQL connection settings.
+type Database struct {
+	// URL is a PostgreSQL connection string (URL or key=value form). Any
+	// password in it is never printed.
+	URL Secret `yaml:"url"`
+	// MaxConns bounds the connection pool.
+	MaxConns int `yaml:"max_conns"`
+	// ConnectTimeout bounds how long a service waits at start-up for the
+	// database to answer.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// Retention is how many days of price_ticks and trades partitions to
+	// keep; older daily partitions are dropped. 0 keeps everything.
+	RetentionDays int `yaml:"retention_days"`
+	// PartitionsAhead is how many future daily partitions to keep created.
+	PartitionsAhead int `yaml:"partitions_ahead"`
+}
+
+// Topics names and shapes the Kafka topics.
+type Topics struct {
+	// Prefix is prepended to every topic name ("tradestream." gives
+	// "tradestream.trades").
+	Prefix string `yaml:"prefix"`
+	// Partitions is the partition count of the data topics.
+	Partitions int `yaml:"partitions"`
+	// ReplicationFactor is the replication factor of every topic.
+	ReplicationFactor int `yaml:"replication_factor"`
+	// Retention is how long prices, trades and alerts are kept (0: the
+	// broker's default). The users topic is compacted instead.
+	Retention time.Duration `yaml:"retention"`
+}
+
+// Log configures the structured logger.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// Metrics configures the observability listener every service runs.
+type Metrics struct {
+	// Addr is the listen address of /metrics, /healthz and /readyz; empty
+	// disables it.
+	Addr string `yaml:"addr"`
+}
+
+// Default returns the configuration with every default applied. It is the
+// one place defaults live.
+func Default() Config {
+	return Config{
+		Kafka: Kafka{
+			Brokers:            []string{"127.0.0.1:9092"},
+			ClientID:           "tradestream",
+			DialTimeout:        5 * time.Second,
+			ConnectTimeout:     15 * time.Second,
+			Compression:        "zstd",
+			Linger:             5 * time.Millisecond,
+			BatchBytes:         1 << 20,
+			MaxBufferedRecords: 50_000,
+		},
+		Database: Database{
+			URL:             "postgres://tradestream:tradestream@127.0.0.1:5432/tradestream?sslmode=disable",
+			MaxConns:        8,
+			ConnectTimeout:  10 * time.Second,
+			RetentionDays:   0,
+			PartitionsAhead: 3,
+		},
+		Topics: Topics{
+			Prefix:            "tradestream.",
+			Partitions:        6,
+			ReplicationFactor: 1,
+			Retention:         7 * 24 * time.Hour,
+		},
+		Log:       Log{Level: "info", Format: "text"},
+		Gen:       defaultGen(),
+		Sink:      defaultSink(),
+		Dashboard: defaultDashboard(),
+		Metrics:   Metrics{Addr: "127.0.0.1:9464"},
+	}
+}

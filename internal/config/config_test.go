@@ -1,0 +1,162 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func newFlags(c *Config) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	c.BindGlobal(fs)
+	c.Gen.Bind(fs)
+	return fs
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	env := map[string]string{
+		"TRADESTREAM_KAFKA_CLIENT_ID":    "from-env",
+		"TRADESTREAM_TOPIC_PARTITIONS":   "8",
+		"TRADESTREAM_KAFKA_BROKERS":      "env-a:1, env-b:2",
+		"TRADESTREAM_GEN_RATE":           "75",
+		"TRADESTREAM_DATABASE_URL":       "postgres://u:envpass@db:5432/y",
+		"TRADESTREAM_KAFKA_LINGER":       "20ms",
+		"TRADESTREAM_UNRELATED_VARIABLE": "x",
+	}
+	c := Default()
+	fs := newFlags(&c)
+	if err := fs.Parse([]string{"--kafka-client-id", "from-flag", "--kafka-brokers", "flag:9", "--rate", "100"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Load(&c, fs, "testdata/config.yaml", func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"flag beats env and file", c.Kafka.ClientID, "from-flag"},
+		{"flag slice beats env", strings.Join(c.Kafka.Brokers, ","), "flag:9"},
+		{"subcommand flag", c.Gen.Rate, 100.0},
+		{"env beats file", c.Topics.Partitions, 8},
+		{"env secret", c.Database.URL.Reveal(), "postgres://u:envpass@db:5432/y"},
+		{"env duration", c.Kafka.Linger, 20 * time.Millisecond},
+		{"file beats default", c.Kafka.Compression, "lz4"},
+		{"file prefix", c.Topics.Prefix, "file."},
+		{"default kept", c.Topics.ReplicationFactor, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %v, want %v", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	c := Default()
+	fs := newFlags(&c)
+	env := map[string]string{"TRADESTREAM_TOPIC_PARTITIONS": "many", "TRADESTREAM_KAFKA_LINGER": "soon"}
+	err := Load(&c, fs, "testdata/unknown-key.yaml", func(k string) string { return env[k] })
+	if err == nil {
+		t.Fatal("got nil error, want one for the unknown key and both bad variables")
+	}
+	for _, want := range []string{"brokerz", "TRADESTREAM_TOPIC_PARTITIONS", "TRADESTREAM_KAFKA_LINGER"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
+
+func TestValidateReportsEverything(t *testing.T) {
+	c := Default()
+	c.Kafka.Compression = "brotli"
+	c.Topics.Partitions = -3
+	c.Database.URL = "postgres://u:secret@db:notaport/x"
+	c.Kafka.SASL.Mechanism = "KERBEROS"
+	c.Log.Level = "loud"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("got nil, want every problem")
+	}
+	msg := err.Error()
+	for _, want := range []string{"compression", "brotli", "partitions", "database url", "sasl mechanism", "log level"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("got %q, want it to mention %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "secret") {
+		t.Errorf("got %q, which leaks the password", msg)
+	}
+	if n := strings.Count(msg, "\n") + 1; n < 5 {
+		t.Errorf("got %d problems, want at least 5", n)
+	}
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Errorf("default config: %v", err)
+	}
+	for _, v := range []interface{ Validate() error }{&c.Gen, &c.Sink, &c.Dashboard} {
+		if err := v.Validate(); err != nil {
+			t.Errorf("default %T: %v", v, err)
+		}
+	}
+}
+
+func TestGenValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Gen)
+		want string
+	}{
+		{"negative rate", func(g *Gen) { g.Rate = -1 }, "rate"},
+		{"zero users", func(g *Gen) { g.Users = 0 }, "users"},
+		{"missing symbols file", func(g *Gen) { g.SymbolsFile = "testdata/nope.csv" }, "symbols"},
+		{"bad schema", func(g *Gen) { g.TradeSchema = "trade/7" }, "trade schema"},
+		{"bad start", func(g *Gen) { g.Start = "yesterday" }, "start"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := Default().Gen
+			tt.mod(&g)
+			err := g.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error about %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://u:pw@h:5432/db?sslmode=disable", "postgres://u:xxxxx@h:5432/db?sslmode=disable"},
+		{"postgres://u:pw@h:bad/db", "postgres://u:xxxxx@h:bad/db"},
+		{"host=h user=u password=pw dbname=d", "host=h user=u password=xxxxx dbname=d"},
+		{"postgres://h/db", "postgres://h/db"},
+		{"s3cr3t-token", "[redacted]"},
+	}
+	for _, tt := range tests {
+		if got := Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSecretNeverInHelp(t *testing.T) {
+	c := Default()
+	c.Kafka.SASL.Password = "hunter2"
+	c.Dashboard.Token = "0123456789abcdef-token"
+	fs := newFlags(&c)
+	c.Dashboard.Bind(fs)
+	usage := fs.FlagUsages()
+	for _, leak := range []string{"hunter2", "0123456789abcdef-token", "tradestream:tradestream@"} {
+		if strings.Contains(usage, leak) {
+			t.Errorf("help text contains %q", leak)
+		}
+	}
+}

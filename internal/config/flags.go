@@ -1,0 +1,170 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// envAnnotation is the pflag annotation holding a flag's environment name.
+const envAnnotation = "tradestream_env"
+
+// EnvPrefix starts every environment variable tradestream reads.
+const EnvPrefix = "TRADESTREAM_"
+
+// BindGlobal registers the flags every command shares: Kafka, database,
+// topics, logging and metrics. Their environment variables are
+// TRADESTREAM_ followed by the flag name in upper case with dashes as
+// underscores (--kafka-brokers: TRADESTREAM_KAFKA_BROKERS).
+func (c *Config) BindGlobal(fs *pflag.FlagSet) {
+	b := binder{fs: fs}
+	k := &c.Kafka
+	b.strings(&k.Brokers, "kafka-brokers", "Kafka seed brokers, host:port, comma separated")
+	b.string(&k.ClientID, "kafka-client-id", "client id sent to the brokers")
+	b.duration(&k.DialTimeout, "kafka-dial-timeout", "timeout of one broker connection attempt")
+	b.duration(&k.ConnectTimeout, "kafka-connect-timeout", "how long to wait at start-up for any broker to answer")
+	b.string(&k.Compression, "kafka-compression", "producer compression: zstd, lz4, snappy, gzip or none")
+	b.duration(&k.Linger, "kafka-linger", "how long the producer waits to fill a batch")
+	b.int(&k.BatchBytes, "kafka-batch-bytes", "largest record batch the producer builds, in bytes")
+	b.int(&k.MaxBufferedRecords, "kafka-max-buffered", "records the producer buffers before producing blocks")
+	b.bool(&k.TLS.Enabled, "kafka-tls", "connect to the brokers with TLS")
+	b.string(&k.TLS.CAFile, "kafka-tls-ca", "PEM file of CAs to trust (implies --kafka-tls)")
+	b.string(&k.TLS.CertFile, "kafka-tls-cert", "PEM client certificate (implies --kafka-tls)")
+	b.string(&k.TLS.KeyFile, "kafka-tls-key", "PEM client key (implies --kafka-tls)")
+	b.bool(&k.TLS.InsecureSkipVerify, "kafka-tls-insecure", "skip broker certificate verification (testing only)")
+	b.string(&k.SASL.Mechanism, "kafka-sasl-mechanism", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	b.string(&k.SASL.Username, "kafka-sasl-user", "SASL user name")
+	b.secret(&k.SASL.Password, "kafka-sasl-password", "SASL password (prefer TRADESTREAM_KAFKA_SASL_PASSWORD)")
+
+	d := &c.Database
+	b.secret(&d.URL, "database-url", "PostgreSQL connection string")
+	b.int(&d.MaxConns, "database-max-conns", "largest number of pooled database connections")
+	b.duration(&d.ConnectTimeout, "database-connect-timeout", "how long to wait at start-up for the database to answer")
+	b.int(&d.RetentionDays, "database-retention-days", "days of price and trade partitions kept (0 keeps all)")
+	b.int(&d.PartitionsAhead, "database-partitions-ahead", "future daily partitions kept created")
+
+	t := &c.Topics
+	b.string(&t.Prefix, "topic-prefix", "prefix of every topic name")
+	b.int(&t.Partitions, "topic-partitions", "partitions of each data topic")
+	b.int(&t.ReplicationFactor, "topic-replication-factor", "replication factor of each topic")
+	b.duration(&t.Retention, "topic-retention", "retention of prices, trades and alerts (0: broker default)")
+
+	b.string(&c.Log.Level, "log-level", "log level: debug, info, warn or error")
+	b.string(&c.Log.Format, "log-format", "log format: text or json")
+	b.string(&c.Metrics.Addr, "metrics-addr", "listen address of /metrics, /healthz and /readyz (empty: off)")
+}
+
+// Bind registers the generator flags; their environment variables are
+// TRADESTREAM_GEN_<FLAG>.
+func (g *Gen) Bind(fs *pflag.FlagSet) {
+	b := binder{fs: fs, env: "GEN_"}
+	b.float(&g.Rate, "rate", "events per second (0: as fast as possible)")
+	b.int64(&g.Count, "count", "stop after this many events (0: no limit)")
+	b.duration(&g.Duration, "duration", "stop after this long (0: no limit)")
+	b.uint64(&g.Seed, "seed", "random seed for a reproducible stream (0: random)")
+	b.int(&g.Users, "users", "number of synthetic users")
+	b.string(&g.SymbolsFile, "symbols", "CSV file of symbol,sector,price,volatility (default: built-in universe)")
+	b.duration(&g.TickInterval, "tick-interval", "simulated time between price rounds")
+	b.string(&g.TradeSchema, "trade-schema", "trade event version to produce: trade/1 or trade/2")
+	b.string(&g.Start, "start", "simulated start time, RFC 3339 (default: now, or a fixed date with --seed)")
+	b.bool(&g.DryRun, "dry-run", "write the records to standard output, one JSON value per line, instead of Kafka")
+	b.duration(&g.ReportInterval, "report-interval", "interval of the rate report")
+}
+
+// Bind registers the sink flags; their environment variables are
+// TRADESTREAM_SINK_<FLAG>.
+func (s *Sink) Bind(fs *pflag.FlagSet) {
+	b := binder{fs: fs, env: "SINK_"}
+	b.string(&s.Group, "group", "Kafka consumer group of the sink")
+	b.int(&s.BatchSize, "batch-size", "most records loaded in one transaction")
+	b.duration(&s.BatchTimeout, "batch-timeout", "flush a partial batch after this long")
+	b.bool(&s.UntilCaughtUp, "until-caught-up", "exit 0 once every partition reaches the end offsets seen at start")
+}
+
+// Bind registers the dashboard flags; their environment variables are
+// TRADESTREAM_DASHBOARD_<FLAG>.
+func (d *Dashboard) Bind(fs *pflag.FlagSet) {
+	b := binder{fs: fs, env: "DASHBOARD_"}
+	b.string(&d.Addr, "addr", "dashboard listen address")
+	b.secret(&d.Token, "token", "token authorising the write API (prefer TRADESTREAM_DASHBOARD_TOKEN)")
+}
+
+// EnvName returns the environment variable bound to a flag, or "".
+func EnvName(f *pflag.Flag) string {
+	if v := f.Annotations[envAnnotation]; len(v) == 1 {
+		return v[0]
+	}
+	return ""
+}
+
+// binder registers flags bound to config fields and records each one's
+// environment variable.
+type binder struct {
+	fs  *pflag.FlagSet
+	env string // inserted after TRADESTREAM_
+}
+
+func (b binder) annotate(name string) {
+	env := EnvPrefix + b.env + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	_ = b.fs.SetAnnotation(name, envAnnotation, []string{env})
+	f := b.fs.Lookup(name)
+	f.Usage = fmt.Sprintf("%s [$%s]", f.Usage, env)
+}
+
+func (b binder) string(p *string, name, usage string) {
+	b.fs.StringVar(p, name, *p, usage)
+	b.annotate(name)
+}
+
+func (b binder) strings(p *[]string, name, usage string) {
+	b.fs.StringSliceVar(p, name, *p, usage)
+	b.annotate(name)
+}
+
+func (b binder) int(p *int, name, usage string) {
+	b.fs.IntVar(p, name, *p, usage)
+	b.annotate(name)
+}
+
+func (b binder) int64(p *int64, name, usage string) {
+	b.fs.Int64Var(p, name, *p, usage)
+	b.annotate(name)
+}
+
+func (b binder) uint64(p *uint64, name, usage string) {
+	b.fs.Uint64Var(p, name, *p, usage)
+	b.annotate(name)
+}
+
+func (b binder) float(p *float64, name, usage string) {
+	b.fs.Float64Var(p, name, *p, usage)
+	b.annotate(name)
+}
+
+func (b binder) bool(p *bool, name, usage string) {
+	b.fs.BoolVar(p, name, *p, usage)
+	b.annotate(name)
+}
+
+func (b binder) duration(p *time.Duration, name, usage string) {
+	b.fs.DurationVar(p, name, *p, usage)
+	b.annotate(name)
+}
+
+func (b binder) secret(p *Secret, name, usage string) {
+	b.fs.Var((*secretValue)(p), name, usage)
+	b.annotate(name)
+}
+
+// secretValue is the pflag.Value of a Secret: its String (and so the
+// --help default) is redacted.
+type secretValue Secret
+
+func (s *secretValue) Set(v string) error { *s = secretValue(v); return nil }
+func (s *secretValue) String() string     { return Secret(*s).String() }
+func (s *secretValue) Type() string       { return "string" }
+
+// raw returns the unredacted value, for re-applying a flag after loading.
+func (s *secretValue) raw() string { return string(*s) }

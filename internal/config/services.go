@@ -1,0 +1,76 @@
+package config
+
+import "time"
+
+// Gen configures the synthetic data generators (`tradestream gen`, and the
+// generators `tradestream up` runs).
+type Gen struct {
+	// Rate is the target events per second; 0 sends as fast as possible.
+	Rate float64 `yaml:"rate"`
+	// Count stops after this many events; 0 means no limit.
+	Count int64 `yaml:"count"`
+	// Duration stops after this long; 0 means no limit.
+	Duration time.Duration `yaml:"duration"`
+	// Seed makes the stream reproducible; 0 picks a random seed.
+	Seed uint64 `yaml:"seed"`
+	// Users is how many synthetic users trade.
+	Users int `yaml:"users"`
+	// SymbolsFile is a CSV of symbol,sector,price,volatility; empty uses the
+	// built-in universe.
+	SymbolsFile string `yaml:"symbols_file"`
+	// TickInterval is the simulated time between two price rounds.
+	TickInterval time.Duration `yaml:"tick_interval"`
+	// TradeSchema is the trade event version produced: trade/1 or trade/2.
+	TradeSchema string `yaml:"trade_schema"`
+	// Start is the simulated clock's start (RFC 3339); empty means now, or a
+	// fixed date when a seed is given so that seeded runs are identical.
+	Start string `yaml:"start"`
+	// DryRun writes the records to standard output instead of Kafka.
+	DryRun bool `yaml:"dry_run"`
+	// ReportInterval is how often the one-line rate report is printed.
+	ReportInterval time.Duration `yaml:"report_interval"`
+}
+
+// Sink configures the Kafka to PostgreSQL loader.
+type Sink struct {
+	// Group is the Kafka consumer group of the sink instances.
+	Group string `yaml:"group"`
+	// BatchSize is the most records loaded in one transaction.
+	BatchSize int `yaml:"batch_size"`
+	// BatchTimeout flushes a partial batch after this long.
+	BatchTimeout time.Duration `yaml:"batch_timeout"`
+	// UntilCaughtUp exits once every partition is consumed up to the end
+	// offsets seen at start.
+	UntilCaughtUp bool `yaml:"until_caught_up"`
+}
+
+// Dashboard configures the web dashboard.
+type Dashboard struct {
+	// Addr is the dashboard's listen address.
+	Addr string `yaml:"addr"`
+	// Token authorises the write API (alert rules); empty disables writes.
+	// It is never printed.
+	Token Secret `yaml:"token"`
+}
+
+func defaultGen() Gen {
+	return Gen{
+		Rate:           200,
+		Users:          1000,
+		TickInterval:   250 * time.Millisecond,
+		TradeSchema:    "trade/2",
+		ReportInterval: 5 * time.Second,
+	}
+}
+
+func defaultSink() Sink {
+	return Sink{
+		Group:        "tradestream-sink",
+		BatchSize:    5000,
+		BatchTimeout: 200 * time.Millisecond,
+	}
+}
+
+func defaultDashboard() Dashboard {
+	return Dashboard{Addr: "127.0.0.1:8080"}
+}

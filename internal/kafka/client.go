@@ -1,0 +1,182 @@
+// Package kafka builds franz-go clients from tradestream's configuration
+// (TLS, SASL, producer tuning) and manages tradestream's topics through the
+// admin API. It is the only package that translates config into kgo options.
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/tradestream/tradestream/internal/config"
+)
+
+// Options translates the connection part of cfg (brokers, client id, TLS,
+// SASL, timeouts) into franz-go options, with logging through log.
+func Options(cfg config.Kafka, log *slog.Logger) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.DialTimeout(cfg.DialTimeout),
+		kgo.WithLogger(quietLogger{kslog.New(log.With("component", "kafka")), log}),
+		// Retries are bounded in time rather than count so that a broker
+		// restart is ridden out but a dead cluster surfaces as an error.
+		kgo.RetryTimeout(30 * time.Second),
+	}
+	tc, err := tlsConfig(cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if m, err := mechanism(cfg.SASL); err != nil {
+		return nil, err
+	} else if m != nil {
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts, nil
+}
+
+// ProducerOptions are the producer settings tradestream uses everywhere:
+// idempotent with acks=all (franz-go's default), the configured codec,
+// linger and batch size, and a bounded buffer so memory never grows with
+// the produce rate.
+func ProducerOptions(cfg config.Kafka) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchCompression(codec(cfg.Compression)),
+		kgo.ProducerLinger(cfg.Linger),
+		kgo.ProducerBatchMaxBytes(int32(cfg.BatchBytes)),
+		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+	}
+}
+
+func codec(name string) kgo.CompressionCodec {
+	switch name {
+	case "zstd":
+		return kgo.ZstdCompression()
+	case "lz4":
+		return kgo.Lz4Compression()
+	case "snappy":
+		return kgo.SnappyCompression()
+	case "gzip":
+		return kgo.GzipCompression()
+	default:
+		return kgo.NoCompression()
+	}
+}
+
+// NewClient builds a client from cfg plus extra options and waits, up to
+// cfg.ConnectTimeout, until a broker answers; an unreachable cluster is an
+// error naming the brokers rather than a hang.
+func NewClient(ctx context.Context, cfg config.Kafka, log *slog.Logger, extra ...kgo.Opt) (*kgo.Client, error) {
+	opts, err := Options(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append(opts, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	if err := Ping(ctx, cl, cfg); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// Ping waits until a broker answers a metadata request, for at most
+// cfg.ConnectTimeout.
+func Ping(ctx context.Context, cl *kgo.Client, cfg config.Kafka) error {
+	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	var last error
+	for {
+		err := cl.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("kafka: no broker at %s answered within %v (is Kafka running? `scripts/stack up` starts one): %w",
+					strings.Join(cfg.Brokers, ","), cfg.ConnectTimeout, last)
+			}
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func tlsConfig(cfg config.TLS) (*tls.Config, error) {
+	if !cfg.Enabled && cfg.CAFile == "" && cfg.CertFile == "" && cfg.KeyFile == "" {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // opt-in for tests
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka tls ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("kafka tls ca: no PEM certificate in %s", cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if cfg.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka tls client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func mechanism(cfg config.SASL) (sasl.Mechanism, error) {
+	user, pass := cfg.Username, cfg.Password.Reveal()
+	switch strings.ToUpper(cfg.Mechanism) {
+	case "":
+		return nil, nil
+	case "PLAIN":
+		return plain.Auth{User: user, Pass: pass}.AsMechanism(), nil
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: user, Pass: pass}.AsSha256Mechanism(), nil
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism(), nil
+	default:
+		return nil, fmt.Errorf("kafka sasl: unknown mechanism %q", cfg.Mechanism)
+	}
+}
+
+// quietLogger passes franz-go's errors through but its warnings only at
+// debug level: the client retries on its own, and a broker being briefly
+// unreachable (start-up, failover) is reported by tradestream's own errors
+// when it matters rather than as a warning every 250 ms.
+type quietLogger struct {
+	kgo.Logger
+	log *slog.Logger
+}
+
+func (q quietLogger) Level() kgo.LogLevel {
+	if q.log.Enabled(context.Background(), slog.LevelDebug) {
+		return q.Logger.Level()
+	}
+	return kgo.LogLevelError
+}

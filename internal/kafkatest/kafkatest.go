@@ -1,0 +1,127 @@
+// Package kafkatest gives tests their own topics on the real Kafka broker
+// named by TRADESTREAM_TEST_KAFKA (a 3-broker cluster by
+// TRADESTREAM_TEST_KAFKA_CLUSTER). Without it a test skips, unless
+// TRADESTREAM_TEST_REQUIRE_SERVICES=1, which `make test` sets: then a
+// missing broker fails the test.
+package kafkatest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/kafka"
+)
+
+// Env names the variables this package reads.
+const (
+	EnvKafka   = "TRADESTREAM_TEST_KAFKA"
+	EnvCluster = "TRADESTREAM_TEST_KAFKA_CLUSTER"
+	EnvRequire = "TRADESTREAM_TEST_REQUIRE_SERVICES"
+)
+
+// Missing skips the test because a service is not configured, or fails it
+// when TRADESTREAM_TEST_REQUIRE_SERVICES=1.
+func Missing(t testing.TB, env, what string) {
+	t.Helper()
+	if os.Getenv(EnvRequire) == "1" {
+		t.Fatalf("%s is required (%s=1) but %s is not set; run `scripts/stack up` and source .stack/env", what, EnvRequire, env)
+	}
+	t.Skipf("%s not set: skipping test that needs %s", env, what)
+}
+
+// Brokers returns the single-broker test cluster's addresses.
+func Brokers(t testing.TB) []string {
+	t.Helper()
+	return brokers(t, EnvKafka, "a Kafka broker")
+}
+
+// ClusterBrokers returns the 3-broker test cluster's addresses.
+func ClusterBrokers(t testing.TB) []string {
+	t.Helper()
+	return brokers(t, EnvCluster, "a 3-broker Kafka cluster")
+}
+
+func brokers(t testing.TB, env, what string) []string {
+	v := os.Getenv(env)
+	if v == "" {
+		Missing(t, env, what)
+	}
+	return strings.Split(v, ",")
+}
+
+// Config returns Kafka settings pointing at brokers, tuned for tests.
+func Config(brokers []string) config.Kafka {
+	c := config.Default().Kafka
+	c.Brokers = brokers
+	c.ClientID = "tradestream-test"
+	c.Linger = time.Millisecond
+	return c
+}
+
+var unsafe = regexp.MustCompile(`[^a-zA-Z0-9]+`)
+
+// Prefix returns a topic prefix unique to this test run, e.g.
+// "t.TestSinkKill.3f9a12.", so tests never see each other's records.
+func Prefix(t testing.TB) string {
+	name := unsafe.ReplaceAllString(t.Name(), "_")
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return "t." + name + "." + hex.EncodeToString(b) + "."
+}
+
+// Topics creates tradestream's topics under a fresh prefix on brokers and
+// deletes them when the test ends. It returns the topic settings used.
+func Topics(t testing.TB, brokers []string, partitions, replication int) config.Topics {
+	t.Helper()
+	tc := config.Default().Topics
+	tc.Prefix = Prefix(t)
+	tc.Partitions = partitions
+	tc.ReplicationFactor = replication
+	adm := Admin(t, brokers)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := kafka.EnsureTopics(ctx, adm, kafka.Specs(tc)); err != nil {
+		t.Fatalf("create test topics: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := adm.DeleteTopics(ctx, kafka.TopicNames(tc.Prefix).All()...); err != nil {
+			t.Logf("delete test topics: %v", err)
+		}
+	})
+	return tc
+}
+
+// Client returns a client on brokers, closed when the test ends.
+func Client(t testing.TB, brokers []string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kafka.NewClient(ctx, Config(brokers), slog.New(slog.DiscardHandler), opts...)
+	if err != nil {
+		t.Fatalf("kafka client: %v", err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// Admin returns an admin client on brokers, closed when the test ends.
+func Admin(t testing.TB, brokers []string) *kadm.Client {
+	t.Helper()
+	return kadm.NewClient(Client(t, brokers))
+}

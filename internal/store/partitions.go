@@ -1,0 +1,160 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PartitionedTables are the tables partitioned by day on event time.
+var PartitionedTables = []string{"price_ticks", "trades"}
+
+const dayLayout = "20060102"
+
+// partitionLock is the advisory lock key serialising partition DDL, so that
+// concurrent sinks never race on CREATE TABLE ... PARTITION OF.
+const partitionLock = 0x7472_6164_6573 // "trades"
+
+// PartitionName returns the name of table's partition holding day.
+func PartitionName(table string, day time.Time) string {
+	return table + "_p" + day.UTC().Format(dayLayout)
+}
+
+// Day truncates t to the start of its UTC day.
+func Day(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// EnsurePartitions creates, for every partitioned table, the daily
+// partitions covering the UTC days from through to (inclusive) that do not
+// exist yet, and returns the names it created. It is idempotent and safe to
+// run concurrently.
+func EnsurePartitions(ctx context.Context, pool *pgxpool.Pool, from, to time.Time) ([]string, error) {
+	var created []string
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for day := Day(from); !day.After(Day(to)); day = day.AddDate(0, 0, 1) {
+			for _, table := range PartitionedTables {
+				ok, err := EnsurePartition(ctx, tx, table, day)
+				if err != nil {
+					return err
+				}
+				if ok {
+					created = append(created, PartitionName(table, day))
+				}
+			}
+		}
+		return nil
+	})
+	return created, err
+}
+
+// EnsurePartition creates table's partition for day inside tx unless it
+// exists, and reports whether it created it. The check is done again under
+// an advisory transaction lock, so concurrent callers never collide.
+func EnsurePartition(ctx context.Context, tx pgx.Tx, table string, day time.Time) (bool, error) {
+	name := PartitionName(table, day)
+	exists := func() (bool, error) {
+		// A query on pg_class reads with the statement's snapshot, so it
+		// sees a partition another transaction committed while this one
+		// waited for the lock (to_regclass could answer from a stale cache).
+		var ok bool
+		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class
+			WHERE relname = $1 AND relnamespace = current_schema()::regnamespace)`, name).Scan(&ok)
+		if err != nil {
+			return false, fmt.Errorf("look up partition %s: %w", name, err)
+		}
+		return ok, nil
+	}
+	if ok, err := exists(); err != nil || ok {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(partitionLock)); err != nil {
+		return false, fmt.Errorf("lock partitions: %w", err)
+	}
+	if ok, err := exists(); err != nil || ok {
+		return false, err
+	}
+	d := Day(day)
+	sql := fmt.Sprintf("CREATE TABLE %s PARTITION OF %s FOR VALUES FROM ('%s') TO ('%s')",
+		pgx.Identifier{name}.Sanitize(), pgx.Identifier{table}.Sanitize(),
+		d.Format(time.RFC3339), d.AddDate(0, 0, 1).Format(time.RFC3339))
+	if _, err := tx.Exec(ctx, sql); err != nil {
+		return false, fmt.Errorf("create partition %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// Partition is one daily partition of a partitioned table.
+type Partition struct {
+	Table string
+	Name  string
+	Day   time.Time
+}
+
+// Partitions lists the daily partitions of the partitioned tables in the
+// connection's schema, oldest first per table.
+func Partitions(ctx context.Context, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}) ([]Partition, error) {
+	rows, err := db.Query(ctx, `
+		SELECT parent.relname, child.relname
+		FROM pg_inherits i
+		JOIN pg_class parent ON parent.oid = i.inhparent
+		JOIN pg_class child ON child.oid = i.inhrelid
+		WHERE parent.relnamespace = current_schema()::regnamespace
+		  AND parent.relname = ANY($1)
+		ORDER BY parent.relname, child.relname`, PartitionedTables)
+	if err != nil {
+		return nil, fmt.Errorf("list partitions: %w", err)
+	}
+	var parts []Partition
+	for rows.Next() {
+		var p Partition
+		if err := rows.Scan(&p.Table, &p.Name); err != nil {
+			return nil, err
+		}
+		day, err := time.Parse(dayLayout, strings.TrimPrefix(p.Name, p.Table+"_p"))
+		if err != nil {
+			continue // not one of ours
+		}
+		p.Day = day
+		parts = append(parts, p)
+	}
+	return parts, rows.Err()
+}
+
+// DropPartitionsBefore drops the daily partitions whose day is before
+// cutoff's day and returns their names.
+func DropPartitionsBefore(ctx context.Context, pool *pgxpool.Pool, cutoff time.Time) ([]string, error) {
+	parts, err := Partitions(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	var dropped []string
+	for _, p := range parts {
+		if !p.Day.Before(Day(cutoff)) {
+			continue
+		}
+		if _, err := pool.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{p.Name}.Sanitize()); err != nil {
+			return dropped, fmt.Errorf("drop partition %s: %w", p.Name, err)
+		}
+		dropped = append(dropped, p.Name)
+	}
+	return dropped, nil
+}
+
+// Upkeep creates the partitions from yesterday to ahead days from now and,
+// when retentionDays is positive, drops those older than that.
+func Upkeep(ctx context.Context, pool *pgxpool.Pool, now time.Time, ahead, retentionDays int) (created, dropped []string, err error) {
+	created, err = EnsurePartitions(ctx, pool, now.AddDate(0, 0, -1), now.AddDate(0, 0, ahead))
+	if err != nil || retentionDays <= 0 {
+		return created, nil, err
+	}
+	dropped, err = DropPartitionsBefore(ctx, pool, now.AddDate(0, 0, -retentionDays))
+	return created, dropped, err
+}
