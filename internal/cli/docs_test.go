@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tradestream/tradestream/internal/config"
+)
+
+// envNames returns every environment variable any command reads.
+func envNames(t *testing.T) map[string]bool {
+	t.Helper()
+	names := map[string]bool{"TRADESTREAM_CONFIG": true}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {
+			fs.VisitAll(func(f *pflag.Flag) {
+				if env := config.EnvName(f); env != "" {
+					names[env] = true
+				}
+			})
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	r := &root{cfg: config.Default()}
+	walk(r.command())
+	return names
+}
+
+// TestReadmeDocumentsEveryVariable keeps the README's configuration
+// section true: every environment variable a command reads is named there.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for env := range envNames(t) {
+		// Variables sharing a row are written as VAR_CERT / _KEY.
+		short := env[strings.LastIndex(env, "_"):]
+		if !strings.Contains(string(readme), env) && !strings.Contains(string(readme), "/ `"+short+"`") {
+			missing = append(missing, env)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("README.md does not document: %s", strings.Join(missing, ", "))
+	}
+}
+
+// TestComposeFilesPassKnownSettings checks what can be checked of the Docker
+// files here: the YAML parses and every TRADESTREAM_* variable it sets is
+// one tradestream reads.
+func TestComposeFilesPassKnownSettings(t *testing.T) {
+	known := envNames(t)
+	files, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "docker-compose*.yml"))
+	if len(files) == 0 {
+		t.Fatal("no deploy/docker-compose*.yml")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Services map[string]struct {
+				Image       string            `yaml:"image"`
+				Environment map[string]string `yaml:"environment"`
+			} `yaml:"services"`
+		}
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		ts, ok := doc.Services["tradestream"]
+		if !ok {
+			t.Fatalf("%s: no tradestream service", f)
+		}
+		for k := range ts.Environment {
+			if strings.HasPrefix(k, config.EnvPrefix) && !known[k] {
+				t.Errorf("%s: tradestream reads no variable %s", f, k)
+			}
+		}
+		// The configuration the file passes is valid as tradestream sees it.
+		c := config.Default()
+		fs := pflag.NewFlagSet("compose", pflag.ContinueOnError)
+		c.BindGlobal(fs)
+		if err := config.Load(&c, fs, "", func(k string) string { return ts.Environment[k] }); err != nil {
+			t.Errorf("%s: %v", f, err)
+		} else if err := c.Validate(); err != nil {
+			t.Errorf("%s: invalid configuration: %v", f, err)
+		}
+		if b := ts.Environment["TRADESTREAM_KAFKA_BROKERS"]; b == "" {
+			t.Errorf("%s: tradestream has no TRADESTREAM_KAFKA_BROKERS", f)
+		} else {
+			for _, broker := range strings.Split(b, ",") {
+				host := strings.Split(broker, ":")[0]
+				if _, ok := doc.Services[host]; !ok {
+					t.Errorf("%s: broker %s is not a service of the file", f, broker)
+				}
+			}
+		}
+	}
+}
