@@ -85,8 +85,15 @@ func (s *Sink) Bind(fs *pflag.FlagSet) {
 
 // Bind registers the dashboard flags; their environment variables are
 // TRADESTREAM_DASHBOARD_<FLAG>.
-func (d *Dashboard) Bind(fs *pflag.FlagSet) {
-	b := binder{fs: fs, env: "DASHBOARD_"}
+func (d *Dashboard) Bind(fs *pflag.FlagSet) { d.bind(binder{fs: fs, env: "DASHBOARD_"}) }
+
+// BindPrefixed registers the dashboard flags as --dashboard-<flag>, for
+// commands that run several services (`up`); the variables are the same.
+func (d *Dashboard) BindPrefixed(fs *pflag.FlagSet) {
+	d.bind(binder{fs: fs, env: "DASHBOARD_", prefix: "dashboard-"})
+}
+
+func (d *Dashboard) bind(b binder) {
 	b.string(&d.Addr, "addr", "dashboard listen address")
 	b.secret(&d.Token, "token", "token authorising the write API (prefer TRADESTREAM_DASHBOARD_TOKEN)")
 }
@@ -102,59 +109,60 @@ func EnvName(f *pflag.Flag) string {
 // binder registers flags bound to config fields and records each one's
 // environment variable.
 type binder struct {
-	fs  *pflag.FlagSet
-	env string // inserted after TRADESTREAM_
+	fs     *pflag.FlagSet
+	env    string // inserted after TRADESTREAM_
+	prefix string // prepended to flag names (not to variables)
 }
 
 func (b binder) annotate(name string) {
 	env := EnvPrefix + b.env + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-	_ = b.fs.SetAnnotation(name, envAnnotation, []string{env})
-	f := b.fs.Lookup(name)
+	_ = b.fs.SetAnnotation(b.prefix+name, envAnnotation, []string{env})
+	f := b.fs.Lookup(b.prefix + name)
 	f.Usage = fmt.Sprintf("%s [$%s]", f.Usage, env)
 }
 
 func (b binder) string(p *string, name, usage string) {
-	b.fs.StringVar(p, name, *p, usage)
+	b.fs.StringVar(p, b.prefix+name, *p, usage)
 	b.annotate(name)
 }
 
 func (b binder) strings(p *[]string, name, usage string) {
-	b.fs.StringSliceVar(p, name, *p, usage)
+	b.fs.StringSliceVar(p, b.prefix+name, *p, usage)
 	b.annotate(name)
 }
 
 func (b binder) int(p *int, name, usage string) {
-	b.fs.IntVar(p, name, *p, usage)
+	b.fs.IntVar(p, b.prefix+name, *p, usage)
 	b.annotate(name)
 }
 
 func (b binder) int64(p *int64, name, usage string) {
-	b.fs.Int64Var(p, name, *p, usage)
+	b.fs.Int64Var(p, b.prefix+name, *p, usage)
 	b.annotate(name)
 }
 
 func (b binder) uint64(p *uint64, name, usage string) {
-	b.fs.Uint64Var(p, name, *p, usage)
+	b.fs.Uint64Var(p, b.prefix+name, *p, usage)
 	b.annotate(name)
 }
 
 func (b binder) float(p *float64, name, usage string) {
-	b.fs.Float64Var(p, name, *p, usage)
+	b.fs.Float64Var(p, b.prefix+name, *p, usage)
 	b.annotate(name)
 }
 
 func (b binder) bool(p *bool, name, usage string) {
-	b.fs.BoolVar(p, name, *p, usage)
+	b.fs.BoolVar(p, b.prefix+name, *p, usage)
 	b.annotate(name)
 }
 
 func (b binder) duration(p *time.Duration, name, usage string) {
-	b.fs.DurationVar(p, name, *p, usage)
+	b.fs.DurationVar(p, b.prefix+name, *p, usage)
 	b.annotate(name)
 }
 
 func (b binder) secret(p *Secret, name, usage string) {
-	b.fs.Var((*secretValue)(p), name, usage)
+	b.fs.Var((*secretValue)(p), b.prefix+name, usage)
 	b.annotate(name)
 }
 

@@ -45,6 +45,8 @@ type Options struct {
 	FlushTimeout time.Duration
 	// Now is the clock.
 	Now func() time.Time
+	// Metrics, when not nil, counts delivered and failed events.
+	Metrics *Metrics
 }
 
 // Run sends events from src until Count or Duration is reached, the source
@@ -64,9 +66,12 @@ func Run(ctx context.Context, opts Options, src Source) (Summary, error) {
 	if opts.DryRun != nil {
 		out = newWriterOutput(opts.DryRun, stats, recs)
 	} else {
-		out = newKafkaOutput(opts.Client, stats, recs, opts.Now)
+		out = newKafkaOutput(opts.Client, stats, recs, opts.Metrics, opts.Now)
 	}
 
+	if opts.Metrics != nil {
+		opts.Metrics.target.Set(opts.Rate)
+	}
 	start := opts.Now()
 	rep := &reporter{w: opts.Report, terminal: opts.Terminal, count: opts.Count, target: opts.Rate, dryRun: opts.DryRun != nil}
 	stopReport := startReporting(rep, stats, opts, start)
@@ -76,12 +81,22 @@ func Run(ctx context.Context, opts Options, src Source) (Summary, error) {
 	// Records are produced under a context that outlives a cancelled ctx,
 	// so that a stop flushes what was accepted instead of failing it.
 	produceCtx := context.WithoutCancel(ctx)
+	// With a rate and a duration, the run sends exactly the events due
+	// within the duration; the wall-clock deadline (with a second's grace
+	// when paced) only stops a run that has fallen behind its schedule.
 	var deadline time.Time
+	limit := opts.Count
 	if opts.Duration > 0 {
 		deadline = start.Add(opts.Duration)
+		if opts.Rate > 0 {
+			deadline = deadline.Add(time.Second)
+			if due := int64(opts.Rate * opts.Duration.Seconds()); limit == 0 || due < limit {
+				limit = due
+			}
+		}
 	}
 	var sendErr error
-	for n := int64(0); opts.Count == 0 || n < opts.Count; n++ {
+	for n := int64(0); limit == 0 || n < limit; n++ {
 		if ctx.Err() != nil {
 			break
 		}

@@ -41,17 +41,18 @@ func (p *pool) put(r *kgo.Record) {
 // whose buffer is bounded (kgo.MaxBufferedRecords): Send blocks when the
 // buffer is full, so memory does not grow with the rate.
 type kafkaOutput struct {
-	cl    *kgo.Client
-	stats *Stats
-	pool  *pool
-	now   func() time.Time
+	cl      *kgo.Client
+	stats   *Stats
+	pool    *pool
+	metrics *Metrics
+	now     func() time.Time
 
 	mu       sync.Mutex
 	firstErr error
 }
 
-func newKafkaOutput(cl *kgo.Client, stats *Stats, pool *pool, now func() time.Time) *kafkaOutput {
-	return &kafkaOutput{cl: cl, stats: stats, pool: pool, now: now}
+func newKafkaOutput(cl *kgo.Client, stats *Stats, pool *pool, metrics *Metrics, now func() time.Time) *kafkaOutput {
+	return &kafkaOutput{cl: cl, stats: stats, pool: pool, metrics: metrics, now: now}
 }
 
 func (k *kafkaOutput) Send(ctx context.Context, r *kgo.Record) error {
@@ -66,6 +67,7 @@ func (k *kafkaOutput) Send(ctx context.Context, r *kgo.Record) error {
 func (k *kafkaOutput) promise(r *kgo.Record, err error) {
 	if err != nil {
 		k.stats.Failed.Add(1)
+		k.metrics.fail(r.Topic)
 		k.mu.Lock()
 		if k.firstErr == nil {
 			k.firstErr = fmt.Errorf("produce to %s: %w", r.Topic, err)
@@ -73,6 +75,7 @@ func (k *kafkaOutput) promise(r *kgo.Record, err error) {
 		k.mu.Unlock()
 	} else {
 		k.stats.Delivered.Add(1)
+		k.metrics.delivered(r.Topic, len(r.Value))
 	}
 	k.pool.put(r)
 }

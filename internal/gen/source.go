@@ -1,0 +1,61 @@
+package gen
+
+import (
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/market"
+)
+
+// MarketSource draws events of the chosen kinds from a simulated market and
+// encodes them, without allocating per event, into records for the topics.
+type MarketSource struct {
+	sim     *market.Sim
+	kinds   market.Kind
+	topics  kafka.Topics
+	schemas map[string][]byte
+}
+
+// NewMarketSource returns a Source of sim's events of the given kinds.
+func NewMarketSource(sim *market.Sim, kinds market.Kind, topics kafka.Topics) *MarketSource {
+	return &MarketSource{sim: sim, kinds: kinds, topics: topics, schemas: map[string][]byte{}}
+}
+
+// Next implements Source.
+func (m *MarketSource) Next(r *kgo.Record) bool {
+	e := m.sim.NextOf(m.kinds)
+	switch e.Kind {
+	case market.KindUser:
+		r.Topic = m.topics.Users
+	case market.KindPrice:
+		r.Topic = m.topics.Prices
+	case market.KindTrade:
+		r.Topic = m.topics.Trades
+	default:
+		return false
+	}
+	r.Key = e.AppendKey(r.Key[:0])
+	r.Value = e.AppendJSON(r.Value[:0])
+	schema, ok := m.schemas[e.Schema]
+	if !ok {
+		schema = []byte(e.Schema)
+		m.schemas[e.Schema] = schema
+	}
+	r.Headers = append(r.Headers, kgo.RecordHeader{Key: "schema", Value: schema})
+	return true
+}
+
+// Kinds parses the gen subcommand's target: users, prices, trades or all.
+func Kinds(target string) (market.Kind, bool) {
+	switch target {
+	case "users":
+		return market.KindUser, true
+	case "prices":
+		return market.KindPrice, true
+	case "trades":
+		return market.KindTrade, true
+	case "all":
+		return market.KindAll, true
+	}
+	return 0, false
+}
