@@ -21,6 +21,13 @@ var SeededStart = time.Date(2026, 1, 5, 14, 30, 0, 0, time.UTC)
 // seed used (cfg.Seed, or a random one when that is 0). The start is
 // cfg.Start, else SeededStart when a seed was given, else now.
 func NewSim(cfg config.Gen, now time.Time) (*market.Sim, uint64, error) {
+	return NewSimOf(cfg, now, market.KindAll)
+}
+
+// NewSimOf is NewSim for a market that only needs to produce the given
+// kinds (prices alone are much cheaper without simulating trades); the
+// events of those kinds are the same as NewSim's.
+func NewSimOf(cfg config.Gen, now time.Time, kinds market.Kind) (*market.Sim, uint64, error) {
 	seed := cfg.Seed
 	start := now
 	if seed != 0 {
@@ -55,6 +62,7 @@ func NewSim(cfg config.Gen, now time.Time) (*market.Sim, uint64, error) {
 		Start:        start,
 		TickInterval: cfg.TickInterval,
 		TradeSchema:  cfg.TradeSchema,
+		Kinds:        kinds,
 	})
 	if err != nil {
 		return nil, 0, err
