@@ -15,6 +15,7 @@ func (r *root) dbCommand() *cobra.Command {
 		Use:   "db",
 		Short: "Database schema: migrations and partition upkeep",
 	}
+	group(cmd)
 	cmd.AddCommand(
 		&cobra.Command{
 			Use:   "migrate",

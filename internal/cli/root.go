@@ -124,8 +124,15 @@ then the YAML file given by --config, then the defaults shown here.`,
 	r.cfg.BindGlobal(cmd.PersistentFlags())
 	cmd.AddCommand(
 		r.upCommand(),
+		r.genCommand(),
+		r.dashCommand(),
+		r.sinkCommand(),
+		r.alertsCommand(),
+		r.statusCommand(),
+		r.verifyCommand(),
 		r.topicsCommand(),
 		r.dbCommand(),
+		r.benchCommand(),
 		r.versionCommand(),
 	)
 	return cmd
@@ -165,4 +172,24 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// group makes cmd a command that only holds subcommands: run bare it shows
+// its help, run with an unknown subcommand it is a usage error (cobra would
+// otherwise print the help and exit 0).
+func group(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			var names []string
+			for _, sub := range c.Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, sub.Name())
+				}
+			}
+			return usageError{fmt.Errorf("%s: unknown command %q; want one of %s", c.CommandPath(), args[0], strings.Join(names, ", "))}
+		}
+		return c.Help()
+	}
+	return cmd
 }

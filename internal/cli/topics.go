@@ -23,6 +23,7 @@ func (r *root) topicsCommand() *cobra.Command {
 <prefix>deadletter, with the partitions, replication factor and retention of
 the --topic-* settings.`,
 	}
+	group(cmd)
 	cmd.AddCommand(
 		&cobra.Command{
 			Use:     "create",

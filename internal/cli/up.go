@@ -3,14 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/tradestream/tradestream/internal/app"
 	"github.com/tradestream/tradestream/internal/kafka"
-	"github.com/tradestream/tradestream/internal/metrics"
 )
 
 func (r *root) upCommand() *cobra.Command {
@@ -24,6 +22,7 @@ them in reverse order of start). It prints what it started and where.`,
 		Args:    cobra.NoArgs,
 		RunE:    r.up,
 	}
+	r.cfg.Dashboard.BindPrefixed(cmd.Flags())
 	return cmd
 }
 
@@ -54,18 +53,41 @@ func (r *root) up(cmd *cobra.Command, _ []string) error {
 	fmt.Fprintf(r.io.Stdout, "postgres   %s\n", r.cfg.Database.URL)
 
 	var services []app.Service
-	if addr := r.cfg.Metrics.Addr; addr != "" {
-		reg := metrics.NewRegistry()
-		srv := metrics.NewServer(reg, r.log)
-		srv.AddCheck("kafka", func(ctx context.Context) error { return cl.Ping(ctx) })
-		srv.AddCheck("postgres", pool.Ping)
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("metrics listener: %w", err)
-		}
-		services = append(services, app.Service{Name: "metrics", Run: func(ctx context.Context) error { return srv.Run(ctx, ln) }})
-		fmt.Fprintf(r.io.Stdout, "metrics    http://%s/metrics  (health: /healthz, /readyz)\n", ln.Addr())
+	reg := r.registry()
+	msvc, maddr, err := r.metricsService(reg, 0, map[string]func(context.Context) error{
+		"kafka": cl.Ping, "postgres": pool.Ping,
+	})
+	if err != nil {
+		return err
 	}
+	if msvc != nil {
+		services = append(services, *msvc)
+		fmt.Fprintf(r.io.Stdout, "metrics    http://%s/metrics  (health: /healthz, /readyz)\n", maddr)
+	}
+	ssvc, _, err := r.sinkService(pool, reg, 0)
+	if err != nil {
+		return err
+	}
+	services = append(services, *ssvc)
+	fmt.Fprintf(r.io.Stdout, "sink       group %s -> PostgreSQL\n", r.cfg.Sink.Group)
+	ao := defaultAlertsOptions()
+	asvc, err := r.alertsService(pool, reg, ao)
+	if err != nil {
+		return err
+	}
+	osvc, _, err := r.observeService(cl, pool, reg)
+	if err != nil {
+		return err
+	}
+	services = append(services, *asvc, *osvc)
+	fmt.Fprintf(r.io.Stdout, "alerts     group %s -> %s  (rules: tradestream alerts add|list|rm)\n", ao.group, kafka.TopicNames(r.cfg.Topics.Prefix).Alerts)
+	dsvc, daddr, closeDash, err := r.dashService(ctx, pool, reg)
+	if err != nil {
+		return err
+	}
+	defer closeDash()
+	services = append(services, *dsvc)
+	fmt.Fprintf(r.io.Stdout, "dashboard  http://%s/\n", daddr)
 	fmt.Fprintln(r.io.Stdout, "running; press Ctrl-C to stop")
 	return app.Run(ctx, r.log, services)
 }

@@ -1,0 +1,261 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/kafkatest"
+	"github.com/tradestream/tradestream/internal/pgtest"
+	"github.com/tradestream/tradestream/internal/store"
+)
+
+// childEnv carries a childSpec to a copy of this test binary that runs an
+// engine and kills itself with SIGKILL at a chosen point.
+const childEnv = "TRADESTREAM_ALERT_ENGINE_CHILD"
+
+type childSpec struct {
+	Brokers     []string
+	DatabaseURL string
+	Prefix      string
+	Group       string
+	Instance    string
+	BatchSize   int
+	// CrashStage and CrashAt: SIGKILL at the CrashAt-th call of the hook
+	// at CrashStage for a batch that fired alerts. Empty: run until killed.
+	CrashStage string
+	CrashAt    int
+	// Slow pauses this long after each checkpoint, so that a kill from
+	// the parent lands mid-run, often between checkpoint and produce.
+	Slow time.Duration
+}
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(childEnv); spec != "" {
+		os.Exit(runChild(spec))
+	}
+	os.Exit(m.Run())
+}
+
+func runChild(raw string) int {
+	var spec childSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		fmt.Fprintln(os.Stderr, "child spec:", err)
+		return 3
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dbc := config.Default().Database
+	dbc.URL = config.Secret(spec.DatabaseURL)
+	pool, err := store.Open(ctx, dbc)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	defer pool.Close()
+	eng, err := New(kafkatest.Config(spec.Brokers), pool, Options{
+		Topics: kafka.TopicNames(spec.Prefix), Group: spec.Group, Instance: spec.Instance,
+		BatchSize: spec.BatchSize, FromStart: true, SessionTimeout: 6 * time.Second,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	n := 0
+	eng.hook = func(stage string, alerts int) error {
+		if stage == "checkpointed" && spec.Slow > 0 {
+			time.Sleep(spec.Slow)
+		}
+		if stage == spec.CrashStage && alerts > 0 {
+			if n++; n == spec.CrashAt {
+				fmt.Fprintf(os.Stderr, "child: SIGKILL at %s of alert batch %d\n", stage, n)
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {} // the signal is on its way
+			}
+		}
+		return nil
+	}
+	if err := eng.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "child engine:", err)
+		return 1
+	}
+	return 0
+}
+
+func TestEngineFiresExactlyTheScriptedAlerts(t *testing.T) {
+	w := newWorld(t)
+	eng := w.engine(t, "alerts-scripted", "one", 25)
+	w.runUntilCaughtUp(t, eng, "alerts-scripted")
+	got := w.alertIDs(t, true)
+	if !slices.Equal(got, w.want) {
+		t.Fatalf("got %d alerts, want %d:\n got  %v\n want %v", len(got), len(w.want), got, w.want)
+	}
+	if n := w.outboxLen(t); n != 0 {
+		t.Errorf("got %d alerts left in the outbox, want 0", n)
+	}
+	// Running again from the stored position, over one more tick that
+	// crosses nothing, adds nothing.
+	w.produceQuietTick(t)
+	again := w.engine(t, "alerts-scripted", "one", 25)
+	w.runUntilCaughtUp(t, again, "alerts-scripted")
+	if got := w.alertIDs(t, false); !slices.Equal(got, w.want) {
+		t.Errorf("after a restart the topic holds %d alert records, want the same %d", len(got), len(w.want))
+	}
+	t.Logf("%d scripted alerts fired exactly once each (%d price crossings and big trades)", len(got), len(w.want))
+}
+
+// TestEngineKill9 kills an engine process with SIGKILL in the middle of a
+// checkpoint, restarts it, and checks that the committed alerts topic holds
+// every scripted alert exactly once.
+func TestEngineKill9(t *testing.T) {
+	tests := []struct {
+		name  string
+		stage string // where the child kills itself; "" the parent kills it mid-run
+		at    int
+		slow  time.Duration
+	}{
+		{"after the PostgreSQL checkpoint, before producing", "checkpointed", 3, 0},
+		{"after the Kafka transaction, before clearing the outbox", "produced", 4, 0},
+		{"at a moment the parent picks", "", 0, 100 * time.Millisecond},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			group := fmt.Sprintf("alerts-kill-%d", i)
+			spec, _ := json.Marshal(childSpec{
+				Brokers: w.brokers, DatabaseURL: w.db.URL.Reveal(), Prefix: w.prefix,
+				Group: group, Instance: "k9", BatchSize: 7, CrashStage: tt.stage, CrashAt: tt.at,
+				Slow: tt.slow,
+			})
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if tt.stage == "" {
+				// Let it get through a third of the records, then kill it
+				// wherever it is.
+				deadline := time.Now().Add(60 * time.Second)
+				for w.progress(t, group) < w.records()/3 && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+			}
+			err := cmd.Wait()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("child ended with %v, want killed by SIGKILL; its log:\n%s", err, stderr.String())
+			}
+			before := w.alertIDs(t, true)
+			outbox := w.outboxLen(t)
+			t.Logf("killed: %d alerts committed in the topic, %d in the outbox", len(before), outbox)
+			if len(before) == len(w.want) && outbox == 0 {
+				t.Errorf("the child had finished before the kill; the test proves nothing")
+			}
+			if tt.stage != "" && outbox == 0 {
+				t.Errorf("got an empty outbox at the kill, want the batch's alerts there")
+			}
+
+			eng := w.engine(t, group, "k9", 7)
+			w.runUntilCaughtUp(t, eng, group)
+			got := w.alertIDs(t, true)
+			if !slices.Equal(got, w.want) {
+				t.Fatalf("after kill -9 and restart got %d alerts, want %d exactly once:\n got  %v\n want %v",
+					len(got), len(w.want), got, w.want)
+			}
+			if n := w.outboxLen(t); n != 0 {
+				t.Errorf("got %d alerts left in the outbox, want 0", n)
+			}
+			all := w.alertIDs(t, false)
+			t.Logf("after restart: %d alerts committed exactly once; %d records including aborted ones", len(got), len(all))
+		})
+	}
+}
+
+// TestEngineRetriesProduceExactlyOnce fails produce attempts, some before
+// anything is sent and some after the transaction committed (as if its
+// acknowledgement were lost), and checks that the retries leave each
+// alert exactly once in the committed topic.
+func TestEngineRetriesProduceExactlyOnce(t *testing.T) {
+	w := newWorld(t)
+	eng := w.engine(t, "alerts-retry", "r", 9)
+	var begins, commits int
+	eng.hook = func(stage string, alerts int) error {
+		switch {
+		case stage == "txn-begin" && begins < 3:
+			begins++
+			return errors.New("injected: broker unavailable")
+		case stage == "txn-committed" && commits < 3:
+			commits++
+			return errors.New("injected: commit acknowledgement lost")
+		}
+		return nil
+	}
+	w.runUntilCaughtUp(t, eng, "alerts-retry")
+	if begins != 3 || commits != 3 {
+		t.Fatalf("injected %d begin and %d commit failures, want 3 each", begins, commits)
+	}
+	if got := w.alertIDs(t, true); !slices.Equal(got, w.want) {
+		t.Fatalf("got %d alerts, want %d exactly once:\n got  %v\n want %v", len(got), len(w.want), got, w.want)
+	}
+	if n := w.outboxLen(t); n != 0 {
+		t.Errorf("got %d alerts left in the outbox, want 0", n)
+	}
+}
+
+func TestStoreRoundTrip(t *testing.T) {
+	pool, _ := pgtest.Migrated(t)
+	ctx := context.Background()
+	st := NewStore(pool)
+	added, err := st.Add(ctx, Rule{Kind: KindPctMove, Symbol: "nvda", Threshold: event.MustParseDecimal("2.5"),
+		Window: 5 * time.Minute, Cooldown: time.Minute, Note: "  intraday  "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added.ID <= 0 || added.Symbol != "NVDA" || added.Note != "intraday" || !added.Enabled || added.CreatedAt.IsZero() {
+		t.Errorf("got %+v, want an enabled NVDA rule with an id", added)
+	}
+	if _, err := st.Add(ctx, Rule{Kind: KindPriceAbove, Threshold: event.Unit}); !errors.Is(err, ErrInvalidRule) {
+		t.Errorf("got %v, want ErrInvalidRule for a level without symbol", err)
+	}
+	got, err := st.Get(ctx, added.ID)
+	if err != nil || got != added {
+		t.Errorf("got %+v (%v), want %+v", got, err, added)
+	}
+	if err := st.SetEnabled(ctx, added.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	list, err := st.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Enabled {
+		t.Errorf("got %+v (%v), want one disabled rule", list, err)
+	}
+	if err := st.Remove(ctx, added.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Remove(ctx, added.ID); !errors.Is(err, ErrRuleNotFound) {
+		t.Errorf("got %v, want ErrRuleNotFound", err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO alerts (alert_id, rule_id, kind, symbol, message, value, ts, kafka_partition, kafka_offset)
+		VALUES ('r1-prices-0-1', 1, 'price_above', 'AAPL', 'm', 101.5, now(), 0, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	recent, err := st.Recent(ctx, 10)
+	if err != nil || len(recent) != 1 || recent[0].Value != event.MustParseDecimal("101.5") {
+		t.Errorf("got %+v (%v), want the stored alert", recent, err)
+	}
+}

@@ -1,0 +1,81 @@
+package alert
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// engineMetrics are the engine's own series, tradestream_alerts_*.
+type engineMetrics struct {
+	records  *prometheus.CounterVec   // consumed records by topic
+	bytes    *prometheus.CounterVec   // consumed value bytes by topic
+	skipped  *prometheus.CounterVec   // records not evaluated, by reason
+	fired    *prometheus.CounterVec   // alerts decided, by kind
+	produced prometheus.Counter       // alert records committed to the alerts topic
+	resent   prometheus.Counter       // outbox alerts produced again after a restart
+	rules    *prometheus.GaugeVec     // enabled rules by kind
+	batch    prometheus.Histogram     // records per batch
+	commit   prometheus.Histogram     // PostgreSQL checkpoint duration
+	txn      prometheus.Histogram     // Kafka transaction duration
+	e2e      *prometheus.HistogramVec // produced_at of the source record to alert committed, by kind
+}
+
+func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
+	m := &engineMetrics{
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tradestream_alerts_consumed_records_total",
+			Help: "Records the alerts engine evaluated, by topic.",
+		}, []string{"topic"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tradestream_alerts_consumed_bytes_total",
+			Help: "Value bytes of the records the alerts engine evaluated, by topic.",
+		}, []string{"topic"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tradestream_alerts_skipped_records_total",
+			Help: "Records the alerts engine could not decode and skipped (the sink dead-letters them), by reason.",
+		}, []string{"reason"}),
+		fired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tradestream_alerts_fired_total",
+			Help: "Alerts the engine decided, by rule kind.",
+		}, []string{"kind"}),
+		produced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tradestream_alerts_produced_records_total",
+			Help: "Alert records committed to the alerts topic.",
+		}),
+		resent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tradestream_alerts_recovered_total",
+			Help: "Alerts found in the outbox after a restart and produced then.",
+		}),
+		rules: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tradestream_alerts_rules",
+			Help: "Enabled alert rules, by kind.",
+		}, []string{"kind"}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tradestream_alerts_batch_records",
+			Help:    "Records per evaluated batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+		}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tradestream_alerts_checkpoint_duration_seconds",
+			Help:    "Time to commit a batch's offsets, rule state and outbox to PostgreSQL.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		txn: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tradestream_alerts_produce_duration_seconds",
+			Help:    "Time to produce a batch's alerts in one Kafka transaction and commit it.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		e2e: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tradestream_alerts_e2e_latency_seconds",
+			Help:    "From produced_at of the record that fired an alert to the alert committed in the alerts topic.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"kind"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e)
+	}
+	for _, k := range Kinds {
+		m.fired.WithLabelValues(string(k))
+		m.rules.WithLabelValues(string(k))
+	}
+	return m
+}

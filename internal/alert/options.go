@@ -1,0 +1,91 @@
+package alert
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tradestream/tradestream/internal/kafka"
+)
+
+// DefaultGroup is the engine's consumer group unless configured otherwise.
+const DefaultGroup = "tradestream-alerts"
+
+// Options configure an Engine. The zero value of every field but Topics is
+// replaced by its default.
+type Options struct {
+	// Topics names the topics: prices and trades are read, alerts written.
+	Topics kafka.Topics
+	// Group is the consumer group (DefaultGroup). Its offsets and rule
+	// state live in PostgreSQL under this name; they are also committed
+	// to Kafka, after PostgreSQL, so that lag tools see the group.
+	Group string
+	// Instance names this engine process within the group (default: the
+	// host name). The Kafka transactional id is Group + "/" + Instance: a
+	// restarted instance fences its previous incarnation by reusing it.
+	Instance string
+	// BatchSize is the most records evaluated per checkpoint (1000).
+	BatchSize int
+	// RulesRefresh is how often rules are reloaded from PostgreSQL (2s).
+	RulesRefresh time.Duration
+	// SessionTimeout is how long the group waits for a member that stopped
+	// heartbeating (killed) before giving its partitions to another; zero
+	// keeps franz-go's default (45s).
+	SessionTimeout time.Duration
+	// FromStart starts partitions that have no stored position at their
+	// beginning instead of their end.
+	FromStart bool
+	// Registerer receives the engine's metrics and its Kafka clients'
+	// metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Log receives the engine's logs; nil discards them.
+	Log *slog.Logger
+	// Now is the clock for produced_at headers and latency; nil is time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.Group == "" {
+		o.Group = DefaultGroup
+	}
+	if o.Instance == "" {
+		o.Instance, _ = os.Hostname()
+		if o.Instance == "" {
+			o.Instance = "engine"
+		}
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.RulesRefresh <= 0 {
+		o.RulesRefresh = 2 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Validate reports every problem with o at once.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Topics.Prices == "" || o.Topics.Trades == "" || o.Topics.Alerts == "" {
+		errs = append(errs, errors.New("alerts: topics: prices, trades and alerts must be named"))
+	}
+	if o.BatchSize < 0 || o.BatchSize > 100_000 {
+		errs = append(errs, fmt.Errorf("alerts batch size: %d; want 1 to 100000", o.BatchSize))
+	}
+	if o.SessionTimeout < 0 {
+		errs = append(errs, fmt.Errorf("alerts session timeout: %v is negative", o.SessionTimeout))
+	}
+	if o.RulesRefresh < 0 {
+		errs = append(errs, fmt.Errorf("alerts rules refresh: %v is negative", o.RulesRefresh))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,237 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tradestream/tradestream/internal/event"
+)
+
+// partitionKey names one source partition by its short topic name.
+type partitionKey struct {
+	topic     string // "prices" or "trades"
+	partition int32
+}
+
+// checkpoint is what one engine batch commits in one PostgreSQL
+// transaction: the next offset of every partition it read, the states it
+// changed and the alerts it decided.
+type checkpoint struct {
+	offsets map[partitionKey]int64
+	states  map[stateKey]*state
+	alerts  []Fired
+}
+
+// positions is the engine's persisted position for some partitions.
+type positions struct {
+	offsets map[partitionKey]int64
+	states  map[stateKey]*state
+}
+
+// persister reads and writes the engine's tables for one consumer group.
+type persister struct {
+	pool  *pgxpool.Pool
+	group string
+}
+
+// errRuleGone reports a state written for a rule deleted meanwhile.
+var errRuleGone = errors.New("alert rule deleted during the batch")
+
+// commit writes cp in one transaction.
+func (p *persister) commit(ctx context.Context, cp checkpoint) error {
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		if len(cp.offsets) > 0 {
+			var topics []string
+			var parts []int32
+			var next []int64
+			for k, off := range cp.offsets {
+				topics, parts, next = append(topics, k.topic), append(parts, k.partition), append(next, off)
+			}
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO alert_offsets (group_id, topic, kafka_partition, next_offset)
+				SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, o)
+				ON CONFLICT (group_id, topic, kafka_partition)
+				DO UPDATE SET next_offset = excluded.next_offset, updated_at = now()`,
+				p.group, topics, parts, next); err != nil {
+				return fmt.Errorf("store alert offsets: %w", err)
+			}
+		}
+		if len(cp.states) > 0 {
+			var topics, symbols []string
+			var parts []int32
+			var rules []int64
+			var docs [][]byte
+			for k, st := range cp.states {
+				doc, err := json.Marshal(st)
+				if err != nil {
+					return fmt.Errorf("encode alert state: %w", err)
+				}
+				topics, parts, rules = append(topics, k.topic), append(parts, k.partition), append(rules, k.rule)
+				symbols, docs = append(symbols, k.symbol), append(docs, doc)
+			}
+			// States of rules deleted meanwhile are skipped by the join.
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO alert_state (group_id, topic, kafka_partition, rule_id, symbol, state)
+				SELECT $1, u.t, u.p, u.r, u.s, u.d
+				FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::jsonb[]) AS u(t, p, r, s, d)
+				JOIN alert_rules ar ON ar.rule_id = u.r
+				ON CONFLICT (group_id, topic, kafka_partition, rule_id, symbol)
+				DO UPDATE SET state = excluded.state, updated_at = now()`,
+				p.group, topics, parts, rules, symbols, docs); err != nil {
+				var pgErr *pgconn.PgError
+				if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation
+					return fmt.Errorf("store alert state: %w: %w", errRuleGone, err)
+				}
+				return fmt.Errorf("store alert state: %w", err)
+			}
+		}
+		if len(cp.alerts) > 0 {
+			var ids, topics []string
+			var parts []int32
+			var docs [][]byte
+			for _, a := range cp.alerts {
+				ids, topics = append(ids, a.ID), append(topics, a.Source.Topic)
+				parts, docs = append(parts, a.Source.Partition), append(docs, a.AppendJSON(nil))
+			}
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO alert_outbox (group_id, alert_id, topic, kafka_partition, alert)
+				SELECT $1, i, t, p, d FROM unnest($2::text[], $3::text[], $4::int[], $5::jsonb[]) AS u(i, t, p, d)
+				ON CONFLICT DO NOTHING`,
+				p.group, ids, topics, parts, docs); err != nil {
+				return fmt.Errorf("store alert outbox: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit alert batch: %w", err)
+	}
+	return nil
+}
+
+// load reads the stored offsets and states of the given partitions from
+// one snapshot, so that they belong together.
+func (p *persister) load(ctx context.Context, parts []partitionKey) (positions, error) {
+	pos := positions{offsets: map[partitionKey]int64{}, states: map[stateKey]*state{}}
+	if len(parts) == 0 {
+		return pos, nil
+	}
+	topics, nums := split(parts)
+	err := pgx.BeginTxFunc(ctx, p.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT o.topic, o.kafka_partition, o.next_offset
+			FROM alert_offsets o JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON o.topic = u.t AND o.kafka_partition = u.p
+			WHERE o.group_id = $1`, p.group, topics, nums)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k partitionKey
+			var off int64
+			if err := rows.Scan(&k.topic, &k.partition, &off); err != nil {
+				rows.Close()
+				return err
+			}
+			pos.offsets[k] = off
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `
+			SELECT s.topic, s.kafka_partition, s.rule_id, s.symbol, s.state::text
+			FROM alert_state s JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON s.topic = u.t AND s.kafka_partition = u.p
+			WHERE s.group_id = $1`, p.group, topics, nums)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k stateKey
+			var doc string
+			if err := rows.Scan(&k.topic, &k.partition, &k.rule, &k.symbol, &doc); err != nil {
+				return err
+			}
+			st := &state{}
+			if err := json.Unmarshal([]byte(doc), st); err != nil {
+				return fmt.Errorf("decode state of rule %d %s: %w", k.rule, k.symbol, err)
+			}
+			pos.states[k] = st
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return positions{}, fmt.Errorf("load alert positions: %w", err)
+	}
+	return pos, nil
+}
+
+// pending is the outbox of some partitions.
+type pending struct {
+	alerts []Fired
+	oldest time.Time
+}
+
+// outbox returns the alerts still in the outbox for the given partitions.
+func (p *persister) outbox(ctx context.Context, parts []partitionKey) (pending, error) {
+	var out pending
+	if len(parts) == 0 {
+		return out, nil
+	}
+	topics, nums := split(parts)
+	rows, err := p.pool.Query(ctx, `
+		SELECT o.topic, o.kafka_partition, o.alert::text, o.created_at
+		FROM alert_outbox o JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON o.topic = u.t AND o.kafka_partition = u.p
+		WHERE o.group_id = $1 ORDER BY o.created_at, o.alert_id`, p.group, topics, nums)
+	if err != nil {
+		return out, fmt.Errorf("read alert outbox: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f Fired
+		var doc string
+		var created time.Time
+		if err := rows.Scan(&f.Source.Topic, &f.Source.Partition, &doc, &created); err != nil {
+			return out, fmt.Errorf("read alert outbox: %w", err)
+		}
+		a, err := event.DecodeAlert([]byte(doc))
+		if err != nil {
+			return out, fmt.Errorf("read alert outbox: %w", err)
+		}
+		f.Alert = a
+		if out.oldest.IsZero() || created.Before(out.oldest) {
+			out.oldest = created
+		}
+		out.alerts = append(out.alerts, f)
+	}
+	if err := rows.Err(); err != nil {
+		return out, fmt.Errorf("read alert outbox: %w", err)
+	}
+	return out, nil
+}
+
+// done removes alerts known to be in the alerts topic from the outbox.
+func (p *persister) done(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := p.pool.Exec(ctx, `DELETE FROM alert_outbox WHERE group_id = $1 AND alert_id = ANY($2)`, p.group, ids); err != nil {
+		return fmt.Errorf("clear alert outbox: %w", err)
+	}
+	return nil
+}
+
+func split(parts []partitionKey) ([]string, []int32) {
+	topics := make([]string, len(parts))
+	nums := make([]int32, len(parts))
+	for i, k := range parts {
+		topics[i], nums[i] = k.topic, k.partition
+	}
+	return topics, nums
+}

@@ -1,0 +1,130 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/event"
+)
+
+// produceLocked produces alerts in one Kafka transaction and commits it.
+// The caller holds txnMu.
+func (e *Engine) produceLocked(ctx context.Context, alerts []Fired) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := e.at("txn-begin", len(alerts)); err != nil {
+		return err
+	}
+	if err := e.prod.BeginTransaction(); err != nil {
+		return fmt.Errorf("begin alerts transaction: %w", err)
+	}
+	var mu sync.Mutex
+	var first error
+	for _, a := range alerts {
+		rec := e.record(a)
+		e.prod.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	if err := e.prod.Flush(ctx); err != nil && first == nil {
+		first = err
+	}
+	if first != nil {
+		if err := e.prod.EndTransaction(ctx, kgo.TryAbort); err != nil {
+			return fmt.Errorf("abort alerts transaction after %v: %w", first, err)
+		}
+		return fmt.Errorf("produce alerts: %w", first)
+	}
+	if err := e.prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("commit alerts transaction: %w", err)
+	}
+	if err := e.at("txn-committed", len(alerts)); err != nil {
+		return err
+	}
+	e.metrics.txn.Observe(time.Since(start).Seconds())
+	e.metrics.produced.Add(float64(len(alerts)))
+	return nil
+}
+
+// record encodes one alert as an alert/1 record.
+func (e *Engine) record(a Fired) *kgo.Record {
+	return &kgo.Record{
+		Topic: e.opts.Topics.Alerts,
+		Key:   a.AppendKey(nil),
+		Value: a.AppendJSON(nil),
+		Headers: []kgo.RecordHeader{
+			{Key: event.HeaderSchema, Value: []byte(event.SchemaAlertV1)},
+			{Key: event.HeaderProducedAt, Value: []byte(e.opts.Now().UTC().Format(time.RFC3339Nano))},
+			{Key: event.HeaderRunID, Value: []byte(e.opts.Group + "/" + e.opts.Instance)},
+		},
+	}
+}
+
+// commitKafka commits the polled offsets to Kafka for visibility (lag
+// tools, `tradestream status`). PostgreSQL holds the real position, so a
+// failure here is only logged.
+func (e *Engine) commitKafka(ctx context.Context, cons *kgo.Client) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := cons.CommitUncommittedOffsets(ctx); err != nil {
+		e.log.Debug("commit offsets to kafka", "err", err)
+	}
+}
+
+// retry runs step until it succeeds, fails permanently or ctx ends,
+// waiting between attempts with capped exponential backoff.
+func (e *Engine) retry(ctx context.Context, what string, step func() error) error {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := step()
+		if err == nil {
+			if attempt > 1 {
+				e.log.Info(what+" succeeded again", "attempts", attempt)
+			}
+			return nil
+		}
+		if permanent(err) {
+			return err
+		}
+		e.log.Warn(what+" failed; retrying", "attempt", attempt, "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// permanent reports errors no retry fixes: a schema without the engine's
+// tables or privileges, bad credentials, and a producer fenced by another
+// instance with the same transactional id.
+func permanent(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code[:2] {
+		case "28", "3F", "42", "0A":
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.TopicAuthorizationFailed)
+}

@@ -1,0 +1,279 @@
+package alert
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/kafka"
+)
+
+// reloadRules reads the rules and hands them to the evaluator.
+func (e *Engine) reloadRules(ctx context.Context) error {
+	rules, err := e.store.List(ctx)
+	if err != nil {
+		return err
+	}
+	counts := map[Kind]int{}
+	for _, r := range rules {
+		if r.Enabled {
+			counts[r.Kind]++
+		}
+	}
+	e.mu.Lock()
+	e.ev.setRules(rules)
+	e.loadedAt = time.Now()
+	e.mu.Unlock()
+	for _, k := range Kinds {
+		e.metrics.rules.WithLabelValues(string(k)).Set(float64(counts[k]))
+	}
+	return nil
+}
+
+func (e *Engine) maybeReloadRules(ctx context.Context) error {
+	e.mu.Lock()
+	due := time.Since(e.loadedAt) >= e.opts.RulesRefresh
+	e.mu.Unlock()
+	if !due {
+		return nil
+	}
+	return e.reloadRules(ctx)
+}
+
+// assigned is the group's AdjustFetchOffsetsFn: for newly assigned
+// partitions it loads the stored position and rule state from PostgreSQL,
+// produces whatever a previous owner left in the outbox, and starts
+// consuming at the stored offsets (partitions never seen start at the
+// configured end).
+func (e *Engine) assigned(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	var parts []partitionKey
+	for topic, ps := range offsets {
+		for p := range ps {
+			parts = append(parts, partitionKey{e.short(topic), p})
+		}
+	}
+	var pos positions
+	err := e.retry(ctx, "load alert positions", func() (err error) {
+		pos, err = e.persist.load(ctx, parts)
+		return err
+	})
+	if err != nil {
+		e.log.Error("load alert positions", "err", err)
+		return nil, err
+	}
+	e.mu.Lock()
+	for _, k := range parts {
+		e.ev.dropPartition(k.topic, k.partition)
+	}
+	for k, st := range pos.states {
+		if _, ok := e.ev.rules[k.rule]; ok {
+			e.ev.states[k] = st
+		}
+	}
+	e.mu.Unlock()
+	if err := e.retry(ctx, "recover alert outbox", func() error { return e.recover(ctx, parts) }); err != nil {
+		e.log.Error("recover alert outbox", "err", err)
+		return nil, err
+	}
+	reset := kgo.NewOffset().AtEnd()
+	if e.opts.FromStart {
+		reset = kgo.NewOffset().AtStart()
+	}
+	out := make(map[string]map[int32]kgo.Offset, len(offsets))
+	for topic, ps := range offsets {
+		out[topic] = make(map[int32]kgo.Offset, len(ps))
+		for p := range ps {
+			if off, ok := pos.offsets[partitionKey{e.short(topic), p}]; ok {
+				out[topic][p] = kgo.NewOffset().At(off).WithEpoch(-1)
+			} else {
+				out[topic][p] = reset
+			}
+		}
+	}
+	e.log.Info("partitions assigned", "partitions", len(parts), "resumed", len(pos.offsets), "states", len(pos.states))
+	return out, nil
+}
+
+// revoked forgets the state of partitions the engine no longer owns. It is
+// called between batches (rebalances are blocked while one is handled), so
+// everything about them is already committed.
+func (e *Engine) revoked(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for topic, ps := range lost {
+		for _, p := range ps {
+			e.ev.dropPartition(e.short(topic), p)
+		}
+	}
+}
+
+// recover produces the outbox of the given partitions: alerts committed
+// to PostgreSQL whose Kafka transaction may or may not have committed
+// before the previous owner died. It reads the alerts topic (read
+// committed, after the producer id was initialised, which aborts a
+// previous incarnation's open transaction) and produces only the alerts
+// not found there.
+func (e *Engine) recover(ctx context.Context, parts []partitionKey) error {
+	todo, err := e.persist.outbox(ctx, parts)
+	if err != nil || len(todo.alerts) == 0 {
+		return err
+	}
+	e.txnMu.Lock()
+	defer e.txnMu.Unlock()
+	// Records carry the producer's clock, the outbox PostgreSQL's: allow
+	// for skew between them.
+	missing, err := e.missing(ctx, todo.oldest.Add(-5*time.Minute), todo.alerts)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		if err := e.produceLocked(ctx, missing); err != nil {
+			return err
+		}
+		e.metrics.resent.Add(float64(len(missing)))
+	}
+	e.log.Info("alert outbox recovered", "pending", len(todo.alerts), "already_in_topic", len(todo.alerts)-len(missing),
+		"produced", len(missing))
+	return e.persist.done(ctx, ids(todo.alerts))
+}
+
+// missing returns the alerts not in the committed alerts topic, reading it
+// from the first records written at or after since.
+func (e *Engine) missing(ctx context.Context, since time.Time, alerts []Fired) ([]Fired, error) {
+	want := make(map[string]bool, len(alerts))
+	for _, a := range alerts {
+		want[a.ID] = true
+	}
+	present, err := e.scanAlerts(ctx, since, want)
+	if err != nil {
+		return nil, err
+	}
+	var out []Fired
+	for _, a := range alerts {
+		if !present[a.ID] {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// settled waits until every transaction on topic that was open when it was
+// called has been resolved (its markers written), and returns the last
+// stable offsets then. A committed or aborted transaction's markers are
+// written after EndTxn and InitProducerID answer, so reading right away
+// could miss records that did commit. It waits at most the transaction
+// timeout plus a margin: a dead producer's open transaction is aborted by
+// the coordinator within its timeout.
+func (e *Engine) settled(ctx context.Context, adm *kadm.Client, topic string) (kadm.ListedOffsets, error) {
+	high, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			return nil, err
+		}
+		behind := 0
+		high.Each(func(h kadm.ListedOffset) {
+			if h.Err != nil {
+				return
+			}
+			if s, ok := stable.Lookup(topic, h.Partition); !ok || s.Err != nil || s.Offset < h.Offset {
+				behind++
+			}
+		})
+		if behind == 0 {
+			return stable, nil
+		}
+		if time.Now().After(deadline) {
+			e.log.Warn("alerts topic transactions still open; scanning up to the last stable offsets", "partitions", behind)
+			return stable, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// scanAlerts reads the alerts topic from the first offsets at or after
+// since up to the last stable offsets, read committed, and returns which
+// of the wanted alert ids it holds.
+func (e *Engine) scanAlerts(ctx context.Context, since time.Time, want map[string]bool) (map[string]bool, error) {
+	adm := kadm.NewClient(e.prod)
+	topic := e.opts.Topics.Alerts
+	starts, err := adm.ListOffsetsAfterMilli(ctx, since.UnixMilli(), topic)
+	if err != nil {
+		return nil, fmt.Errorf("scan alerts topic: %w", err)
+	}
+	ends, err := e.settled(ctx, adm, topic)
+	if err != nil {
+		return nil, fmt.Errorf("scan alerts topic: %w", err)
+	}
+	from := map[int32]kgo.Offset{}
+	last := map[int32]int64{} // offset of the last record to reach, per partition
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil || o.Topic != topic {
+			return
+		}
+		s, ok := starts.Lookup(topic, o.Partition)
+		if !ok || s.Err != nil || s.Offset < 0 || s.Offset >= o.Offset {
+			return
+		}
+		from[o.Partition] = kgo.NewOffset().At(s.Offset)
+		last[o.Partition] = o.Offset - 1
+	})
+	found := map[string]bool{}
+	if len(from) == 0 {
+		return found, nil
+	}
+	cl, err := kafka.NewClient(ctx, e.kcfg, e.log,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("scan alerts topic: %w", err)
+	}
+	defer cl.Close()
+	// Aborted records are never returned; a partition whose last records
+	// were aborted is complete once fetches stop bringing anything new.
+	deadline := time.Now().Add(30 * time.Second)
+	idle := 0
+	for len(last) > 0 && time.Now().Before(deadline) && idle < 3 {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if fs.NumRecords() == 0 {
+			idle++
+			continue
+		}
+		idle = 0
+		fs.EachRecord(func(r *kgo.Record) {
+			if end, ok := last[r.Partition]; ok && r.Offset >= end {
+				delete(last, r.Partition)
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
+			a, err := event.DecodeAlert(r.Value)
+			if err == nil && want[a.ID] {
+				found[a.ID] = true
+			}
+		})
+	}
+	if len(last) > 0 {
+		e.log.Warn("alerts topic scan ended before the end of some partitions", "partitions", len(last))
+	}
+	return found, nil
+}

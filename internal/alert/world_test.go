@@ -1,0 +1,328 @@
+package alert
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/kafkatest"
+	"github.com/tradestream/tradestream/internal/pgtest"
+)
+
+// world is a scripted market on real topics and a migrated schema, with
+// the alerts the rules must fire on it.
+type world struct {
+	brokers []string
+	topics  kafka.Topics
+	prefix  string
+	pool    *pgxpool.Pool
+	db      config.Database
+	rules   []Rule
+	// want lists the expected alert ids in firing order per source partition.
+	want []string
+	ends map[string]map[int32]int64 // end offsets of prices and trades after the script
+}
+
+// newWorld creates the topics and the schema, stores the rules and
+// produces the scripted path: 240 ticks each of AAPL and MSFT along two
+// sine waves that cross the rule levels again and again, and 80 trades of
+// varying notional.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{brokers: kafkatest.Brokers(t)}
+	tc := kafkatest.Topics(t, w.brokers, 3, 1)
+	w.prefix = tc.Prefix
+	w.topics = kafka.TopicNames(tc.Prefix)
+	w.pool, w.db = pgtest.Migrated(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st := NewStore(w.pool)
+	for _, r := range []Rule{
+		{Kind: KindPriceAbove, Symbol: "AAPL", Threshold: event.MustParseDecimal("101")},
+		{Kind: KindPriceBelow, Symbol: "AAPL", Threshold: event.MustParseDecimal("99")},
+		{Kind: KindPriceAbove, Symbol: "MSFT", Threshold: event.MustParseDecimal("301.5")},
+		{Kind: KindBigTrade, Threshold: event.MustParseDecimal("500000")},
+	} {
+		added, err := st.Add(ctx, r)
+		if err != nil {
+			t.Fatalf("add rule: %v", err)
+		}
+		w.rules = append(w.rules, added)
+	}
+
+	prod := kafkatest.Client(t, w.brokers, kafka.ProducerOptions(kafkatest.Config(w.brokers))...)
+	produce := func(topic, schema string, key, value []byte) *kgo.Record {
+		rec := &kgo.Record{Topic: topic, Key: key, Value: value, Headers: []kgo.RecordHeader{
+			{Key: event.HeaderSchema, Value: []byte(schema)},
+			{Key: event.HeaderProducedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
+			{Key: event.HeaderRunID, Value: []byte("test")},
+		}}
+		if err := prod.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+		return rec
+	}
+	type level struct {
+		rule  Rule
+		above bool
+	}
+	levels := map[string][]level{
+		"AAPL": {{w.rules[0], true}, {w.rules[1], false}},
+		"MSFT": {{w.rules[2], true}},
+	}
+	prev := map[int64]int{} // rule id -> last condition (-1/+1)
+	for i := 0; i < 240; i++ {
+		for _, sym := range []string{"AAPL", "MSFT"} {
+			base := 100.0
+			if sym == "MSFT" {
+				base = 300
+			}
+			f := base + 2.5*math.Sin(float64(i)*0.21) + 0.4*math.Sin(float64(i)*1.7)
+			last := event.FromFloat(f)
+			p := event.Price{Symbol: sym, Sector: "Technology", Seq: int64(i), Time: t0.Add(time.Duration(i) * 250 * time.Millisecond),
+				Bid: last - 100, Ask: last + 100, Last: last, Volume: 100}
+			rec := produce(w.topics.Prices, event.SchemaPriceV1, p.AppendKey(nil), p.AppendJSON(nil))
+			for _, l := range levels[sym] {
+				cond := last > l.rule.Threshold
+				if !l.above {
+					cond = last < l.rule.Threshold
+				}
+				c := -1
+				if cond {
+					c = 1
+				}
+				if prev[l.rule.ID] == -1 && c == 1 {
+					w.want = append(w.want, AlertID(l.rule.ID, Source{"prices", rec.Partition, rec.Offset}))
+				}
+				prev[l.rule.ID] = c
+			}
+		}
+	}
+	for i := 0; i < 80; i++ {
+		qty := int64(1000 + (i*379)%4000)
+		tr := event.Trade{ID: int64(i + 1), UserID: int64(1 + i%13), AccountID: int64(1 + i%13), Symbol: "AAPL",
+			Side: event.SideBuy, Quantity: qty, Price: event.MustParseDecimal("125.5"), Fee: event.Unit,
+			Time: t0.Add(time.Duration(i) * time.Second), BalanceAfter: event.FromInt(1_000_000), OrderType: event.OrderMarket}
+		rec := produce(w.topics.Trades, event.SchemaTradeV2, tr.AppendKey(nil), tr.AppendJSON(nil))
+		if tr.Notional() > w.rules[3].Threshold {
+			w.want = append(w.want, AlertID(w.rules[3].ID, Source{"trades", rec.Partition, rec.Offset}))
+		}
+	}
+	ends, err := kafkatest.Admin(t, w.brokers).ListEndOffsets(ctx, w.topics.Prices, w.topics.Trades)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ends = map[string]map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if w.ends[o.Topic] == nil {
+			w.ends[o.Topic] = map[int32]int64{}
+		}
+		w.ends[o.Topic][o.Partition] = o.Offset
+	})
+	sort.Strings(w.want)
+	if len(w.want) < 20 {
+		t.Fatalf("the script fires only %d alerts; want a path with more crossings", len(w.want))
+	}
+	return w
+}
+
+// produceQuietTick produces one more AAPL tick at 100, between both AAPL
+// levels, and moves the expected end offsets past it.
+func (w *world) produceQuietTick(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	last := event.FromInt(100)
+	p := event.Price{Symbol: "AAPL", Sector: "Technology", Seq: 999, Time: t0.Add(time.Hour),
+		Bid: last - 100, Ask: last + 100, Last: last, Volume: 100}
+	rec := &kgo.Record{Topic: w.topics.Prices, Key: p.AppendKey(nil), Value: p.AppendJSON(nil),
+		Headers: []kgo.RecordHeader{{Key: event.HeaderSchema, Value: []byte(event.SchemaPriceV1)}}}
+	prod := kafkatest.Client(t, w.brokers, kafka.ProducerOptions(kafkatest.Config(w.brokers))...)
+	if err := prod.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	w.ends[rec.Topic][rec.Partition] = rec.Offset + 1
+}
+
+// alertIDs reads the whole alerts topic at the given isolation level and
+// returns the alert ids in it, sorted, duplicates kept.
+func (w *world) alertIDs(t *testing.T, committed bool) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kafkatest.Admin(t, w.brokers)
+	list := adm.ListEndOffsets
+	if committed {
+		list = adm.ListCommittedOffsets
+	}
+	ends, err := list(ctx, w.topics.Alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remaining := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			remaining[o.Partition] = o.Offset - 1
+		}
+	})
+	iso := kgo.ReadUncommitted()
+	if committed {
+		iso = kgo.ReadCommitted()
+	}
+	cl := kafkatest.Client(t, w.brokers, kgo.ConsumeTopics(w.topics.Alerts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(iso), kgo.KeepControlRecords())
+	var ids []string
+	idle := 0
+	// Every partition ends with a record or a transaction marker, both
+	// returned here, so the loop normally ends on remaining; the idle
+	// bound only guards against a partition that never reaches its end.
+	for len(remaining) > 0 && idle < 15 {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		pcancel()
+		if fs.NumRecords() == 0 {
+			idle++
+			continue
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if end, ok := remaining[r.Partition]; ok && r.Offset >= end {
+				delete(remaining, r.Partition)
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
+			a, err := event.DecodeAlert(r.Value)
+			if err != nil {
+				t.Errorf("alert record %d/%d: %v", r.Partition, r.Offset, err)
+				return
+			}
+			ids = append(ids, a.ID)
+		})
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// engine returns an in-process engine for the world.
+func (w *world) engine(t *testing.T, group, instance string, batch int) *Engine {
+	t.Helper()
+	eng, err := New(kafkatest.Config(w.brokers), w.pool, Options{
+		Topics: w.topics, Group: group, Instance: instance, BatchSize: batch, FromStart: true,
+		SessionTimeout: 6 * time.Second, RulesRefresh: 500 * time.Millisecond, Log: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+// runUntilCaughtUp runs eng until its stored offsets reach the script's
+// end offsets, then stops it.
+func (w *world) runUntilCaughtUp(t *testing.T, eng *Engine, group string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if w.caughtUp(t, group) {
+			break
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("engine stopped before catching up: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatal("engine did not catch up within 90s")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("engine: %v", err)
+	}
+}
+
+func (w *world) caughtUp(t *testing.T, group string) bool {
+	t.Helper()
+	rows, err := w.pool.Query(context.Background(),
+		`SELECT topic, kafka_partition, next_offset FROM alert_offsets WHERE group_id = $1`, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]int64{}
+	for rows.Next() {
+		var topic string
+		var p int32
+		var off int64
+		if err := rows.Scan(&topic, &p, &off); err != nil {
+			t.Fatal(err)
+		}
+		got[fmt.Sprintf("%s/%d", topic, p)] = off
+	}
+	for topic, ps := range w.ends {
+		short := "prices"
+		if topic == w.topics.Trades {
+			short = "trades"
+		}
+		for p, end := range ps {
+			if end > 0 && got[fmt.Sprintf("%s/%d", short, p)] < end {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// progress returns how many source records group has checkpointed.
+func (w *world) progress(t *testing.T, group string) int64 {
+	t.Helper()
+	var n int64
+	if err := w.pool.QueryRow(context.Background(),
+		`SELECT coalesce(sum(next_offset), 0) FROM alert_offsets WHERE group_id = $1`, group).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// records returns how many source records the script produced.
+func (w *world) records() int64 {
+	var n int64
+	for _, ps := range w.ends {
+		for _, end := range ps {
+			n += end
+		}
+	}
+	return n
+}
+
+func (w *world) outboxLen(t *testing.T) int {
+	var n int
+	if err := w.pool.QueryRow(context.Background(), `SELECT count(*) FROM alert_outbox`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
+}

@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tradestream/tradestream/internal/bench"
+)
+
+func (r *root) benchProduceCommand() *cobra.Command {
+	var (
+		records    int64
+		rounds     int
+		partitions int
+		asJSON     bool
+		jars       string
+	)
+	cmd := &cobra.Command{
+		Use:   "produce",
+		Short: "The generator against Apache Kafka's ProducerPerformance on the same broker",
+		Long: `Measure tradestream's generator (market simulation and JSON encoding
+included) producing to Kafka against Apache Kafka's own ProducerPerformance
+tool on the same broker, in the same run: same topic layout, same record
+bytes (the Java tool sends payloads taken from the generator's output), acks=all,
+idempotence, compression, linger and batch size. Runs alternate for
+--rounds rounds; the best rate of each side is compared.`,
+		Example: "  tradestream bench produce --records 2000000 --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := r.validate(&r.cfg.Gen); err != nil {
+				return err
+			}
+			if records <= 0 || rounds <= 0 || partitions <= 0 {
+				return usageError{fmt.Errorf("--records, --rounds and --partitions must be positive")}
+			}
+			if jars == "" {
+				jars = r.io.Getenv("TRADESTREAM_KAFKA_JARS")
+			}
+			if jars == "" {
+				return usageError{fmt.Errorf("no Kafka jars: pass --jars or source .stack/env (scripts/stack up fetches them)")}
+			}
+			progress := r.io.Stderr
+			if !asJSON {
+				progress = r.io.Stdout
+			}
+			gcfg := r.cfg.Gen
+			gcfg.Seed = max(gcfg.Seed, 1)
+			res, err := bench.Produce(cmd.Context(), bench.ProduceOptions{
+				Kafka: r.cfg.Kafka, Gen: gcfg, Jars: jars,
+				Log4j:  filepath.Join("deploy", "kafka", "tools-log4j2.properties"),
+				Record: records, Rounds: rounds, Partitions: partitions, Log: r.log, Progress: progress,
+			})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(r.io.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			printProduce(r.io.Stdout, res)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Int64Var(&records, "records", 1_000_000, "records per run")
+	f.IntVar(&rounds, "rounds", 2, "alternating runs of each side")
+	f.IntVar(&partitions, "partitions", 6, "partitions of the benchmark topics")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.StringVar(&jars, "jars", "", "Kafka jars directory (default $TRADESTREAM_KAFKA_JARS)")
+	r.cfg.Gen.Bind(f)
+	return cmd
+}
+
+func printProduce(w io.Writer, res bench.ProduceResult) {
+	fmt.Fprintf(w, "\nmachine: %s, %d CPUs, %d GiB; Kafka %s\n", res.Machine.CPUModel, res.Machine.CPUs, res.Machine.MemoryGiB, res.Machine.Kafka)
+	fmt.Fprintf(w, "records %s, %.0f bytes each on average, compression %s, acks=all\n",
+		res.Settings["records"], res.AvgRecordBytes, res.Settings["compression"])
+	fmt.Fprintf(w, "Apache ProducerPerformance  %10.0f records/s\n", res.ApacheRate)
+	fmt.Fprintf(w, "tradestream gen             %10.0f records/s\n", res.TradestreamRate)
+	fmt.Fprintf(w, "ratio                       %10.1f%%\n", 100*res.Ratio)
+}

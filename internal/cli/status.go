@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/app"
+	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/metrics"
+	"github.com/tradestream/tradestream/internal/status"
+	"github.com/tradestream/tradestream/internal/store"
+)
+
+// statusOptions are the `status` flags.
+type statusOptions struct {
+	watch     bool
+	json      bool
+	interval  time.Duration
+	window    int
+	samples   int
+	groups    []string
+	exactRows bool
+}
+
+func (r *root) statusCommand() *cobra.Command {
+	var o statusOptions
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Brokers, topics, consumer lag and verdicts, row counts, dead letters: one screen",
+		Long: `Show the pipeline on one screen: the brokers; the topics under the prefix with
+partitions, replication factor, under-replicated and offline partitions and
+record counts; every consumer group reading them with its lag per partition
+(log end offset minus committed offset, as Apache Kafka's kafka-consumer-groups
+--describe reports it) and in seconds (the age of the oldest unconsumed
+record), and a verdict per group after LinkedIn Burrow's rules over a sliding
+window of samples:
+
+  OK      keeping up, or caught up at some point in the window
+  WARN    committing, but lag never decreased over the window
+  STALL   alive but committing the same offset over the window, with lag
+  STOP    no commit for longer than the window spans, with lag
+  REWIND  the committed offset went backwards
+
+and PostgreSQL's tables with row counts and sizes, and the dead letters.
+
+Without --watch it takes --samples samples --interval apart and prints the
+last; with --watch it refreshes in place every --interval, the window sliding
+over the last --window samples. --json prints the same as JSON (one object per
+refresh with --watch). Row counts are PostgreSQL's estimates (marked ~) unless
+--exact-rows.`,
+		Example: "  tradestream status\n  tradestream status --watch\n  tradestream status --json | jq '.groups[] | {name, lag, verdict}'",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return r.status(cmd.Context(), o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVarP(&o.watch, "watch", "w", false, "refresh in place until interrupted")
+	fs.BoolVar(&o.json, "json", false, "print JSON instead of the text screen")
+	fs.DurationVar(&o.interval, "interval", time.Second, "time between samples")
+	fs.IntVar(&o.window, "window", 10, "samples per partition the verdicts look back over")
+	fs.IntVar(&o.samples, "samples", 3, "samples taken without --watch before printing")
+	fs.StringSliceVar(&o.groups, "group", nil, "consumer groups to show (default: every group reading a topic under the prefix)")
+	fs.BoolVar(&o.exactRows, "exact-rows", false, "count table rows exactly (count(*)) instead of PostgreSQL's estimates")
+	return cmd
+}
+
+func (r *root) status(ctx context.Context, o statusOptions) error {
+	if err := r.validate(); err != nil {
+		return err
+	}
+	if o.interval <= 0 || o.window <= 0 || o.samples <= 0 {
+		return usageError{fmt.Errorf("status: --interval, --window and --samples must be positive")}
+	}
+	cl, err := kafka.NewClient(ctx, r.cfg.Kafka, r.log)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	// The database is optional here: without it the screen still shows
+	// Kafka, and says why the tables are missing.
+	var problems []string
+	pool, err := store.Open(ctx, r.cfg.Database)
+	if err != nil {
+		problems = append(problems, fmt.Sprintf("postgresql: %v", err))
+	} else {
+		defer pool.Close()
+	}
+	sampler, err := r.sampler(cl, pool, o.groups, o.window, o.exactRows)
+	if err != nil {
+		return err
+	}
+	show := func(snap status.Snapshot) error {
+		snap.Problems = append(problems, snap.Problems...)
+		if o.json {
+			return json.NewEncoder(r.io.Stdout).Encode(snap)
+		}
+		if o.watch && r.io.IsTerminal {
+			io.WriteString(r.io.Stdout, "\x1b[H\x1b[2J") // home, clear
+		}
+		return status.Render(r.io.Stdout, snap)
+	}
+	if !o.watch {
+		var snap status.Snapshot
+		for i := range o.samples {
+			if i > 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(o.interval):
+				}
+			}
+			snap = sampler.Sample(ctx)
+		}
+		return show(snap)
+	}
+	var perr error
+	err = sampler.Run(ctx, o.interval, func(snap status.Snapshot) {
+		if perr == nil {
+			perr = show(snap)
+		}
+	})
+	if perr != nil {
+		return perr
+	}
+	return err
+}
+
+// sampler builds a status sampler over the configured topics; pool may be
+// nil.
+func (r *root) sampler(cl *kgo.Client, pool *pgxpool.Pool, groups []string, window int, exactRows bool) (*status.Sampler, error) {
+	copts, err := kafka.Options(r.cfg.Kafka, r.log)
+	if err != nil {
+		return nil, err
+	}
+	return status.NewSampler(cl, pool, status.Options{
+		Prefix: r.cfg.Topics.Prefix, Groups: groups, Window: window, ExactRows: exactRows,
+		ClientOpts: copts, Log: r.log.With("service", "status"),
+	}), nil
+}
+
+// observeService exports the pipeline's consumer lag and verdicts
+// (tradestream_kafka_consumer_*) and PostgreSQL's statistics
+// (tradestream_pg_*) on reg; the returned service samples Kafka every 5
+// seconds for them. The sampler is returned for other readers (the
+// dashboard's health panel can use Latest).
+func (r *root) observeService(cl *kgo.Client, pool *pgxpool.Pool, reg prometheus.Registerer) (*app.Service, *status.Sampler, error) {
+	sampler, err := r.sampler(cl, pool, nil, 12, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if reg != nil {
+		reg.MustRegister(metrics.NewLagCollector(sampler))
+		if pool != nil {
+			reg.MustRegister(newPostgresCollector(pool, r.log))
+		}
+	}
+	run := func(ctx context.Context) error { return sampler.Run(ctx, 5*time.Second, nil) }
+	return &app.Service{Name: "lag sampler", Run: run}, sampler, nil
+}
+
+// newPostgresCollector is the process's collector of PostgreSQL and pool
+// statistics.
+func newPostgresCollector(pool *pgxpool.Pool, log *slog.Logger) prometheus.Collector {
+	return metrics.NewPostgresCollector(pool, log.With("component", "pg-stats"))
+}

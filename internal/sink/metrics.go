@@ -1,0 +1,97 @@
+package sink
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the sink's Prometheus collectors. Labels are bounded: short
+// topic names, table names, dead-letter reasons and error classes.
+type metrics struct {
+	consumed          *prometheus.CounterVec   // topic
+	skipped           prometheus.Counter       // redelivered records below the stored position
+	rows              *prometheus.CounterVec   // table
+	deadLetters       *prometheus.CounterVec   // reason
+	batchRecords      prometheus.Histogram     // records per committed batch
+	copySeconds       *prometheus.HistogramVec // table
+	commitSeconds     prometheus.Histogram     // COMMIT round trip
+	batchSeconds      prometheus.Histogram     // whole batch: partitions, dead letters, transaction
+	latency           prometheus.Histogram     // produced_at -> committed
+	retries           *prometheus.CounterVec   // class
+	fenced            prometheus.Counter
+	partitionsCreated prometheus.Counter
+	partitionsDropped prometheus.Counter
+	paused            prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	const ns, sub = "tradestream", "sink"
+	m := &metrics{
+		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "records_consumed_total",
+			Help: "Records consumed from Kafka and committed (loaded or dead-lettered), by topic.",
+		}, []string{"topic"}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "records_skipped_total",
+			Help: "Redelivered records skipped because PostgreSQL already holds them.",
+		}),
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "rows_written_total",
+			Help: "Rows committed to PostgreSQL, by table (users and accounts count upserted records).",
+		}, []string{"table"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "dead_letters_total",
+			Help: "Records dead-lettered, by reason.",
+		}, []string{"reason"}),
+		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "batch_records",
+			Help:    "Records per committed batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		copySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "copy_duration_seconds",
+			Help:    "Duration of one COPY, by target table.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"table"}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "commit_duration_seconds",
+			Help:    "Duration of the COMMIT of one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "batch_duration_seconds",
+			Help:    "Duration of loading one batch, from the first attempt to its commit.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "end_to_end_latency_seconds",
+			Help:    "Time from a record's produced_at header to the commit of its row.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 18),
+		}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "retries_total",
+			Help: "Batch load attempts that failed and were retried, by error class.",
+		}, []string{"class"}),
+		fenced: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "fenced_batches_total",
+			Help: "Batches dropped because another instance had moved their stored offsets.",
+		}),
+		partitionsCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "partitions_created_total",
+			Help: "Daily partitions created by the sink.",
+		}),
+		partitionsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "partitions_dropped_total",
+			Help: "Daily partitions dropped by the retention upkeep.",
+		}),
+		paused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "paused",
+			Help: "1 while consumption is paused waiting for PostgreSQL, else 0.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.consumed, m.skipped, m.rows, m.deadLetters, m.batchRecords, m.copySeconds,
+			m.commitSeconds, m.batchSeconds, m.latency, m.retries, m.fenced, m.partitionsCreated,
+			m.partitionsDropped, m.paused)
+	}
+	return m
+}

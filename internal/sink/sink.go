@@ -1,0 +1,410 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/kafka"
+)
+
+// Options configure a Sink. Zero durations take the defaults noted.
+type Options struct {
+	// Group is the Kafka consumer group, and the key of the stored offsets.
+	Group string
+	// Topics names the topics: users, prices, trades and alerts are
+	// consumed, deadletter receives what can never be loaded.
+	Topics kafka.Topics
+	// BatchSize is the most records loaded in one transaction.
+	BatchSize int
+	// BatchTimeout is how long a partial batch waits for more records.
+	BatchTimeout time.Duration
+	// UntilCaughtUp makes Run return nil once the stored offsets of every
+	// partition reach the end offsets seen when Run started.
+	UntilCaughtUp bool
+	// RetentionDays and PartitionsAhead drive partition upkeep and the
+	// time window (see TimeWindow); RetentionDays 0 keeps everything.
+	RetentionDays   int
+	PartitionsAhead int
+	// MaxAhead is how far in the future an event may be dated (default
+	// 366 days); later ones are dead letters (ReasonFutureTime).
+	MaxAhead time.Duration
+	// UpkeepInterval is how often partitions are created ahead and
+	// dropped past retention (default 1 h).
+	UpkeepInterval time.Duration
+	// SessionTimeout is the consumer group session timeout; 0 keeps
+	// franz-go's default (45 s). A killed instance's partitions move to
+	// the others once it expires.
+	SessionTimeout time.Duration
+	// RetryMin and RetryMax bound the backoff between attempts to load a
+	// batch while PostgreSQL or Kafka is unavailable (100 ms, 10 s).
+	RetryMin, RetryMax time.Duration
+	// AttemptTimeout bounds one attempt to load a batch (default 60 s).
+	// An attempt in flight when Run's context ends is allowed to finish.
+	AttemptTimeout time.Duration
+	// FetchMaxBytes bounds one fetch response per broker (default 16 MiB);
+	// with the batch it bounds the sink's memory.
+	FetchMaxBytes int32
+	// Transforms is the stage between decoding and loading; nil means
+	// DefaultTransforms.
+	Transforms []Transform
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// OptionsFrom returns the options set by the configuration, with the
+// defaults for the rest.
+func OptionsFrom(cfg config.Config) Options {
+	return Options{
+		Group:           cfg.Sink.Group,
+		Topics:          kafka.TopicNames(cfg.Topics.Prefix),
+		BatchSize:       cfg.Sink.BatchSize,
+		BatchTimeout:    cfg.Sink.BatchTimeout,
+		UntilCaughtUp:   cfg.Sink.UntilCaughtUp,
+		RetentionDays:   cfg.Database.RetentionDays,
+		PartitionsAhead: cfg.Database.PartitionsAhead,
+	}
+}
+
+func (o *Options) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.BatchTimeout, 200*time.Millisecond)
+	def(&o.MaxAhead, 366*24*time.Hour)
+	def(&o.UpkeepInterval, time.Hour)
+	def(&o.RetryMin, 100*time.Millisecond)
+	def(&o.RetryMax, 10*time.Second)
+	def(&o.AttemptTimeout, 60*time.Second)
+	if o.BatchSize <= 0 {
+		o.BatchSize = 5000
+	}
+	if o.FetchMaxBytes <= 0 {
+		o.FetchMaxBytes = 16 << 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Transforms == nil {
+		o.Transforms = DefaultTransforms(o.RetentionDays, o.MaxAhead, o.Now)
+	}
+}
+
+// Sink loads the users, prices, trades and alerts topics into PostgreSQL,
+// effectively once: each batch's rows and the offsets they came from
+// commit in one transaction, and consumption resumes from the offsets
+// stored there. See the package documentation for the guarantees.
+type Sink struct {
+	kcfg    config.Kafka
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	metrics *metrics
+	opts    Options
+
+	dataTopics []string
+	cl         *kgo.Client // set by Run
+	live       atomic.Pointer[kgo.Client]
+	pos        positions
+	w          writer
+	parts      partitionCache
+	build      builder
+	// firstBatch is when the first record arrived, for the benchmark.
+	firstBatch time.Time
+}
+
+// New returns a sink that loads into pool and registers its metrics with
+// reg (nil: not registered). It connects to nothing until Run.
+func New(kcfg config.Kafka, pool *pgxpool.Pool, log *slog.Logger, reg prometheus.Registerer, opts Options) (*Sink, error) {
+	opts.setDefaults()
+	if opts.Group == "" {
+		return nil, errors.New("sink: empty consumer group")
+	}
+	m := newMetrics(reg)
+	t := opts.Topics
+	s := &Sink{
+		kcfg: kcfg, pool: pool, log: log.With("component", "sink"), metrics: m, opts: opts,
+		dataTopics: []string{t.Users, t.Prices, t.Trades, t.Alerts},
+	}
+	s.w = writer{pool: pool, group: opts.Group, metrics: m}
+	s.parts = partitionCache{pool: pool, log: s.log, metrics: m}
+	s.build = builder{
+		topics: map[string]string{
+			t.Users: topicUsers, t.Prices: topicPrices, t.Trades: topicTrades, t.Alerts: topicAlerts,
+		},
+		transforms: opts.Transforms,
+	}
+	return s, nil
+}
+
+// Run joins the consumer group and loads batches until ctx ends (then it
+// commits the batch in hand, if it can, and returns nil) or, with
+// UntilCaughtUp, until every partition is loaded up to the end offsets
+// seen at start. It fails only on what no retry fixes: an unreachable
+// broker at start, a schema without the sink's tables, bad credentials.
+// Run may be called once. Every goroutine it starts has ended, and the
+// group has been left, when it returns.
+func (s *Sink) Run(ctx context.Context) error {
+	if err := s.parts.load(ctx); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	opts := append(kafka.ProducerOptions(s.kcfg),
+		kgo.ConsumerGroup(s.opts.Group),
+		kgo.ConsumeTopics(s.dataTopics...),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.AdjustFetchOffsetsFn(s.adjustOffsets),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+			s.pos.drop(revoked)
+			if len(revoked) > 0 {
+				s.log.Info("partitions revoked", "partitions", revoked)
+			}
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+			s.pos.drop(lost)
+			s.log.Warn("partitions lost", "partitions", lost)
+		}),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// The alerts engine writes its topic in transactions: load only
+		// what it committed, and see the markers so positions pass them.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxBytes(s.opts.FetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(min(s.opts.FetchMaxBytes, 4<<20)),
+	)
+	if s.opts.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(s.opts.SessionTimeout),
+			kgo.HeartbeatInterval(max(s.opts.SessionTimeout/10, 100*time.Millisecond)))
+	}
+	cl, err := kafka.NewClient(ctx, s.kcfg, s.log, opts...)
+	if err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	s.cl = cl
+	s.live.Store(cl)
+	defer func() {
+		s.live.Store(nil)
+		cl.CloseAllowingRebalance() // leaves the group
+	}()
+
+	var target map[topicPartition]span
+	if s.opts.UntilCaughtUp {
+		if target, err = s.endOffsets(ctx); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
+	}
+
+	upCtx, stopUpkeep := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { upkeep(upCtx, s.pool, s.log, s.metrics, s.opts) })
+	defer func() {
+		stopUpkeep()
+		wg.Wait()
+	}()
+
+	s.log.Info("sink running", "group", s.opts.Group, "topics", s.dataTopics,
+		"batch_size", s.opts.BatchSize, "batch_timeout", s.opts.BatchTimeout, "until_caught_up", s.opts.UntilCaughtUp)
+	for {
+		b := s.fill(ctx)
+		if !b.empty() {
+			if err := s.flush(ctx, b); err != nil {
+				if ctx.Err() != nil {
+					return nil // stopped while retrying: the batch loads next time
+				}
+				return fmt.Errorf("sink: %w", err)
+			}
+		}
+		cl.AllowRebalance()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if target != nil && s.caughtUp(ctx, target) {
+			s.log.Info("caught up with the end offsets seen at start")
+			return nil
+		}
+	}
+}
+
+// Ping reports whether the sink is running and a broker answers; it is
+// safe to call from any goroutine (a readiness check).
+func (s *Sink) Ping(ctx context.Context) error {
+	cl := s.live.Load()
+	if cl == nil {
+		return errors.New("sink not running")
+	}
+	return cl.Ping(ctx)
+}
+
+// idlePoll bounds a poll that has no batch to fill yet, so that an idle
+// sink still lets rebalances through and checks whether it has caught up.
+const idlePoll = 500 * time.Millisecond
+
+// fill polls records into a new batch until it holds BatchSize records,
+// BatchTimeout has passed since its first record, an idle poll ends empty
+// or ctx ends.
+func (s *Sink) fill(ctx context.Context) *batch {
+	b := newBatch()
+	for b.records < s.opts.BatchSize {
+		var deadline time.Time
+		if b.empty() {
+			deadline = time.Now().Add(idlePoll)
+		} else {
+			deadline = b.started.Add(s.opts.BatchTimeout)
+		}
+		pctx, cancel := context.WithDeadline(ctx, deadline)
+		fetches := s.cl.PollRecords(pctx, s.opts.BatchSize-b.records)
+		cancel()
+		if fetches.IsClientClosed() {
+			return b
+		}
+		fetches.EachError(func(topic string, part int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				s.log.Warn("fetch error", "topic", topic, "partition", part, "error", err)
+			}
+		})
+		now := time.Now()
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) > 0 {
+				n := s.build.addPartition(b, p.Topic, p.Partition, p.Records, s.pos.get, now)
+				s.metrics.skipped.Add(float64(n))
+			}
+		})
+		if !b.empty() && s.firstBatch.IsZero() {
+			s.firstBatch = b.started
+		}
+		if ctx.Err() != nil {
+			return b
+		}
+		if b.empty() && !now.Before(deadline) {
+			return b // idle
+		}
+		if !b.empty() && !now.Before(b.started.Add(s.opts.BatchTimeout)) {
+			return b
+		}
+	}
+	return b
+}
+
+// flush loads b, retrying what can pass, until it is committed, fenced
+// off (dropped: its records are read again from the stored offsets) or a
+// fatal error stops the sink. While it retries, fetching is paused.
+func (s *Sink) flush(ctx context.Context, b *batch) error {
+	start := time.Now()
+	bo := backoff{min: s.opts.RetryMin, max: s.opts.RetryMax}
+	paused := false
+	defer func() {
+		if paused {
+			s.cl.ResumeFetchTopics(s.dataTopics...)
+			s.metrics.paused.Set(0)
+			s.log.Info("loading again; consumption resumed", "waited", time.Since(start).Round(time.Millisecond))
+		}
+	}()
+	for attempt := 1; ; attempt++ {
+		err := s.attempt(ctx, b)
+		if err == nil {
+			s.committed(ctx, b, start)
+			return nil
+		}
+		class := classify(err)
+		s.metrics.retries.WithLabelValues(class.String()).Inc()
+		switch class {
+		case classFatal:
+			return fmt.Errorf("load batch: %w", err)
+		case classFenced:
+			s.metrics.fenced.Inc()
+			s.log.Warn("batch fenced off; re-reading from the stored offsets", "records", b.records)
+			return s.resync(ctx, b)
+		case classPartition:
+			s.log.Info("a partition went missing; creating it again", "error", err)
+			s.parts.forget()
+			continue
+		case classData:
+			n, ierr := s.isolate(ctx, b)
+			if ierr == nil && n > 0 {
+				s.log.Warn("rows refused by PostgreSQL dead-lettered", "rows", n, "error", err)
+				continue
+			}
+			if ierr != nil {
+				err = ierr
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !paused {
+			paused = true
+			s.cl.PauseFetchTopics(s.dataTopics...)
+			s.metrics.paused.Set(1)
+		}
+		wait := bo.next()
+		s.log.Warn("cannot load batch; consumption paused, retrying", "attempt", attempt, "class", class,
+			"error", err, "retry_in", wait.Round(time.Millisecond))
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// attempt makes one try at loading b: partitions, dead letters to Kafka,
+// then the transaction. An attempt in flight is not interrupted by ctx
+// ending (it is bounded by AttemptTimeout instead), so that a stopping
+// sink commits the batch in hand.
+func (s *Sink) attempt(ctx context.Context, b *batch) error {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.AttemptTimeout)
+	defer cancel()
+	if err := s.parts.ensure(actx, b); err != nil {
+		return err
+	}
+	if err := s.sendDeadLetters(actx, b); err != nil {
+		return err
+	}
+	return s.w.commit(actx, b)
+}
+
+// committed records a committed batch: positions, metrics, the Kafka
+// commit.
+func (s *Sink) committed(ctx context.Context, b *batch, start time.Time) {
+	for tp, r := range b.ranges {
+		s.pos.set(tp, r.to)
+	}
+	now := time.Now()
+	m := s.metrics
+	m.batchSeconds.Observe(now.Sub(start).Seconds())
+	m.batchRecords.Observe(float64(b.records))
+	for topic, n := range b.perTopic {
+		m.consumed.WithLabelValues(topic).Add(float64(n))
+	}
+	m.rows.WithLabelValues("price_ticks").Add(float64(len(b.ticks)))
+	m.rows.WithLabelValues("trades").Add(float64(len(b.trades)))
+	m.rows.WithLabelValues("users").Add(float64(len(b.users)))
+	m.rows.WithLabelValues("alerts").Add(float64(len(b.alerts)))
+	for _, d := range b.dead {
+		m.deadLetters.WithLabelValues(d.reason).Inc()
+	}
+	nowNano := now.UnixNano()
+	for _, p := range b.produced {
+		m.latency.Observe(float64(nowNano-p) / 1e9)
+	}
+	s.commitToKafka(ctx, b)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,209 @@
+package sink
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The latest-state tables: users, accounts (from profiles and from
+// trades) and alerts, loaded through the session's staging tables.
+
+// Latest profile wins: the newer record of the key in Kafka order (the
+// order compaction keeps). Offsets the sink has stored are never
+// redelivered, so the guard only matters for hand-made replays.
+const upsertUsers = `
+INSERT INTO users AS u (user_id, name, email, country, signup_at, experience, risk_tolerance, sectors,
+                        updated_at, kafka_partition, kafka_offset)
+SELECT user_id, name, email, country, signup_at, experience, risk_tolerance, sectors,
+       updated_at, kafka_partition, kafka_offset
+FROM sink_stage_users
+ON CONFLICT (user_id) DO UPDATE SET
+    name = excluded.name, email = excluded.email, country = excluded.country,
+    signup_at = excluded.signup_at, experience = excluded.experience,
+    risk_tolerance = excluded.risk_tolerance, sectors = excluded.sectors,
+    updated_at = excluded.updated_at,
+    kafka_partition = excluded.kafka_partition, kafka_offset = excluded.kafka_offset
+WHERE u.kafka_partition <> excluded.kafka_partition OR u.kafka_offset < excluded.kafka_offset`
+
+// A profile states the account's type and currency, and its balance as of
+// updated_at: that balance wins only over an older one.
+const upsertProfileAccounts = `
+INSERT INTO accounts AS a (account_id, user_id, type, currency, balance, balance_at)
+SELECT DISTINCT ON (account_id) account_id, user_id, account_type, currency, balance, updated_at
+FROM sink_stage_users
+ORDER BY account_id, updated_at DESC, kafka_offset DESC
+ON CONFLICT (account_id) DO UPDATE SET
+    user_id = excluded.user_id, type = excluded.type, currency = excluded.currency,
+    balance = CASE WHEN excluded.balance_at > a.balance_at THEN excluded.balance ELSE a.balance END,
+    last_trade_id = CASE WHEN excluded.balance_at > a.balance_at THEN NULL ELSE a.last_trade_id END,
+    balance_at = GREATEST(a.balance_at, excluded.balance_at),
+    updated_at = now()`
+
+// A trade's balance_after wins over an older balance; (time, trade id)
+// orders trades, and a trade wins a tie with a profile.
+const upsertTradeAccounts = `
+INSERT INTO accounts AS a (account_id, user_id, balance, balance_at, last_trade_id)
+SELECT account_id, user_id, balance, balance_at, last_trade_id FROM sink_stage_accounts
+ON CONFLICT (account_id) DO UPDATE SET
+    balance = excluded.balance, balance_at = excluded.balance_at,
+    last_trade_id = excluded.last_trade_id, updated_at = now()
+WHERE (excluded.balance_at, excluded.last_trade_id) > (a.balance_at, coalesce(a.last_trade_id, -1))`
+
+// An alert id is deterministic (rule and source record): one the alerts
+// engine produced twice is stored once.
+const insertAlerts = `
+INSERT INTO alerts (alert_id, rule_id, kind, symbol, message, value, ts, kafka_partition, kafka_offset)
+SELECT alert_id, rule_id, kind, symbol, message, value, ts, kafka_partition, kafka_offset FROM sink_stage_alerts
+ON CONFLICT (alert_id) DO NOTHING`
+
+const deleteUsers = `DELETE FROM users WHERE user_id = ANY($1)`
+
+// upsertUsers applies the last record of each user in rows: a profile is
+// upserted (with its account), a tombstone deletes the user.
+func (w *writer) upsertUsers(ctx context.Context, tx pgx.Tx, rows []userRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	last := make(map[int64]int, len(rows))
+	for i := range rows {
+		last[rows[i].id] = i
+	}
+	c := &w.buf
+	c.reset()
+	var deleted []int64
+	for i := range rows {
+		r := &rows[i]
+		if last[r.id] != i {
+			continue
+		}
+		if r.deleted {
+			deleted = append(deleted, r.id)
+			continue
+		}
+		u := &r.ev
+		c.row(15)
+		c.int64(u.ID)
+		c.text(u.Name)
+		c.text(u.Email)
+		c.text(u.Country)
+		c.timestamptz(u.SignupAt)
+		c.text(string(u.Experience))
+		c.text(string(u.RiskTolerance))
+		c.textArray(u.Sectors)
+		c.timestamptz(u.UpdatedAt)
+		c.int32(r.src.Partition)
+		c.int64(r.src.Offset)
+		c.int64(u.Account.ID)
+		c.text(string(u.Account.Type))
+		c.text(u.Account.Currency)
+		c.numeric(u.Account.Balance)
+	}
+	if c.rows > 0 {
+		if _, err := tx.Exec(ctx, "DELETE FROM sink_stage_users"); err != nil {
+			return fmt.Errorf("clear user stage: %w", err)
+		}
+		if err := w.timedCopy(ctx, tx, stageUsersTable); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, upsertUsers); err != nil {
+			return fmt.Errorf("upsert users: %w", err)
+		}
+		if _, err := tx.Exec(ctx, upsertProfileAccounts); err != nil {
+			return fmt.Errorf("upsert accounts from profiles: %w", err)
+		}
+	}
+	if len(deleted) > 0 {
+		if _, err := tx.Exec(ctx, deleteUsers, deleted); err != nil {
+			return fmt.Errorf("delete users: %w", err)
+		}
+	}
+	return nil
+}
+
+// upsertTradeAccounts moves each account's balance to that of its newest
+// trade in rows, unless the account already holds a newer one.
+func (w *writer) upsertTradeAccounts(ctx context.Context, tx pgx.Tx, rows []tradeRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	newest := make(map[int64]int, len(rows)/4+1)
+	for i := range rows {
+		t := &rows[i].ev
+		j, ok := newest[t.AccountID]
+		if !ok || newer(t.Time, t.ID, rows[j].ev.Time, rows[j].ev.ID) {
+			newest[t.AccountID] = i
+		}
+	}
+	idx := make([]int, 0, len(newest))
+	for _, i := range newest {
+		idx = append(idx, i)
+	}
+	// Account order: concurrent instances lock account rows in the same
+	// order, which keeps them from deadlocking.
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(rows[a].ev.AccountID, rows[b].ev.AccountID) })
+	c := &w.buf
+	c.reset()
+	for _, i := range idx {
+		t := &rows[i].ev
+		c.row(5)
+		c.int64(t.AccountID)
+		c.int64(t.UserID)
+		c.numeric(t.BalanceAfter)
+		c.timestamptz(t.Time)
+		c.int64(t.ID)
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM sink_stage_accounts"); err != nil {
+		return fmt.Errorf("clear account stage: %w", err)
+	}
+	if err := w.timedCopy(ctx, tx, stageAccountsTable); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, upsertTradeAccounts); err != nil {
+		return fmt.Errorf("upsert accounts from trades: %w", err)
+	}
+	return nil
+}
+
+func (w *writer) insertAlerts(ctx context.Context, tx pgx.Tx, rows []alertRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	c := &w.buf
+	c.reset()
+	for i := range rows {
+		r, a := &rows[i], &rows[i].ev
+		c.row(9)
+		c.text(a.ID)
+		c.int64(a.RuleID)
+		c.text(a.Kind)
+		c.text(a.Symbol)
+		c.text(a.Message)
+		c.numeric(a.Value)
+		c.timestamptz(a.Time)
+		c.int32(r.src.Partition)
+		c.int64(r.src.Offset)
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM sink_stage_alerts"); err != nil {
+		return fmt.Errorf("clear alert stage: %w", err)
+	}
+	if err := w.timedCopy(ctx, tx, stageAlertsTable); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, insertAlerts); err != nil {
+		return fmt.Errorf("insert alerts: %w", err)
+	}
+	return nil
+}
+
+// newer reports whether the trade (at, id) comes after (bt, bid).
+func newer(at time.Time, id int64, bt time.Time, bid int64) bool {
+	if c := at.Compare(bt); c != 0 {
+		return c > 0
+	}
+	return id > bid
+}

@@ -1,0 +1,263 @@
+package sink
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tradestream/tradestream/internal/event"
+)
+
+// The COPY targets. Ticks and trades go straight into the partitioned
+// tables; users and trade-driven account updates go through per-session
+// temporary staging tables and then INSERT ... ON CONFLICT, since they are
+// latest-state upserts.
+var (
+	ticksTable = newCopyTable("price_ticks",
+		"symbol", "sector", "seq", "ts", "bid", "ask", "last", "volume", "kafka_partition", "kafka_offset")
+	tradesTable = newCopyTable("trades",
+		"trade_id", "user_id", "account_id", "symbol", "side", "quantity", "price", "fee", "ts",
+		"balance_after", "order_type", "limit_price", "schema_version", "kafka_partition", "kafka_offset")
+	stageUsersTable = newCopyTable("sink_stage_users",
+		"user_id", "name", "email", "country", "signup_at", "experience", "risk_tolerance", "sectors",
+		"updated_at", "kafka_partition", "kafka_offset", "account_id", "account_type", "currency", "balance")
+	stageAccountsTable = newCopyTable("sink_stage_accounts",
+		"account_id", "user_id", "balance", "balance_at", "last_trade_id")
+	stageAlertsTable = newCopyTable("sink_stage_alerts",
+		"alert_id", "rule_id", "kind", "symbol", "message", "value", "ts", "kafka_partition", "kafka_offset")
+)
+
+// createStages makes the session's staging tables if this connection has
+// not got them yet; ON COMMIT DELETE ROWS empties them at every commit.
+const createStages = `
+CREATE TEMP TABLE IF NOT EXISTS sink_stage_users (
+    user_id bigint, name text, email text, country text, signup_at timestamptz,
+    experience text, risk_tolerance text, sectors text[], updated_at timestamptz,
+    kafka_partition integer, kafka_offset bigint,
+    account_id bigint, account_type text, currency text, balance numeric(20,4)
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sink_stage_accounts (
+    account_id bigint, user_id bigint, balance numeric(20,4), balance_at timestamptz, last_trade_id bigint
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sink_stage_alerts (
+    alert_id text, rule_id bigint, kind text, symbol text, message text, value numeric(20,4),
+    ts timestamptz, kafka_partition integer, kafka_offset bigint
+) ON COMMIT DELETE ROWS`
+
+const insertDeadLetters = `
+INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, schema, reason, error, key, value)
+SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[])
+ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING`
+
+// storeOffsets moves each partition's stored position from the batch's
+// from offset to its to offset, and counts the partitions it moved. A
+// partition whose position is not where the batch started (another sink
+// instance loaded it meanwhile) is not moved, which fences the batch off.
+const storeOffsets = `
+WITH input AS (
+    SELECT * FROM unnest($2::text[], $3::int4[], $4::int8[], $5::int8[])
+        AS i(topic, kafka_partition, from_offset, to_offset)
+), moved AS (
+    UPDATE sink_offsets o SET next_offset = i.to_offset, updated_at = now()
+    FROM input i
+    WHERE o.group_id = $1 AND o.topic = i.topic AND o.kafka_partition = i.kafka_partition
+      AND o.next_offset = i.from_offset
+    RETURNING 1
+), created AS (
+    INSERT INTO sink_offsets (group_id, topic, kafka_partition, next_offset)
+    SELECT $1, topic, kafka_partition, to_offset FROM input WHERE from_offset < 0
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM created)`
+
+// errFenced means the stored position of a partition in the batch was not
+// where the batch started: another instance loaded it, so this batch must
+// be dropped and the partitions re-read from the stored positions.
+var errFenced = errors.New("stored offsets moved under the batch (another sink instance loaded its partitions)")
+
+// writer loads batches into PostgreSQL. It is used by one goroutine at a
+// time.
+type writer struct {
+	pool    *pgxpool.Pool
+	group   string
+	metrics *metrics
+	buf     copyBuffer
+}
+
+// commit loads b and moves the stored offsets in one transaction.
+func (w *writer) commit(ctx context.Context, b *batch) error {
+	tx, err := w.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := w.load(ctx, tx, b); err != nil {
+		return err
+	}
+	if err := w.insertDeadLetters(ctx, tx, b.dead); err != nil {
+		return err
+	}
+	if err := w.storeOffsets(ctx, tx, b.ranges); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	w.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// load writes b's rows (not its dead letters or offsets) inside tx.
+func (w *writer) load(ctx context.Context, tx pgx.Tx, b *batch) error {
+	if err := w.copyTicks(ctx, tx, b.ticks); err != nil {
+		return err
+	}
+	if err := w.copyTrades(ctx, tx, b.trades); err != nil {
+		return err
+	}
+	if len(b.users) > 0 || len(b.trades) > 0 || len(b.alerts) > 0 {
+		if _, err := tx.Exec(ctx, createStages); err != nil {
+			return fmt.Errorf("staging tables: %w", err)
+		}
+	}
+	if err := w.upsertUsers(ctx, tx, b.users); err != nil {
+		return err
+	}
+	if err := w.upsertTradeAccounts(ctx, tx, b.trades); err != nil {
+		return err
+	}
+	return w.insertAlerts(ctx, tx, b.alerts)
+}
+
+func (w *writer) timedCopy(ctx context.Context, tx pgx.Tx, t copyTable) error {
+	start := time.Now()
+	if _, err := copyRows(ctx, tx, t, &w.buf); err != nil {
+		return err
+	}
+	w.metrics.copySeconds.WithLabelValues(t.name).Observe(time.Since(start).Seconds())
+	return nil
+}
+
+func (w *writer) copyTicks(ctx context.Context, tx pgx.Tx, rows []tickRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	c := &w.buf
+	c.reset()
+	for i := range rows {
+		r, p := &rows[i], &rows[i].ev
+		c.row(10)
+		c.text(p.Symbol)
+		c.text(p.Sector)
+		c.int64(p.Seq)
+		c.timestamptz(p.Time)
+		c.numeric(p.Bid)
+		c.numeric(p.Ask)
+		c.numeric(p.Last)
+		c.int64(p.Volume)
+		c.int32(r.src.Partition)
+		c.int64(r.src.Offset)
+	}
+	return w.timedCopy(ctx, tx, ticksTable)
+}
+
+func (w *writer) copyTrades(ctx context.Context, tx pgx.Tx, rows []tradeRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	c := &w.buf
+	c.reset()
+	for i := range rows {
+		r, t := &rows[i], &rows[i].ev
+		c.row(15)
+		c.int64(t.ID)
+		c.int64(t.UserID)
+		c.int64(t.AccountID)
+		c.text(t.Symbol)
+		c.text(string(t.Side))
+		c.int64(t.Quantity)
+		c.numeric(t.Price)
+		c.numeric(t.Fee)
+		c.timestamptz(t.Time)
+		c.numeric(t.BalanceAfter)
+		c.textOrNull(string(t.OrderType))
+		c.numericOrNull(t.LimitPrice)
+		c.int16(r.version)
+		c.int32(r.src.Partition)
+		c.int64(r.src.Offset)
+	}
+	return w.timedCopy(ctx, tx, tradesTable)
+}
+
+func (w *writer) insertDeadLetters(ctx context.Context, tx pgx.Tx, dead []deadLetter) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	n := len(dead)
+	topics, schemas, reasons, errs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	parts, offs := make([]int32, n), make([]int64, n)
+	keys, values := make([][]byte, n), make([][]byte, n)
+	for i, d := range dead {
+		topics[i], parts[i], offs[i] = d.src.Topic, d.src.Partition, d.src.Offset
+		schemas[i] = storable(string(header(d.src, event.HeaderSchema)))
+		reasons[i], errs[i] = d.reason, storable(d.err)
+		keys[i], values[i] = d.src.Key, d.src.Value
+	}
+	if _, err := tx.Exec(ctx, insertDeadLetters, topics, parts, offs, schemas, reasons, errs, keys, values); err != nil {
+		return fmt.Errorf("insert dead letters: %w", err)
+	}
+	return nil
+}
+
+// storable makes s fit a text column: valid UTF-8 without NUL.
+func storable(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+func (w *writer) storeOffsets(ctx context.Context, tx pgx.Tx, ranges map[topicPartition]*offsetRange) error {
+	if len(ranges) == 0 {
+		return nil
+	}
+	n := len(ranges)
+	topics, parts := make([]string, 0, n), make([]int32, 0, n)
+	from, to := make([]int64, 0, n), make([]int64, 0, n)
+	for _, tp := range sortedPartitions(ranges) {
+		r := ranges[tp]
+		topics, parts = append(topics, tp.topic), append(parts, tp.partition)
+		from, to = append(from, r.from), append(to, r.to)
+	}
+	var moved int
+	if err := tx.QueryRow(ctx, storeOffsets, w.group, topics, parts, from, to).Scan(&moved); err != nil {
+		return fmt.Errorf("store offsets: %w", err)
+	}
+	if moved != n {
+		return errFenced
+	}
+	return nil
+}
+
+// sortedPartitions returns the keys of ranges in (topic, partition) order,
+// so that concurrent instances lock offset rows in the same order.
+func sortedPartitions(ranges map[topicPartition]*offsetRange) []topicPartition {
+	tps := make([]topicPartition, 0, len(ranges))
+	for tp := range ranges {
+		tps = append(tps, tp)
+	}
+	slices.SortFunc(tps, func(a, b topicPartition) int {
+		if c := strings.Compare(a.topic, b.topic); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.partition, b.partition)
+	})
+	return tps
+}

@@ -1,0 +1,126 @@
+package status
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Render writes snap as the one-screen text report of `tradestream
+// status`.
+func Render(w io.Writer, snap Snapshot) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
+
+	p("tradestream status  %s  (verdicts over %d sample(s))\n\n", snap.At.Format("2006-01-02 15:04:05 MST"), snap.Samples)
+
+	p("BROKERS  cluster %s  controller %d\n", orDash(snap.ClusterID), snap.Controller)
+	for _, b := range snap.Brokers {
+		rack := ""
+		if b.Rack != "" {
+			rack = "  rack " + b.Rack
+		}
+		p("  %d\t%s:%d%s\n", b.ID, b.Host, b.Port, rack)
+	}
+	if len(snap.Brokers) == 0 {
+		p("  (none reachable)\n")
+	}
+
+	p("\nTOPICS\n  NAME\tPARTITIONS\tREPLICATION\tUNDER-REPLICATED\tOFFLINE\tRECORDS\n")
+	for _, t := range snap.Topics {
+		p("  %s\t%d\t%d\t%d\t%d\t%d\n", t.Name, t.Partitions, t.ReplicationFactor, t.UnderReplicated, t.Offline, t.Records)
+	}
+	if len(snap.Topics) == 0 {
+		p("  (none)\n")
+	}
+
+	p("\nCONSUMER GROUPS\n")
+	if len(snap.Groups) == 0 {
+		p("  (none)\n")
+	}
+	for _, g := range snap.Groups {
+		p("  %s\tstate %s\tmembers %d\tlag %d\tlag %s\t%s\n", g.Name, g.State, g.Members, g.Lag, seconds(g.LagSeconds), g.Verdict)
+		p("    TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tLAG-SECONDS\tMEMBER\tVERDICT\n")
+		for _, ps := range g.Partitions {
+			p("    %s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", ps.Topic, ps.Partition, offset(ps.Committed), offset(ps.End),
+				offset(ps.Lag), seconds(ps.LagSeconds), orDash(ps.Member), ps.Verdict)
+		}
+	}
+
+	if snap.Tables != nil {
+		p("\nTABLES\n  TABLE\tROWS\tSIZE\tPARTITIONS\n")
+		for _, t := range snap.Tables {
+			rows := strconv.FormatInt(t.Rows, 10)
+			if t.Estimated {
+				rows = "~" + rows
+			}
+			parts := "-"
+			if t.Partitions > 0 {
+				parts = strconv.Itoa(t.Partitions)
+			}
+			p("  %s\t%s\t%s\t%s\n", t.Name, rows, bytes(t.Bytes), parts)
+		}
+	}
+
+	p("\nDEAD LETTERS  topic %d", snap.DeadLetters.Topic)
+	if snap.DeadLetters.Stored != nil {
+		var total int64
+		var reasons []string
+		for r, n := range snap.DeadLetters.Stored {
+			total += n
+			reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
+		}
+		sort.Strings(reasons)
+		p("  stored %d", total)
+		if len(reasons) > 0 {
+			p(" (%s)", strings.Join(reasons, ", "))
+		}
+	}
+	p("\n")
+
+	if len(snap.Problems) > 0 {
+		p("\nPROBLEMS\n")
+		for _, pr := range snap.Problems {
+			p("  - %s\n", pr)
+		}
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func offset(n int64) string {
+	if n < 0 {
+		return "-"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func seconds(s float64) string {
+	if s <= 0 {
+		return "0s"
+	}
+	return (time.Duration(s * float64(time.Second))).Round(100 * time.Millisecond).String()
+}
+
+func bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,111 @@
+package status
+
+import "time"
+
+// Snapshot is one look at the whole pipeline: what `tradestream status`
+// prints and `--json` emits.
+type Snapshot struct {
+	// At is when the sample was taken.
+	At time.Time `json:"at"`
+	// ClusterID and Controller describe the Kafka cluster.
+	ClusterID  string `json:"cluster_id,omitempty"`
+	Controller int32  `json:"controller"`
+	// Brokers are the live brokers, by node id.
+	Brokers []Broker `json:"brokers"`
+	// Topics are the topics under the prefix, by name.
+	Topics []Topic `json:"topics"`
+	// Groups are the consumer groups, by name.
+	Groups []Group `json:"groups"`
+	// Tables are PostgreSQL's tables, when a database is configured.
+	Tables []Table `json:"tables,omitempty"`
+	// DeadLetters sums the dead letters in Kafka and PostgreSQL.
+	DeadLetters DeadLetters `json:"dead_letters"`
+	// Problems lists the parts that could not be read, as sentences.
+	Problems []string `json:"problems,omitempty"`
+	// Samples is how many samples the window holds (the verdicts' basis).
+	Samples int `json:"samples"`
+}
+
+// Broker is one live broker.
+type Broker struct {
+	ID   int32  `json:"id"`
+	Host string `json:"host"`
+	Port int32  `json:"port"`
+	Rack string `json:"rack,omitempty"`
+}
+
+// Topic is one topic's shape and size.
+type Topic struct {
+	Name              string `json:"name"`
+	Partitions        int    `json:"partitions"`
+	ReplicationFactor int    `json:"replication_factor"`
+	// UnderReplicated counts partitions whose in-sync replicas are fewer
+	// than their replicas; Offline those without a leader.
+	UnderReplicated int `json:"under_replicated"`
+	Offline         int `json:"offline"`
+	// Records is the sum over partitions of end minus start offset.
+	Records int64 `json:"records"`
+}
+
+// Group is one consumer group with its lag and verdict.
+type Group struct {
+	Name string `json:"name"`
+	// State is the coordinator's group state (Stable, Empty, ...).
+	State   string `json:"state"`
+	Members int    `json:"members"`
+	// Lag is the sum of the partitions' lag; LagSeconds the largest
+	// partition lag in seconds.
+	Lag        int64   `json:"lag"`
+	LagSeconds float64 `json:"lag_seconds"`
+	// Verdict is the worst partition verdict.
+	Verdict    Verdict          `json:"verdict"`
+	Partitions []PartitionState `json:"partitions"`
+}
+
+// PartitionState is one partition a group consumes.
+type PartitionState struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	// Committed is the group's committed offset, -1 when it has none.
+	Committed int64 `json:"committed"`
+	// End is the log end offset (high watermark).
+	End int64 `json:"end"`
+	// Lag is End - Committed, -1 when there is no commit.
+	Lag int64 `json:"lag"`
+	// LagSeconds is how long ago the record at the committed offset was
+	// written (its timestamp to now), 0 without lag.
+	LagSeconds float64 `json:"lag_seconds"`
+	// Member is the consumer (client id and host) it is assigned to.
+	Member  string  `json:"member,omitempty"`
+	Verdict Verdict `json:"verdict"`
+}
+
+// Table is one PostgreSQL table (partitions summed into their parent).
+type Table struct {
+	Name string `json:"name"`
+	// Rows is the row count: exact, or PostgreSQL's live-tuple estimate
+	// when Estimated.
+	Rows      int64 `json:"rows"`
+	Estimated bool  `json:"estimated,omitempty"`
+	// Bytes is the total size on disk, indexes and partitions included.
+	Bytes      int64 `json:"bytes"`
+	Partitions int   `json:"partitions,omitempty"`
+}
+
+// DeadLetters counts records that could not be loaded.
+type DeadLetters struct {
+	// Topic is the records in the deadletter topic.
+	Topic int64 `json:"topic"`
+	// Stored is the rows of the dead_letters table, by reason.
+	Stored map[string]int64 `json:"stored,omitempty"`
+}
+
+// Group returns the named group of the snapshot.
+func (s *Snapshot) Group(name string) (Group, bool) {
+	for _, g := range s.Groups {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return Group{}, false
+}

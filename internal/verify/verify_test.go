@@ -1,0 +1,125 @@
+package verify_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/kafkatest"
+	"github.com/tradestream/tradestream/internal/pgtest"
+	"github.com/tradestream/tradestream/internal/sink"
+	"github.com/tradestream/tradestream/internal/sink/feed"
+	"github.com/tradestream/tradestream/internal/verify"
+)
+
+// TestVerifyFindsWhatWasTamperedWith loads a feed with the sink, checks
+// that verify passes, then damages the tables in known ways and checks
+// that verify reports each one.
+func TestVerifyFindsWhatWasTamperedWith(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	pool, _ := pgtest.Migrated(t)
+	topics := kafkatest.Topics(t, brokers, 2, 1)
+	kcfg := kafkatest.Config(brokers)
+	names := kafka.TopicNames(topics.Prefix)
+	log := slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	producer := kafkatest.Client(t, brokers, kafka.ProducerOptions(kcfg)...)
+	exp, err := feed.Produce(ctx, producer, names, feed.Config{Seed: 3, Users: 100, Events: 5000, MalformedEvery: 50, V1Share: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := topics.Prefix + "sink"
+	s, err := sink.New(kcfg, pool, log, nil, sink.Options{Group: group, Topics: names, UntilCaughtUp: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("sink: %v (%v)", err, ctx.Err())
+	}
+	opts := verify.Options{Group: group, Topics: names, RequireCaughtUp: true}
+	rep, err := verify.Run(ctx, kcfg, log, pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("verify of a clean load: %v", rep.Problems)
+	}
+	if got := sumDead(rep); got != int64(exp.MalformedTotal()) {
+		t.Errorf("got %d dead letters, want %d", got, exp.MalformedTotal())
+	}
+
+	damage := []string{
+		// A lost trade, the second of an account with at least three.
+		`DELETE FROM trades WHERE trade_id = (SELECT trade_id FROM (
+			SELECT trade_id, row_number() OVER w AS n, count(*) OVER (PARTITION BY account_id) AS total
+			FROM trades WINDOW w AS (PARTITION BY account_id ORDER BY ts, trade_id)) x
+		 WHERE n = 2 AND total >= 3 ORDER BY trade_id LIMIT 1)`,
+		// A tick stored twice.
+		`INSERT INTO price_ticks SELECT * FROM price_ticks ORDER BY kafka_partition, kafka_offset LIMIT 1`,
+		// A balance that is not its newest trade's.
+		`UPDATE accounts SET balance = balance + 1 WHERE account_id = (SELECT min(account_id) FROM accounts WHERE last_trade_id IS NOT NULL)`,
+		// A lost user.
+		`DELETE FROM users WHERE user_id = 50`,
+		// A dead letter past the stored offset.
+		`INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, schema, reason, error)
+		 SELECT topic, kafka_partition, next_offset + 5, 'x', 'x', 'x' FROM sink_offsets WHERE topic = '` + names.Prices + `' LIMIT 1`,
+	}
+	for _, sql := range damage {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	rep, err = verify.Run(ctx, kcfg, log, pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing, dups, ahead int64
+	for _, p := range rep.Partitions {
+		missing += p.Missing
+		dups += p.Duplicates
+		ahead += p.Ahead
+	}
+	tests := []struct {
+		name      string
+		got, want int64
+		problem   string
+	}{
+		{"missing offsets", missing, 1, "missing"},
+		{"duplicate rows", dups, 1, "duplicate rows"},
+		{"duplicate ticks", rep.DuplicateTicks, 1, "(symbol, seq)"},
+		{"rows ahead", ahead, 1, "past the stored offset"},
+		{"mismatched balance", rep.Balances.Mismatched, 1, "do not hold"},
+		{"broken chain (the deleted trade's successor)", rep.Balances.ChainBreaks, 1, "cash flow"},
+		{"missing user", rep.Users.Missing, 1, "users:"},
+	}
+	all := strings.Join(rep.Problems, "\n")
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: got %d, want %d", tt.name, tt.got, tt.want)
+		}
+		if !strings.Contains(all, tt.problem) {
+			t.Errorf("%s: no problem mentions %q in\n%s", tt.name, tt.problem, all)
+		}
+	}
+	if rep.OK() {
+		t.Error("got OK, want a mismatch")
+	}
+	var b strings.Builder
+	rep.Print(&b)
+	if !strings.Contains(b.String(), "MISMATCH") {
+		t.Errorf("printed report lacks the verdict:\n%s", b.String())
+	}
+}
+
+func sumDead(r *verify.Report) int64 {
+	var n int64
+	for _, v := range r.DeadLetters {
+		n += v
+	}
+	return n
+}
