@@ -13,6 +13,7 @@ import (
 	"github.com/tradestream/tradestream/internal/app"
 	"github.com/tradestream/tradestream/internal/dashboard"
 	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/metrics"
 )
 
 func (r *root) dashCommand() *cobra.Command {
@@ -70,7 +71,7 @@ func (r *root) dashService(ctx context.Context, pool *pgxpool.Pool, reg promethe
 		return nil, "", nil, err
 	}
 	topics := kafka.TopicNames(r.cfg.Topics.Prefix)
-	live, err := kafka.NewClient(ctx, r.cfg.Kafka, r.log, dashboard.LiveOptions(topics)...)
+	live, err := kafka.NewClient(ctx, r.cfg.Kafka, r.log, append(dashboard.LiveOptions(topics), metrics.KafkaHooks(reg, "dashboard"))...)
 	if err != nil {
 		return nil, "", nil, err
 	}

@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tradestream/tradestream/internal/app"
 	"github.com/tradestream/tradestream/internal/gen"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/market"
+	"github.com/tradestream/tradestream/internal/metrics"
 )
 
 func (r *root) genCommand() *cobra.Command {
@@ -76,15 +80,12 @@ func (r *root) gen(ctx context.Context, target string) error {
 		return err
 	}
 
-	cl, err := kafka.NewClient(ctx, r.cfg.Kafka, r.log, kafka.ProducerOptions(r.cfg.Kafka)...)
+	reg := r.registry()
+	cl, err := r.producer(ctx, reg, kinds)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	if err := requireTopics(ctx, kadm.NewClient(cl), topicsFor(kinds, topics)); err != nil {
-		return err
-	}
-	reg := r.registry()
 	opts.Client = cl
 	opts.Metrics = gen.NewMetrics(reg)
 	stopMetrics, err := r.serveMetrics(ctx, reg, 9465, map[string]func(context.Context) error{"kafka": cl.Ping})
@@ -103,6 +104,53 @@ func (r *root) gen(ctx context.Context, target string) error {
 		return fmt.Errorf("%d events were not delivered", sum.Failed)
 	}
 	return nil
+}
+
+// producer connects the generator's producer, with its client metrics in
+// reg, and checks that the topics for kinds exist.
+func (r *root) producer(ctx context.Context, reg prometheus.Registerer, kinds market.Kind) (*kgo.Client, error) {
+	cl, err := kafka.NewClient(ctx, r.cfg.Kafka, r.log, append(kafka.ProducerOptions(r.cfg.Kafka), metrics.KafkaHooks(reg, "gen"))...)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireTopics(ctx, kadm.NewClient(cl), topicsFor(kinds, kafka.TopicNames(r.cfg.Topics.Prefix))); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// genService is the generator of `up`: all kinds, at the configured rate,
+// reporting to standard error.
+func (r *root) genService(ctx context.Context, reg prometheus.Registerer) (*app.Service, func(), error) {
+	if err := invalid(r.cfg.Gen.Validate()); err != nil {
+		return nil, nil, err
+	}
+	if r.cfg.Gen.DryRun {
+		return nil, nil, usageError{fmt.Errorf("--dry-run is for `tradestream gen`, not `up`")}
+	}
+	sim, _, err := gen.NewSim(r.cfg.Gen, r.io.Now())
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	cl, err := r.producer(ctx, reg, market.KindAll)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := r.cfg.Gen
+	opts := gen.Options{
+		Client: cl, Rate: g.Rate, Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
+		Report: r.io.Stderr, ReportInterval: g.ReportInterval, Now: r.io.Now, Metrics: gen.NewMetrics(reg),
+	}
+	src := gen.NewMarketSource(sim, market.KindAll, kafka.TopicNames(r.cfg.Topics.Prefix))
+	run := func(ctx context.Context) error {
+		sum, err := gen.Run(ctx, opts, src)
+		if err == nil && sum.Failed > 0 {
+			err = fmt.Errorf("%d events were not delivered", sum.Failed)
+		}
+		return err
+	}
+	return &app.Service{Name: "gen", Run: run}, cl.Close, nil
 }
 
 func rateText(rate float64) string {

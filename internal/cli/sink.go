@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,7 +13,6 @@ import (
 )
 
 func (r *root) sinkCommand() *cobra.Command {
-	var sessionTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "sink",
 		Short: "Load the topics into PostgreSQL, effectively once",
@@ -37,16 +35,14 @@ started.`,
 		Example: "  tradestream sink\n  tradestream sink --group sink-b --batch-size 10000\n  tradestream sink --until-caught-up && tradestream verify",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return r.sink(cmd.Context(), sessionTimeout)
+			return r.sink(cmd.Context())
 		},
 	}
 	r.cfg.Sink.Bind(cmd.Flags())
-	cmd.Flags().DurationVar(&sessionTimeout, "session-timeout", 0,
-		"consumer group session timeout: how soon a dead instance's partitions move to the others (0: 45s)")
 	return cmd
 }
 
-func (r *root) sink(ctx context.Context, sessionTimeout time.Duration) error {
+func (r *root) sink(ctx context.Context) error {
 	pool, err := r.pool(ctx, &r.cfg.Sink)
 	if err != nil {
 		return err
@@ -56,7 +52,7 @@ func (r *root) sink(ctx context.Context, sessionTimeout time.Duration) error {
 		return err
 	}
 	reg := r.registry()
-	svc, s, err := r.sinkService(pool, reg, sessionTimeout)
+	svc, s, err := r.sinkService(pool, reg)
 	if err != nil {
 		return err
 	}
@@ -69,13 +65,11 @@ func (r *root) sink(ctx context.Context, sessionTimeout time.Duration) error {
 }
 
 // sinkService builds the sink on pool with its metrics in reg.
-func (r *root) sinkService(pool *pgxpool.Pool, reg prometheus.Registerer, sessionTimeout time.Duration) (*app.Service, *sink.Sink, error) {
+func (r *root) sinkService(pool *pgxpool.Pool, reg prometheus.Registerer) (*app.Service, *sink.Sink, error) {
 	if err := invalid(r.cfg.Sink.Validate()); err != nil {
 		return nil, nil, err
 	}
-	opts := sink.OptionsFrom(r.cfg)
-	opts.SessionTimeout = sessionTimeout
-	s, err := sink.New(r.cfg.Kafka, pool, r.log, reg, opts)
+	s, err := sink.New(r.cfg.Kafka, pool, r.log, reg, sink.OptionsFrom(r.cfg))
 	if err != nil {
 		return nil, nil, fmt.Errorf("sink: %w", err)
 	}

@@ -23,12 +23,16 @@ them in reverse order of start). It prints what it started and where.`,
 		RunE:    r.up,
 	}
 	r.cfg.Dashboard.BindPrefixed(cmd.Flags())
+	r.cfg.Sink.Bind(cmd.Flags())
+	r.cfg.Gen.Bind(cmd.Flags())
+	_ = cmd.Flags().MarkHidden("dry-run")
+	_ = cmd.Flags().MarkHidden("until-caught-up")
 	return cmd
 }
 
 func (r *root) up(cmd *cobra.Command, _ []string) error {
 	ctx := cmd.Context()
-	if err := r.validate(); err != nil {
+	if err := r.validate(&r.cfg.Gen, &r.cfg.Sink, &r.cfg.Dashboard); err != nil {
 		return err
 	}
 	cl, err := kafka.NewClient(ctx, r.cfg.Kafka, r.log)
@@ -64,7 +68,7 @@ func (r *root) up(cmd *cobra.Command, _ []string) error {
 		services = append(services, *msvc)
 		fmt.Fprintf(r.io.Stdout, "metrics    http://%s/metrics  (health: /healthz, /readyz)\n", maddr)
 	}
-	ssvc, _, err := r.sinkService(pool, reg, 0)
+	ssvc, _, err := r.sinkService(pool, reg)
 	if err != nil {
 		return err
 	}
@@ -88,6 +92,13 @@ func (r *root) up(cmd *cobra.Command, _ []string) error {
 	defer closeDash()
 	services = append(services, *dsvc)
 	fmt.Fprintf(r.io.Stdout, "dashboard  http://%s/\n", daddr)
+	gsvc, closeGen, err := r.genService(ctx, reg)
+	if err != nil {
+		return err
+	}
+	defer closeGen()
+	services = append(services, *gsvc)
+	fmt.Fprintf(r.io.Stdout, "gen        %s, %d users -> %s{users,prices,trades}\n", rateText(r.cfg.Gen.Rate), r.cfg.Gen.Users, r.cfg.Topics.Prefix)
 	fmt.Fprintln(r.io.Stdout, "running; press Ctrl-C to stop")
 	return app.Run(ctx, r.log, services)
 }

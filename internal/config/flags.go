@@ -81,6 +81,7 @@ func (s *Sink) Bind(fs *pflag.FlagSet) {
 	b.int(&s.BatchSize, "batch-size", "most records loaded in one transaction")
 	b.duration(&s.BatchTimeout, "batch-timeout", "flush a partial batch after this long")
 	b.bool(&s.UntilCaughtUp, "until-caught-up", "exit 0 once every partition reaches the end offsets seen at start")
+	b.duration(&s.SessionTimeout, "session-timeout", "consumer group session timeout: how soon a dead instance's partitions move to the others")
 }
 
 // Bind registers the dashboard flags; their environment variables are

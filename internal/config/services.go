@@ -42,6 +42,9 @@ type Sink struct {
 	// UntilCaughtUp exits once every partition is consumed up to the end
 	// offsets seen at start.
 	UntilCaughtUp bool `yaml:"until_caught_up"`
+	// SessionTimeout is the consumer group session timeout: how soon a dead
+	// instance's partitions move to the others.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 }
 
 // Dashboard configures the web dashboard.
@@ -65,9 +68,10 @@ func defaultGen() Gen {
 
 func defaultSink() Sink {
 	return Sink{
-		Group:        "tradestream-sink",
-		BatchSize:    5000,
-		BatchTimeout: 200 * time.Millisecond,
+		Group:          "tradestream-sink",
+		BatchSize:      5000,
+		BatchTimeout:   200 * time.Millisecond,
+		SessionTimeout: 45 * time.Second,
 	}
 }
 

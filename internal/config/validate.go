@@ -81,6 +81,9 @@ func (s *Sink) Validate() error {
 	if s.BatchTimeout <= 0 {
 		p.addf("sink batch timeout: %v; must be positive", s.BatchTimeout)
 	}
+	if s.SessionTimeout < time.Second || s.SessionTimeout > 30*time.Minute {
+		p.addf("sink session timeout: %v; want 1s to 30m", s.SessionTimeout)
+	}
 	return p.err()
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafka"
+	tsmetrics "github.com/tradestream/tradestream/internal/metrics"
 )
 
 // Options configure a Sink. Zero durations take the defaults noted.
@@ -72,6 +73,7 @@ func OptionsFrom(cfg config.Config) Options {
 		UntilCaughtUp:   cfg.Sink.UntilCaughtUp,
 		RetentionDays:   cfg.Database.RetentionDays,
 		PartitionsAhead: cfg.Database.PartitionsAhead,
+		SessionTimeout:  cfg.Sink.SessionTimeout,
 	}
 }
 
@@ -110,6 +112,7 @@ type Sink struct {
 	pool    *pgxpool.Pool
 	log     *slog.Logger
 	metrics *metrics
+	hooks   kgo.Opt // the Kafka client's own metrics
 	opts    Options
 
 	dataTopics []string
@@ -134,6 +137,7 @@ func New(kcfg config.Kafka, pool *pgxpool.Pool, log *slog.Logger, reg prometheus
 	t := opts.Topics
 	s := &Sink{
 		kcfg: kcfg, pool: pool, log: log.With("component", "sink"), metrics: m, opts: opts,
+		hooks:      tsmetrics.KafkaHooks(reg, "sink"),
 		dataTopics: []string{t.Users, t.Prices, t.Trades, t.Alerts},
 	}
 	s.w = writer{pool: pool, group: opts.Group, metrics: m}
@@ -181,6 +185,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxBytes(s.opts.FetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(min(s.opts.FetchMaxBytes, 4<<20)),
+		s.hooks,
 	)
 	if s.opts.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(s.opts.SessionTimeout),
