@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -110,6 +111,9 @@ func Ping(ctx context.Context, cl *kgo.Client, cfg config.Kafka) error {
 		if err == nil {
 			return nil
 		}
+		if fatal(err) {
+			return fmt.Errorf("kafka: brokers at %s refused the connection: %w", strings.Join(cfg.Brokers, ","), err)
+		}
 		last = err
 		select {
 		case <-ctx.Done():
@@ -121,6 +125,17 @@ func Ping(ctx context.Context, cl *kgo.Client, cfg config.Kafka) error {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// fatal reports whether a connection error will not pass by retrying:
+// rejected credentials or a certificate that does not verify.
+func fatal(err error) bool {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) ||
+		errors.Is(err, kerr.UnsupportedSaslMechanism) ||
+		errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid)
 }
 
 func tlsConfig(cfg config.TLS) (*tls.Config, error) {
