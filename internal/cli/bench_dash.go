@@ -39,6 +39,9 @@ type dashBenchResult struct {
 	Duration     time.Duration           `json:"duration_ns"`
 }
 
+// benchDashRate is the generator rate `bench dash` runs at by default.
+const benchDashRate = 10_000
+
 func (r *root) benchDashCommand() *cobra.Command {
 	var (
 		clients  int
@@ -58,6 +61,9 @@ in each frame to the frame's arrival). Everything runs on 127.0.0.1.`,
 		Example: "  tradestream bench dash --clients 100 --rate 10000 --measure 30s",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("rate") && r.io.Getenv("TRADESTREAM_GEN_RATE") == "" {
+				r.cfg.Gen.Rate = benchDashRate
+			}
 			if err := r.validate(&r.cfg.Gen); err != nil {
 				return err
 			}
@@ -87,7 +93,9 @@ in each frame to the frame's arrival). Everything runs on 127.0.0.1.`,
 	f.StringVar(&interval, "interval", "1s", "candle interval the clients subscribe to")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	r.cfg.Gen.Bind(f)
-	_ = f.Set("rate", "10000")
+	// This benchmark's rate defaults to 10,000 events/s; the shared
+	// config keeps its own default for every other command.
+	f.Lookup("rate").DefValue = strconv.Itoa(benchDashRate)
 	return cmd
 }
 

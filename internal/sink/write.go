@@ -21,10 +21,10 @@ import (
 // latest-state upserts.
 var (
 	ticksTable = newCopyTable("price_ticks",
-		"symbol", "sector", "seq", "ts", "bid", "ask", "last", "volume", "kafka_partition", "kafka_offset")
+		"symbol", "sector", "seq", "ts", "bid", "ask", "last", "volume", "run_id", "kafka_partition", "kafka_offset")
 	tradesTable = newCopyTable("trades",
 		"trade_id", "user_id", "account_id", "symbol", "side", "quantity", "price", "fee", "ts",
-		"balance_after", "order_type", "limit_price", "schema_version", "kafka_partition", "kafka_offset")
+		"balance_after", "order_type", "limit_price", "schema_version", "run_id", "kafka_partition", "kafka_offset")
 	stageUsersTable = newCopyTable("sink_stage_users",
 		"user_id", "name", "email", "country", "signup_at", "experience", "risk_tolerance", "sectors",
 		"updated_at", "kafka_partition", "kafka_offset", "account_id", "account_type", "currency", "balance")
@@ -155,7 +155,7 @@ func (w *writer) copyTicks(ctx context.Context, tx pgx.Tx, rows []tickRow) error
 	c.reset()
 	for i := range rows {
 		r, p := &rows[i], &rows[i].ev
-		c.row(10)
+		c.row(11)
 		c.text(p.Symbol)
 		c.text(p.Sector)
 		c.int64(p.Seq)
@@ -164,6 +164,7 @@ func (w *writer) copyTicks(ctx context.Context, tx pgx.Tx, rows []tickRow) error
 		c.numeric(p.Ask)
 		c.numeric(p.Last)
 		c.int64(p.Volume)
+		c.text(string(header(r.src, event.HeaderRunID)))
 		c.int32(r.src.Partition)
 		c.int64(r.src.Offset)
 	}
@@ -178,7 +179,7 @@ func (w *writer) copyTrades(ctx context.Context, tx pgx.Tx, rows []tradeRow) err
 	c.reset()
 	for i := range rows {
 		r, t := &rows[i], &rows[i].ev
-		c.row(15)
+		c.row(16)
 		c.int64(t.ID)
 		c.int64(t.UserID)
 		c.int64(t.AccountID)
@@ -192,6 +193,7 @@ func (w *writer) copyTrades(ctx context.Context, tx pgx.Tx, rows []tradeRow) err
 		c.textOrNull(string(t.OrderType))
 		c.numericOrNull(t.LimitPrice)
 		c.int16(r.version)
+		c.text(string(header(r.src, event.HeaderRunID)))
 		c.int32(r.src.Partition)
 		c.int64(r.src.Offset)
 	}

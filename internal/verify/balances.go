@@ -27,16 +27,17 @@ WHERE a.account_id IS NULL
    OR (n.account_id IS NOT NULL AND a.last_trade_id IS NULL AND n.ts >= a.balance_at)
    OR (n.account_id IS NULL AND a.last_trade_id IS NOT NULL)`
 
-// chainBreaks lists the accounts whose consecutive trades do not chain:
-// balance_after must be the previous trade's plus this trade's cash flow
-// (-(price*quantity+fee) for a buy, price*quantity-fee for a sell).
+// chainBreaks lists the accounts whose consecutive trades of one generator
+// run do not chain: balance_after must be the previous trade's plus this
+// trade's cash flow (-(price*quantity+fee) for a buy, price*quantity-fee
+// for a sell). Each run opens the accounts afresh, so chains are per run.
 const chainBreaks = `
 SELECT account_id, count(*) FROM (
     SELECT account_id, balance_after,
            lag(balance_after) OVER w AS previous,
            CASE side WHEN 'buy' THEN -(price * quantity + fee) ELSE price * quantity - fee END AS flow
     FROM trades
-    WINDOW w AS (PARTITION BY account_id ORDER BY ts, trade_id)
+    WINDOW w AS (PARTITION BY run_id, account_id ORDER BY ts, trade_id)
 ) t
 WHERE previous IS NOT NULL AND balance_after <> previous + flow
 GROUP BY account_id
@@ -93,24 +94,25 @@ func (v *verifier) balances(ctx context.Context) error {
 	return nil
 }
 
-// duplicates counts events stored twice under their own identity.
+// duplicates counts events stored twice under their own identity: the
+// generator run, and the trade id or the symbol and sequence number.
 func (v *verifier) duplicates(ctx context.Context) error {
 	r := v.rep
 	err := v.pool.QueryRow(ctx, `SELECT coalesce(sum(n - 1), 0) FROM (
-		SELECT count(*) AS n FROM trades GROUP BY trade_id HAVING count(*) > 1) d`).Scan(&r.DuplicateTrades)
+		SELECT count(*) AS n FROM trades GROUP BY run_id, trade_id HAVING count(*) > 1) d`).Scan(&r.DuplicateTrades)
 	if err != nil {
 		return fmt.Errorf("duplicate trades: %w", err)
 	}
 	err = v.pool.QueryRow(ctx, `SELECT coalesce(sum(n - 1), 0) FROM (
-		SELECT count(*) AS n FROM price_ticks GROUP BY symbol, seq HAVING count(*) > 1) d`).Scan(&r.DuplicateTicks)
+		SELECT count(*) AS n FROM price_ticks GROUP BY run_id, symbol, seq HAVING count(*) > 1) d`).Scan(&r.DuplicateTicks)
 	if err != nil {
 		return fmt.Errorf("duplicate ticks: %w", err)
 	}
 	if r.DuplicateTrades > 0 {
-		r.problem("trades: %d trade ids stored more than once", r.DuplicateTrades)
+		r.problem("trades: %d (run, trade id) pairs stored more than once", r.DuplicateTrades)
 	}
 	if r.DuplicateTicks > 0 {
-		r.problem("price_ticks: %d (symbol, seq) pairs stored more than once", r.DuplicateTicks)
+		r.problem("price_ticks: %d (run, symbol, seq) triples stored more than once", r.DuplicateTicks)
 	}
 	return nil
 }

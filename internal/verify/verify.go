@@ -22,8 +22,9 @@
 // trade's balance_after, and no stored trade of the account may be newer;
 // an account whose balance came from a profile must have no trade at or
 // after it; every account with trades must exist; and the trades of an
-// account, in (ts, trade_id) order, must chain: each balance_after is the
-// previous one plus the trade's cash flow.
+// account and generator run (the run_id header), in (ts, trade_id) order,
+// must chain: each balance_after is the previous one plus the trade's cash
+// flow.
 //
 // Any missing, duplicate, misplaced or inconsistent data is a problem;
 // Report.OK is false when there is any. Lag is a problem only when
@@ -116,7 +117,7 @@ type Report struct {
 	Users      Users       `json:"users"`
 	Balances   Balances    `json:"balances"`
 	// DuplicateTrades and DuplicateTicks count events stored more than
-	// once under their own identity (trade_id; symbol and seq).
+	// once under their own identity (run and trade_id; run, symbol and seq).
 	DuplicateTrades int64 `json:"duplicate_trades"`
 	DuplicateTicks  int64 `json:"duplicate_ticks"`
 	// DeadLetters counts the dead letters of the data topics by reason.

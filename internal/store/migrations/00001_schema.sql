@@ -34,7 +34,9 @@ CREATE TABLE accounts (
 );
 CREATE INDEX accounts_user_id_idx ON accounts (user_id);
 
--- Price ticks, partitioned by day on event time. Every row keeps the Kafka
+-- Price ticks, partitioned by day on event time. run_id is the generator
+-- run (record header) that produced the row: ids and sequence numbers are
+-- unique within a run. Every row keeps the Kafka
 -- coordinates it came from, which is how `verify` finds gaps and duplicates.
 CREATE TABLE price_ticks (
     symbol          text          NOT NULL,
@@ -45,6 +47,7 @@ CREATE TABLE price_ticks (
     ask             numeric(20,4) NOT NULL,
     last            numeric(20,4) NOT NULL,
     volume          bigint        NOT NULL,
+    run_id          text          NOT NULL DEFAULT '',
     kafka_partition integer       NOT NULL,
     kafka_offset    bigint        NOT NULL
 ) PARTITION BY RANGE (ts);
@@ -66,6 +69,7 @@ CREATE TABLE trades (
     order_type      text,
     limit_price     numeric(20,4),
     schema_version  smallint      NOT NULL,
+    run_id          text          NOT NULL DEFAULT '',
     kafka_partition integer       NOT NULL,
     kafka_offset    bigint        NOT NULL
 ) PARTITION BY RANGE (ts);
