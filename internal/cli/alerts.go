@@ -189,9 +189,7 @@ func (r *root) alertsList(ctx context.Context, asJSON bool) error {
 		if rules == nil {
 			rules = []alert.Rule{}
 		}
-		enc := json.NewEncoder(r.io.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rules)
+		return r.printJSON(rules)
 	}
 	if len(rules) == 0 {
 		fmt.Fprintln(r.io.Stdout, "no alert rules; `tradestream alerts add price_above AAPL 200` adds one")

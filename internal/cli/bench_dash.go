@@ -78,9 +78,7 @@ in each frame to the frame's arrival). Everything runs on 127.0.0.1.`,
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(r.io.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+				return r.printJSON(res)
 			}
 			printDashBench(r.io.Stdout, res)
 			return nil

@@ -1,9 +1,9 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -49,18 +49,19 @@ idempotence, compression, linger and batch size. Runs alternate for
 			}
 			gcfg := r.cfg.Gen
 			gcfg.Seed = max(gcfg.Seed, 1)
+			log4j := filepath.Join("deploy", "kafka", "tools-log4j2.properties")
+			if _, err := os.Stat(log4j); err != nil {
+				log4j = "" // run from elsewhere than the repository: the tool's defaults
+			}
 			res, err := bench.Produce(cmd.Context(), bench.ProduceOptions{
-				Kafka: r.cfg.Kafka, Gen: gcfg, Jars: jars,
-				Log4j:  filepath.Join("deploy", "kafka", "tools-log4j2.properties"),
+				Kafka: r.cfg.Kafka, Gen: gcfg, Jars: jars, Log4j: log4j,
 				Record: records, Rounds: rounds, Partitions: partitions, Log: r.log, Progress: progress,
 			})
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(r.io.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+				return r.printJSON(res)
 			}
 			printProduce(r.io.Stdout, res)
 			return nil

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -55,9 +54,7 @@ configured database, and deletes both at the end.`,
 			}
 			out := sinkBenchResult{Machine: bench.Describe(r.io.Getenv("TRADESTREAM_KAFKA_JARS")), BenchResult: res}
 			if asJSON {
-				enc := json.NewEncoder(r.io.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+				return r.printJSON(out)
 			}
 			printSinkBench(r.io.Stdout, out)
 			return nil

@@ -5,6 +5,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -192,4 +193,12 @@ func group(cmd *cobra.Command) *cobra.Command {
 		return c.Help()
 	}
 	return cmd
+}
+
+// printJSON writes v to standard output as indented JSON, the --json form
+// of every command that has one.
+func (r *root) printJSON(v any) error {
+	enc := json.NewEncoder(r.io.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

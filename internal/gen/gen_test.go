@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -103,13 +102,7 @@ func TestRateAgainstBroker(t *testing.T) {
 // nobody here wrote, and decodes each value by its schema header.
 func TestKcatReadsDocumentedJSON(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		if os.Getenv(kafkatest.EnvRequire) == "1" {
-			t.Fatal("kcat not installed (scripts/deps installs it)")
-		}
-		t.Skip("kcat not installed")
-	}
+	kcat := kafkatest.Kcat(t)
 	tc := kafkatest.Topics(t, brokers, 3, 1)
 	topics := kafka.TopicNames(tc.Prefix)
 	cl := kafkatest.Client(t, brokers, kafka.ProducerOptions(kafkatest.Config(brokers))...)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -140,13 +139,7 @@ func TestReplicatedTopicsOnCluster(t *testing.T) {
 // wrote: the same topics with the same partition counts.
 func TestKcatAgrees(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		if os.Getenv(kafkatest.EnvRequire) == "1" {
-			t.Fatal("kcat not installed (scripts/deps installs it)")
-		}
-		t.Skip("kcat not installed")
-	}
+	kcat := kafkatest.Kcat(t)
 	topics := kafkatest.Topics(t, brokers, 5, 1)
 	out, err := exec.Command(kcat, "-L", "-b", brokers[0]).CombinedOutput()
 	if err != nil {
