@@ -20,25 +20,6 @@ import (
 	"github.com/tradestream/tradestream/internal/kafka"
 )
 
-// alertsOptions are the `alerts run` flags (and the engine `up` runs, with
-// their defaults).
-type alertsOptions struct {
-	group          string
-	instance       string
-	batchSize      int
-	fromStart      bool
-	sessionTimeout time.Duration
-}
-
-func (o *alertsOptions) bind(cmd *cobra.Command) {
-	fs := cmd.Flags()
-	fs.StringVar(&o.group, "group", alert.DefaultGroup, "consumer group of the engine; its offsets and rule state are kept in PostgreSQL under this name")
-	fs.StringVar(&o.instance, "instance", "", "name of this engine instance in the group, stable across restarts (default: the host name)")
-	fs.IntVar(&o.batchSize, "batch-size", 1000, "most records evaluated per checkpoint")
-	fs.BoolVar(&o.fromStart, "from-start", false, "evaluate partitions the group has never read from their beginning instead of their end")
-	fs.DurationVar(&o.sessionTimeout, "session-timeout", 0, "consumer group session timeout: how soon a dead instance's partitions move to the others (0: 45s)")
-}
-
 func (r *root) alertsCommand() *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:   "alerts",
@@ -59,7 +40,6 @@ beyond the level; --cooldown suppresses alerts of a rule and symbol for that
 long after the previous one. SYMBOL '*' (or 'any') matches every symbol,
 except for the price levels.`,
 	})
-	var run alertsOptions
 	runCmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the alerts engine",
@@ -73,10 +53,10 @@ take effect within two seconds.`,
 		Example: "  tradestream alerts run\n  tradestream alerts run --from-start --metrics-addr 127.0.0.1:9467",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return r.alertsRun(cmd.Context(), run)
+			return r.alertsRun(cmd.Context())
 		},
 	}
-	run.bind(runCmd)
+	r.cfg.Alerts.Bind(runCmd.Flags())
 
 	var add struct {
 		window, cooldown time.Duration
@@ -235,8 +215,8 @@ func (r *root) alertsRemove(ctx context.Context, args []string) error {
 	return errors.Join(errs...)
 }
 
-func (r *root) alertsRun(ctx context.Context, o alertsOptions) error {
-	pool, err := r.pool(ctx)
+func (r *root) alertsRun(ctx context.Context) error {
+	pool, err := r.pool(ctx, &r.cfg.Alerts)
 	if err != nil {
 		return err
 	}
@@ -245,7 +225,7 @@ func (r *root) alertsRun(ctx context.Context, o alertsOptions) error {
 		return err
 	}
 	reg := r.registry()
-	svc, err := r.alertsService(pool, reg, o)
+	svc, err := r.alertsService(pool, reg)
 	if err != nil {
 		return err
 	}
@@ -255,21 +235,22 @@ func (r *root) alertsRun(ctx context.Context, o alertsOptions) error {
 		return err
 	}
 	defer stop()
-	fmt.Fprintf(r.io.Stdout, "alerts     group %s: %s, %s -> %s\n", o.group,
+	fmt.Fprintf(r.io.Stdout, "alerts     group %s: %s, %s -> %s\n", r.cfg.Alerts.Group,
 		kafka.TopicNames(r.cfg.Topics.Prefix).Prices, kafka.TopicNames(r.cfg.Topics.Prefix).Trades,
 		kafka.TopicNames(r.cfg.Topics.Prefix).Alerts)
 	return svc.Run(ctx)
 }
 
 // alertsService builds the alerts engine on pool with its metrics in reg.
-func (r *root) alertsService(pool *pgxpool.Pool, reg prometheus.Registerer, o alertsOptions) (*app.Service, error) {
+func (r *root) alertsService(pool *pgxpool.Pool, reg prometheus.Registerer) (*app.Service, error) {
+	a := r.cfg.Alerts
 	eng, err := alert.New(r.cfg.Kafka, pool, alert.Options{
 		Topics:         kafka.TopicNames(r.cfg.Topics.Prefix),
-		Group:          o.group,
-		Instance:       o.instance,
-		BatchSize:      o.batchSize,
-		FromStart:      o.fromStart,
-		SessionTimeout: o.sessionTimeout,
+		Group:          a.Group,
+		Instance:       a.Instance,
+		BatchSize:      a.BatchSize,
+		FromStart:      a.FromStart,
+		SessionTimeout: a.SessionTimeout,
 		Registerer:     reg,
 		Log:            r.log.With("service", "alerts"),
 	})
@@ -277,11 +258,6 @@ func (r *root) alertsService(pool *pgxpool.Pool, reg prometheus.Registerer, o al
 		return nil, invalid(err)
 	}
 	return &app.Service{Name: "alerts", Run: eng.Run}, nil
-}
-
-// defaultAlertsOptions are the engine settings `up` uses.
-func defaultAlertsOptions() alertsOptions {
-	return alertsOptions{group: alert.DefaultGroup, batchSize: 1000}
 }
 
 func durationOrDash(d time.Duration) string {

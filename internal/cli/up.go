@@ -32,7 +32,7 @@ them in reverse order of start). It prints what it started and where.`,
 
 func (r *root) up(cmd *cobra.Command, _ []string) error {
 	ctx := cmd.Context()
-	if err := r.validate(&r.cfg.Gen, &r.cfg.Sink, &r.cfg.Dashboard); err != nil {
+	if err := r.validate(&r.cfg.Gen, &r.cfg.Sink, &r.cfg.Alerts, &r.cfg.Dashboard); err != nil {
 		return err
 	}
 	cl, err := kafka.NewClient(ctx, r.cfg.Kafka, r.log)
@@ -74,8 +74,7 @@ func (r *root) up(cmd *cobra.Command, _ []string) error {
 	}
 	services = append(services, *ssvc)
 	fmt.Fprintf(r.io.Stdout, "sink       group %s -> PostgreSQL\n", r.cfg.Sink.Group)
-	ao := defaultAlertsOptions()
-	asvc, err := r.alertsService(pool, reg, ao)
+	asvc, err := r.alertsService(pool, reg)
 	if err != nil {
 		return err
 	}
@@ -84,7 +83,7 @@ func (r *root) up(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	services = append(services, *asvc, *osvc)
-	fmt.Fprintf(r.io.Stdout, "alerts     group %s -> %s  (rules: tradestream alerts add|list|rm)\n", ao.group, kafka.TopicNames(r.cfg.Topics.Prefix).Alerts)
+	fmt.Fprintf(r.io.Stdout, "alerts     group %s -> %s  (rules: tradestream alerts add|list|rm)\n", r.cfg.Alerts.Group, kafka.TopicNames(r.cfg.Topics.Prefix).Alerts)
 	dsvc, daddr, closeDash, err := r.dashService(ctx, pool, reg)
 	if err != nil {
 		return err

@@ -26,6 +26,8 @@ type Config struct {
 	Gen Gen `yaml:"gen"`
 	// Sink configures the Kafka to PostgreSQL loader.
 	Sink Sink `yaml:"sink"`
+	// Alerts configures the alerts engine.
+	Alerts Alerts `yaml:"alerts"`
 	// Dashboard configures the web dashboard.
 	Dashboard Dashboard `yaml:"dashboard"`
 	// Metrics configures the /metrics, /healthz and /readyz listener.
@@ -158,6 +160,7 @@ func Default() Config {
 		Log:       Log{Level: "info", Format: "text"},
 		Gen:       defaultGen(),
 		Sink:      defaultSink(),
+		Alerts:    defaultAlerts(),
 		Dashboard: defaultDashboard(),
 		Metrics:   Metrics{Addr: "127.0.0.1:9464"},
 	}

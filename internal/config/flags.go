@@ -84,6 +84,17 @@ func (s *Sink) Bind(fs *pflag.FlagSet) {
 	b.duration(&s.SessionTimeout, "session-timeout", "consumer group session timeout: how soon a dead instance's partitions move to the others")
 }
 
+// Bind registers the alerts engine flags; their environment variables are
+// TRADESTREAM_ALERTS_<FLAG>.
+func (a *Alerts) Bind(fs *pflag.FlagSet) {
+	b := binder{fs: fs, env: "ALERTS_"}
+	b.string(&a.Group, "group", "consumer group of the engine; its offsets and rule state are kept in PostgreSQL under this name")
+	b.string(&a.Instance, "instance", "name of this engine instance in the group, stable across restarts (default: the host name)")
+	b.int(&a.BatchSize, "batch-size", "most records evaluated per checkpoint")
+	b.bool(&a.FromStart, "from-start", "evaluate partitions the group has never read from their beginning instead of their end")
+	b.duration(&a.SessionTimeout, "session-timeout", "consumer group session timeout: how soon a dead instance's partitions move to the others")
+}
+
 // Bind registers the dashboard flags; their environment variables are
 // TRADESTREAM_DASHBOARD_<FLAG>.
 func (d *Dashboard) Bind(fs *pflag.FlagSet) { d.bind(binder{fs: fs, env: "DASHBOARD_"}) }

@@ -47,6 +47,24 @@ type Sink struct {
 	SessionTimeout time.Duration `yaml:"session_timeout"`
 }
 
+// Alerts configures the alerts engine (`tradestream alerts run`, and the
+// engine `up` runs).
+type Alerts struct {
+	// Group is the engine's consumer group; its offsets and rule state are
+	// kept in PostgreSQL under this name.
+	Group string `yaml:"group"`
+	// Instance names this engine in the group, stable across restarts;
+	// empty means the host name.
+	Instance string `yaml:"instance"`
+	// BatchSize is the most records evaluated per checkpoint.
+	BatchSize int `yaml:"batch_size"`
+	// FromStart evaluates partitions the group has never read from their
+	// beginning instead of their end.
+	FromStart bool `yaml:"from_start"`
+	// SessionTimeout is the consumer group session timeout.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+}
+
 // Dashboard configures the web dashboard.
 type Dashboard struct {
 	// Addr is the dashboard's listen address.
@@ -73,6 +91,10 @@ func defaultSink() Sink {
 		BatchTimeout:   200 * time.Millisecond,
 		SessionTimeout: 45 * time.Second,
 	}
+}
+
+func defaultAlerts() Alerts {
+	return Alerts{Group: "tradestream-alerts", BatchSize: 1000, SessionTimeout: 45 * time.Second}
 }
 
 func defaultDashboard() Dashboard {

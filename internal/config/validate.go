@@ -87,6 +87,21 @@ func (s *Sink) Validate() error {
 	return p.err()
 }
 
+// Validate checks the alerts engine settings.
+func (a *Alerts) Validate() error {
+	var p problems
+	if a.Group == "" {
+		p.addf("alerts group: empty")
+	}
+	if a.BatchSize <= 0 {
+		p.addf("alerts batch size: %d; must be positive", a.BatchSize)
+	}
+	if a.SessionTimeout < time.Second || a.SessionTimeout > 30*time.Minute {
+		p.addf("alerts session timeout: %v; want 1s to 30m", a.SessionTimeout)
+	}
+	return p.err()
+}
+
 // Validate checks the dashboard settings.
 func (d *Dashboard) Validate() error {
 	var p problems
