@@ -76,7 +76,7 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	if _, err := kafka.EnsureTopics(ctx, adm, kafka.Specs(tc)); err != nil {
+	if _, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(tc)); err != nil {
 		return res, err
 	}
 	defer func() {

@@ -114,7 +114,7 @@ func (r *root) benchDash(ctx context.Context, clients int, warmup, duration time
 	// A busy broker can take longer than EnsureTopics waits for new
 	// topics to show; the topics exist then, so asking again suffices.
 	for try := 0; ; try++ {
-		_, err := kafka.EnsureTopics(ctx, adm, kafka.Specs(tcfg))
+		_, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(tcfg))
 		if err == nil {
 			break
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/kafka"
 )
@@ -51,23 +52,28 @@ the --topic-* settings.`,
 
 // admin validates the configuration and connects an admin client.
 func (r *root) admin(ctx context.Context) (*kadm.Client, func(), error) {
-	if err := r.validate(); err != nil {
-		return nil, nil, err
-	}
-	cl, err := kafka.NewClient(ctx, r.cfg.Kafka, r.log)
+	cl, err := r.kafkaClient(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	return kadm.NewClient(cl), cl.Close, nil
 }
 
+// kafkaClient validates the configuration and connects a plain client.
+func (r *root) kafkaClient(ctx context.Context) (*kgo.Client, error) {
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	return kafka.NewClient(ctx, r.cfg.Kafka, r.log)
+}
+
 func (r *root) topicsCreate(cmd *cobra.Command, _ []string) error {
-	adm, done, err := r.admin(cmd.Context())
+	cl, err := r.kafkaClient(cmd.Context())
 	if err != nil {
 		return err
 	}
-	defer done()
-	created, err := kafka.EnsureTopics(cmd.Context(), adm, kafka.Specs(r.cfg.Topics))
+	defer cl.Close()
+	created, err := kafka.EnsureTopics(cmd.Context(), cl, kafka.Specs(r.cfg.Topics))
 	for _, name := range created {
 		fmt.Fprintf(r.io.Stdout, "created %s (partitions %d, replication factor %d)\n",
 			name, r.cfg.Topics.Partitions, r.cfg.Topics.ReplicationFactor)

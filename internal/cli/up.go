@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/tradestream/tradestream/internal/app"
 	"github.com/tradestream/tradestream/internal/kafka"
@@ -40,7 +39,7 @@ func (r *root) up(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer cl.Close()
-	created, err := kafka.EnsureTopics(ctx, kadm.NewClient(cl), kafka.Specs(r.cfg.Topics))
+	created, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(r.cfg.Topics))
 	if err != nil {
 		return err
 	}

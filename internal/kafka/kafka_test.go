@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/kafka"
@@ -79,9 +80,10 @@ func TestTopicSpecsOnBroker(t *testing.T) {
 	topics := kafkatest.Topics(t, brokers, 4, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	adm := kafkatest.Admin(t, brokers)
+	cl := kafkatest.Client(t, brokers)
+	adm := kadm.NewClient(cl)
 
-	again, err := kafka.EnsureTopics(ctx, adm, kafka.Specs(topics))
+	again, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(topics))
 	if err != nil || len(again) != 0 {
 		t.Errorf("second EnsureTopics: created %v, err %v; want nothing, no error", again, err)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tradestream/tradestream/internal/config"
 )
@@ -80,8 +82,11 @@ func Specs(cfg config.Topics) []TopicSpec {
 }
 
 // EnsureTopics creates the topics in specs that do not exist yet and
-// returns the names it created. An existing topic is left as it is.
-func EnsureTopics(ctx context.Context, adm *kadm.Client, specs []TopicSpec) ([]string, error) {
+// returns the names it created. An existing topic is left as it is. It
+// returns once every broker's metadata shows the created topics whole, so
+// that what follows (a produce, a listing from another client) sees them.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []TopicSpec) ([]string, error) {
+	adm := kadm.NewClient(cl)
 	var created []string
 	var errs []error
 	for _, s := range specs {
@@ -107,42 +112,66 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, specs []TopicSpec) ([]s
 	if err := errors.Join(errs...); err != nil {
 		return created, err
 	}
-	return created, waitVisible(ctx, adm, created)
+	return created, waitVisible(ctx, cl, created)
 }
 
-// waitVisible waits, for at most ten seconds, until every partition of the
-// named topics has a leader in the metadata, so that what follows a create
-// (a produce, a listing) sees the topics whole.
-func waitVisible(ctx context.Context, adm *kadm.Client, topics []string) error {
+// waitVisible waits, for at most fifteen seconds, until every broker's
+// metadata has a leader for every partition of the named topics. Brokers
+// learn of new topics asynchronously, so asking one is not enough: a
+// listing that follows could be answered by another.
+func waitVisible(ctx context.Context, cl *kgo.Client, topics []string) error {
 	if len(topics) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	for {
-		details, err := adm.ListTopics(ctx, topics...)
-		ready := err == nil
-		for _, t := range topics {
-			d, ok := details[t]
-			if !ok || d.Err != nil || len(d.Partitions) == 0 {
-				ready = false
-				break
-			}
-			for _, p := range d.Partitions {
-				if p.Err != nil || p.Leader < 0 {
-					ready = false
-				}
-			}
-		}
+		ready, err := visibleEverywhere(ctx, cl, topics)
 		if ready {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("topics %s created but not yet visible: %w", strings.Join(topics, ", "), ctx.Err())
+			if err == nil {
+				err = ctx.Err()
+			}
+			return fmt.Errorf("topics %s created but not yet visible on every broker: %w", strings.Join(topics, ", "), err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+func visibleEverywhere(ctx context.Context, cl *kgo.Client, topics []string) (bool, error) {
+	md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range md.Brokers {
+		req := kmsg.NewPtrMetadataRequest()
+		for _, t := range topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(t)
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx, cl.Broker(int(b.NodeID)))
+		if err != nil {
+			return false, err
+		}
+		if len(resp.Topics) != len(topics) {
+			return false, nil
+		}
+		for _, t := range resp.Topics {
+			if t.ErrorCode != 0 || len(t.Partitions) == 0 {
+				return false, kerr.ErrorForCode(t.ErrorCode)
+			}
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 || p.Leader < 0 {
+					return false, kerr.ErrorForCode(p.ErrorCode)
+				}
+			}
+		}
+	}
+	return true, nil
 }
 
 // TopicInfo describes one topic.

@@ -91,10 +91,11 @@ func Topics(t testing.TB, brokers []string, partitions, replication int) config.
 	tc.Prefix = Prefix(t)
 	tc.Partitions = partitions
 	tc.ReplicationFactor = replication
-	adm := Admin(t, brokers)
+	cl := Client(t, brokers)
+	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := kafka.EnsureTopics(ctx, adm, kafka.Specs(tc)); err != nil {
+	if _, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(tc)); err != nil {
 		t.Fatalf("create test topics: %v", err)
 	}
 	t.Cleanup(func() {

@@ -117,7 +117,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	if _, err := kafka.EnsureTopics(ctx, adm, kafka.Specs(tc)); err != nil {
+	if _, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(tc)); err != nil {
 		return nil, err
 	}
 	defer func() {
