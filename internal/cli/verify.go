@@ -57,7 +57,7 @@ not a mismatch, unless --require-caught-up is given.`,
 		},
 	}
 	r.cfg.Sink.Bind(cmd.Flags())
-	for _, f := range []string{"batch-size", "batch-timeout", "until-caught-up"} {
+	for _, f := range []string{"batch-size", "batch-timeout", "until-caught-up", "session-timeout"} {
 		_ = cmd.Flags().MarkHidden(f) // only --group matters here
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
