@@ -184,9 +184,11 @@ func (r *root) benchDash(ctx context.Context, clients int, warmup, duration time
 	fmt.Fprintf(r.io.Stderr, "bench dash: dashboard pid %d at %s, %d symbols live, %d clients, warm-up %v, measuring %v\n",
 		child.Process.Pid, base, len(symbols), clients, warmup, duration)
 
-	cctx, stopClients := context.WithCancel(ctx)
-	defer stopClients()
 	measureFrom := time.Now().Add(warmup)
+	// The clients stop at the end of the measurement (or when stopped
+	// earlier), which lets them count who is still connected just before.
+	cctx, stopClients := context.WithDeadline(ctx, measureFrom.Add(duration+time.Second))
+	defer stopClients()
 	loadDone := make(chan struct{})
 	var load dashboard.LoadResult
 	var loadErr error

@@ -182,7 +182,9 @@ func (h *Hub) tick() {
 	}
 	shared := framePart{Time: time.Now().UnixMilli()}
 	if len(produced) > 0 {
-		shared.ProducedAt = produced[int(h.ticks)%len(produced)] / 1e3
+		// One record of the window, uniformly at random: it samples the
+		// latency of every record, coalescing wait included.
+		shared.ProducedAt = produced[m.rnd.IntN(len(produced))] / 1e3
 		shared.NewestProducedAt = newest / 1e3
 	}
 	full := h.ticks%20 == 1 // a whole ticker every 2 s, deltas between

@@ -98,9 +98,21 @@ func LoadClients(ctx context.Context, base string, symbols []string, interval st
 			}
 		}()
 	}
-	// Report how many are connected at the end, before they are torn down.
-	<-ctx.Done()
+	// Report how many are connected at the end, before they are torn down:
+	// just before the deadline, since once ctx ends the streams close
+	// concurrently with the count.
+	if dl, ok := ctx.Deadline(); ok {
+		t := time.NewTimer(time.Until(dl) - 250*time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	} else {
+		<-ctx.Done()
+	}
 	res := LoadResult{Clients: n, Connected: int(connected.Load())}
+	<-ctx.Done()
 	wg.Wait()
 	close(errc)
 	res.Elapsed = time.Since(start)
