@@ -48,11 +48,10 @@ type subKey struct {
 }
 
 type keyState struct {
-	refs      int
-	version   uint64 // symbol version last sent
-	tradeSeq  uint64 // symbol trade count last sent
-	primed    bool
-	lastFrame time.Time
+	refs     int
+	version  uint64 // symbol version last sent
+	tradeSeq uint64 // symbol trade count last sent
+	primed   bool
 }
 
 // liveClient is one connected event stream. Frames arrive on ch; gone is

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -131,6 +130,3 @@ func (p *pipeline) storedSymbols(ctx context.Context, min int) ([]string, error)
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-func (p *pipeline) get(path string) (*http.Response, error) {
-	return http.Get(p.url + path)
-}
