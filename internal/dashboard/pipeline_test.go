@@ -129,4 +129,3 @@ func (p *pipeline) storedSymbols(ctx context.Context, min int) ([]string, error)
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
-
