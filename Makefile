@@ -38,6 +38,7 @@ stack-status:
 
 vet:
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
 
 fmt:
