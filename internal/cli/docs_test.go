@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -75,6 +76,7 @@ func TestComposeFilesPassKnownSettings(t *testing.T) {
 			Services map[string]struct {
 				Image       string            `yaml:"image"`
 				Environment map[string]string `yaml:"environment"`
+				Ports       []string          `yaml:"ports"`
 			} `yaml:"services"`
 		}
 		if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -93,10 +95,18 @@ func TestComposeFilesPassKnownSettings(t *testing.T) {
 		c := config.Default()
 		fs := pflag.NewFlagSet("compose", pflag.ContinueOnError)
 		c.BindGlobal(fs)
+		c.Dashboard.Bind(fs)
 		if err := config.Load(&c, fs, "", func(k string) string { return ts.Environment[k] }); err != nil {
 			t.Errorf("%s: %v", f, err)
 		} else if err := c.Validate(); err != nil {
 			t.Errorf("%s: invalid configuration: %v", f, err)
+		}
+		// Inside a container the dashboard must listen beyond loopback, and
+		// the host reaches it through a published port.
+		if !strings.HasPrefix(c.Dashboard.Addr, "0.0.0.0:") {
+			t.Errorf("%s: dashboard listens on %s, unreachable from the host", f, c.Dashboard.Addr)
+		} else if port := strings.TrimPrefix(c.Dashboard.Addr, "0.0.0.0:"); !slices.Contains(ts.Ports, "127.0.0.1:"+port+":"+port) {
+			t.Errorf("%s: dashboard port %s is not published on 127.0.0.1", f, port)
 		}
 		if b := ts.Environment["TRADESTREAM_KAFKA_BROKERS"]; b == "" {
 			t.Errorf("%s: tradestream has no TRADESTREAM_KAFKA_BROKERS", f)

@@ -187,8 +187,12 @@ func requireTopics(ctx context.Context, adm *kadm.Client, names []string) error 
 			missing = append(missing, n)
 		}
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("topic %s does not exist; create it with `tradestream topics create` (with the same --topic-prefix)", strings.Join(missing, ", "))
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("topic %s does not exist; create it with `tradestream topics create` (with the same --topic-prefix)", missing[0])
+	default:
+		return fmt.Errorf("topics %s do not exist; create them with `tradestream topics create` (with the same --topic-prefix)", strings.Join(missing, ", "))
 	}
-	return nil
 }
