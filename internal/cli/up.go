@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -43,7 +44,7 @@ func (r *root) up(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(r.io.Stdout, "kafka      %s  (topics created: %d)\n", joinComma(r.cfg.Kafka.Brokers), len(created))
+	fmt.Fprintf(r.io.Stdout, "kafka      %s  (topics created: %d)\n", strings.Join(r.cfg.Kafka.Brokers, ","), len(created))
 
 	pool, err := r.pool(ctx)
 	if err != nil {
@@ -99,15 +100,4 @@ func (r *root) up(cmd *cobra.Command, _ []string) error {
 	fmt.Fprintf(r.io.Stdout, "gen        %s, %d users -> %s{users,prices,trades}\n", rateText(r.cfg.Gen.Rate), r.cfg.Gen.Users, r.cfg.Topics.Prefix)
 	fmt.Fprintln(r.io.Stdout, "running; press Ctrl-C to stop")
 	return app.Run(ctx, r.log, services)
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, v := range s {
-		if i > 0 {
-			out += ","
-		}
-		out += v
-	}
-	return out
 }
