@@ -90,10 +90,10 @@ func startPipeline(t testing.TB, o pipelineOptions) *pipeline {
 	health := status.NewSampler(kafkatest.Client(t, brokers), pool, status.Options{
 		Prefix: tc.Prefix, Groups: []string{p.group}, ClientOpts: []kgo.Opt{kgo.SeedBrokers(brokers...)},
 	})
-	t.Cleanup(health.Close)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer health.Close()
 		_ = health.Run(ctx, time.Second, nil)
 	}()
 
