@@ -85,6 +85,20 @@ func (e *Env) OpenPool(ctx context.Context, sections ...interface{ Validate() er
 	return store.Open(ctx, e.Config.Database)
 }
 
+// openMigrated is OpenPool followed by Migrate, for the services that
+// write (the pool is closed again on failure).
+func (e *Env) openMigrated(ctx context.Context, sections ...interface{ Validate() error }) (*pgxpool.Pool, error) {
+	pool, err := e.OpenPool(ctx, sections...)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
 // Migrate applies migrations and partition upkeep, printing what it did.
 func (e *Env) Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	applied, err := store.Migrate(ctx, pool)

@@ -29,14 +29,11 @@ func (e *Env) sinkService(pool *pgxpool.Pool, reg prometheus.Registerer) (Servic
 // topics into PostgreSQL until ctx ends or, with UntilCaughtUp, until the
 // sink has caught up.
 func (e *Env) RunSink(ctx context.Context) error {
-	pool, err := e.OpenPool(ctx, &e.Config.Sink)
+	pool, err := e.openMigrated(ctx, &e.Config.Sink)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := e.Migrate(ctx, pool); err != nil {
-		return err
-	}
 	reg := metrics.NewRegistry()
 	svc, s, err := e.sinkService(pool, reg)
 	if err != nil {
@@ -70,14 +67,11 @@ func (e *Env) alertsService(pool *pgxpool.Pool, reg prometheus.Registerer) (Serv
 // RunAlerts runs `tradestream alerts run`: it migrates the schema, then
 // evaluates the rules on the stream until ctx ends.
 func (e *Env) RunAlerts(ctx context.Context) error {
-	pool, err := e.OpenPool(ctx, &e.Config.Alerts)
+	pool, err := e.openMigrated(ctx, &e.Config.Alerts)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := e.Migrate(ctx, pool); err != nil {
-		return err
-	}
 	reg := metrics.NewRegistry()
 	svc, err := e.alertsService(pool, reg)
 	if err != nil {
