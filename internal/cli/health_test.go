@@ -49,14 +49,14 @@ func setUpHealthState(t *testing.T) healthState {
 			"TRADESTREAM_TOPIC_PREFIX":  tc.Prefix,
 			"TRADESTREAM_LOG_LEVEL":     "warn",
 		},
-		topics: kafka.TopicNames(tc.Prefix), group: "health-" + tc.Prefix, perPart: 30, stored: 7, minAge: 3600,
+		topics: kafka.TopicNames(tc.Prefix), group: "health-" + tc.Prefix, perPart: 30, stored: 7, minAge: 3590,
 	}
 	if code, out, stderr := run(t, s.env, "db", "migrate"); code != 0 {
 		t.Fatalf("db migrate: exit %d\n%s\n%s", code, out, stderr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	prod := kafkatest.Client(t, brokers)
+	prod := kafkatest.Client(t, brokers, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	written := time.Now().Add(-time.Hour)
 	for p := range int32(3) {
 		for i := range s.perPart {
@@ -181,9 +181,9 @@ func TestStatusDashboardAndMetricsAgree(t *testing.T) {
 			t.Errorf("status partition %d: got stored %v, want %v", p.Partition, p.Stored, want)
 		}
 	}
-	// Lag in seconds is the age of the record at the commit: an hour and
-	// ten seconds (partitions 0 and 2, offset 10). The views sample at
-	// different moments a few seconds apart.
+	// Lag in seconds is the age of the record at the commit: the oldest is
+	// offset 10 of partitions 0 and 2, written an hour less ten seconds
+	// ago. The views sample at different moments a few seconds apart.
 	ages := map[string]float64{"status": g.LagSeconds, "dashboard": prices.LagSeconds, "metrics": scraped["lag_seconds"]}
 	for view, got := range ages {
 		if got < s.minAge || math.Abs(got-ages["status"]) > 30 {
