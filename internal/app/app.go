@@ -1,6 +1,14 @@
-// Package app wires tradestream's services together for `tradestream up`:
-// it ensures the topics, migrates the database, then runs every service
-// until the context ends, stopping them in reverse order of start.
+// Package app assembles tradestream's services from the configuration,
+// for `tradestream up` and for each single-service command (`sink`,
+// `alerts run`, `dash`, `gen`) alike, and runs them: every long-running
+// service gets its /metrics listener and the status sampler that exports
+// consumer lag, under-replicated partitions and table statistics there
+// (and feeds the dashboard's health panel). The adapters between services
+// live here too (the alerts store as the dashboard's RuleStore), so that
+// the services do not import each other.
+//
+// The command line (internal/cli) turns flags into a config.Config and
+// calls an Env's Up, RunSink, RunAlerts, RunDashboard or RunGen.
 package app
 
 import (
@@ -18,18 +26,23 @@ type Service struct {
 	// Run runs the service until ctx ends or it fails. Returning nil after
 	// ctx ends is a clean stop.
 	Run func(ctx context.Context) error
+	// Essential services stop the others when they return, even with nil
+	// (a sink that caught up, a generator that reached its count); the
+	// others keep running when a service ends cleanly.
+	Essential bool
 }
 
 // Run starts every service, each in its own goroutine, and waits. When ctx
-// ends or any service fails, the services are stopped in reverse order of
-// start, each one waited for before the next is stopped, and the first
-// failure is returned. Every goroutine Run starts has ended when it returns.
+// ends, any service fails or an essential one returns, the services are
+// stopped in reverse order of start, each one waited for before the next
+// is stopped, and the first failure is returned. Every goroutine Run
+// starts has ended when it returns.
 func Run(ctx context.Context, log *slog.Logger, services []Service) error {
 	type running struct {
 		cancel context.CancelFunc
 		done   chan error
 	}
-	failed := make(chan struct{})
+	stop := make(chan struct{})
 	var once sync.Once
 	var firstErr error
 	var rs []running
@@ -38,10 +51,13 @@ func Run(ctx context.Context, log *slog.Logger, services []Service) error {
 		done := make(chan error, 1)
 		go func() {
 			err := s.Run(sctx)
-			if err != nil && !errors.Is(err, context.Canceled) {
+			failed := err != nil && !errors.Is(err, context.Canceled)
+			if failed || s.Essential {
 				once.Do(func() {
-					firstErr = fmt.Errorf("%s: %w", s.Name, err)
-					close(failed)
+					if failed {
+						firstErr = fmt.Errorf("%s: %w", s.Name, err)
+					}
+					close(stop)
 				})
 			}
 			done <- err
@@ -51,7 +67,7 @@ func Run(ctx context.Context, log *slog.Logger, services []Service) error {
 	}
 	select {
 	case <-ctx.Done():
-	case <-failed:
+	case <-stop:
 	}
 	for i := len(rs) - 1; i >= 0; i-- {
 		rs[i].cancel()

@@ -10,14 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/tradestream/tradestream/internal/alert"
-	"github.com/tradestream/tradestream/internal/app"
 	"github.com/tradestream/tradestream/internal/event"
-	"github.com/tradestream/tradestream/internal/kafka"
 )
 
 func (r *root) alertsCommand() *cobra.Command {
@@ -53,10 +49,11 @@ take effect within two seconds.`,
 		Example: "  tradestream alerts run\n  tradestream alerts run --from-start --metrics-addr 127.0.0.1:9467",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return r.alertsRun(cmd.Context())
+			return r.env().RunAlerts(cmd.Context())
 		},
 	}
 	r.cfg.Alerts.Bind(runCmd.Flags())
+	withMetricsPort(runCmd, "9467")
 
 	var add struct {
 		window, cooldown time.Duration
@@ -213,51 +210,6 @@ func (r *root) alertsRemove(ctx context.Context, args []string) error {
 		fmt.Fprintf(r.io.Stdout, "removed rule %d\n", id)
 	}
 	return errors.Join(errs...)
-}
-
-func (r *root) alertsRun(ctx context.Context) error {
-	pool, err := r.pool(ctx, &r.cfg.Alerts)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := r.migrate(ctx, pool); err != nil {
-		return err
-	}
-	reg := r.registry()
-	svc, err := r.alertsService(pool, reg)
-	if err != nil {
-		return err
-	}
-	reg.MustRegister(newPostgresCollector(pool, r.log))
-	stop, err := r.serveMetrics(ctx, reg, 9467, map[string]func(context.Context) error{"postgres": pool.Ping})
-	if err != nil {
-		return err
-	}
-	defer stop()
-	fmt.Fprintf(r.io.Stdout, "alerts     group %s: %s, %s -> %s\n", r.cfg.Alerts.Group,
-		kafka.TopicNames(r.cfg.Topics.Prefix).Prices, kafka.TopicNames(r.cfg.Topics.Prefix).Trades,
-		kafka.TopicNames(r.cfg.Topics.Prefix).Alerts)
-	return svc.Run(ctx)
-}
-
-// alertsService builds the alerts engine on pool with its metrics in reg.
-func (r *root) alertsService(pool *pgxpool.Pool, reg prometheus.Registerer) (*app.Service, error) {
-	a := r.cfg.Alerts
-	eng, err := alert.New(r.cfg.Kafka, pool, alert.Options{
-		Topics:         kafka.TopicNames(r.cfg.Topics.Prefix),
-		Group:          a.Group,
-		Instance:       a.Instance,
-		BatchSize:      a.BatchSize,
-		FromStart:      a.FromStart,
-		SessionTimeout: a.SessionTimeout,
-		Registerer:     reg,
-		Log:            r.log.With("service", "alerts"),
-	})
-	if err != nil {
-		return nil, invalid(err)
-	}
-	return &app.Service{Name: "alerts", Run: eng.Run}, nil
 }
 
 func durationOrDash(d time.Duration) string {

@@ -40,10 +40,7 @@ older than --database-retention-days (when positive).`,
 
 // pool validates the configuration and opens the database.
 func (r *root) pool(ctx context.Context, sections ...interface{ Validate() error }) (*pgxpool.Pool, error) {
-	if err := r.validate(sections...); err != nil {
-		return nil, err
-	}
-	return store.Open(ctx, r.cfg.Database)
+	return r.env().OpenPool(ctx, sections...)
 }
 
 func (r *root) dbMigrate(cmd *cobra.Command, _ []string) error {
@@ -58,23 +55,7 @@ func (r *root) dbMigrate(cmd *cobra.Command, _ []string) error {
 
 // migrate applies migrations and partition upkeep, printing what it did.
 func (r *root) migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	applied, err := store.Migrate(ctx, pool)
-	if err != nil {
-		return err
-	}
-	for _, m := range applied {
-		fmt.Fprintf(r.io.Stdout, "applied migration %d (%s)\n", m.Version, m.Source)
-	}
-	created, dropped, err := store.Upkeep(ctx, pool, r.io.Now(), r.cfg.Database.PartitionsAhead, r.cfg.Database.RetentionDays)
-	if err != nil {
-		return err
-	}
-	cur, _, err := store.SchemaVersion(ctx, pool)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(r.io.Stdout, "schema at version %d; partitions created %d, dropped %d\n", cur, len(created), len(dropped))
-	return nil
+	return r.env().Migrate(ctx, pool)
 }
 
 func (r *root) dbVersion(cmd *cobra.Command, _ []string) error {

@@ -1,68 +1,41 @@
 package cli
 
 import (
-	"context"
-	"fmt"
 	"net"
-	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/tradestream/tradestream/internal/app"
-	"github.com/tradestream/tradestream/internal/config"
-	"github.com/tradestream/tradestream/internal/metrics"
+	"github.com/spf13/cobra"
 )
 
-// registry returns a fresh registry for this process's metrics.
-func (r *root) registry() *prometheus.Registry { return metrics.NewRegistry() }
+// metricsPortAnnotation holds, on a standalone service's command, the port
+// its /metrics listens on unless configured.
+const metricsPortAnnotation = "tradestream_metrics_port"
 
-// metricsAddr is the listen address of a service's /metrics: the configured
-// one, except that standalone services keep out of each other's way on one
-// machine by default (gen 9465, sink 9466, alerts 9467, dash 9468), while
-// `up` uses the default 9464.
-func (r *root) metricsAddr(defaultPort int) string {
-	addr := r.cfg.Metrics.Addr
-	if addr == config.Default().Metrics.Addr && defaultPort != 0 {
-		host, _, _ := net.SplitHostPort(addr)
-		addr = net.JoinHostPort(host, strconv.Itoa(defaultPort))
+// withMetricsPort gives cmd its own default metrics port, so that the
+// standalone services keep out of each other's way on one machine (gen
+// 9465, sink 9466, alerts run 9467, dash 9468); `up` keeps 9464.
+func withMetricsPort(cmd *cobra.Command, port string) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
 	}
-	return addr
+	cmd.Annotations[metricsPortAnnotation] = port
+	return cmd
 }
 
-// metricsService listens for /metrics, /healthz and /readyz and returns the
-// service serving them with the address it bound; a nil service means
-// metrics are off.
-func (r *root) metricsService(reg *prometheus.Registry, defaultPort int, checks map[string]func(context.Context) error) (*app.Service, string, error) {
-	addr := r.metricsAddr(defaultPort)
-	if addr == "" {
-		return nil, "", nil
+// defaultMetricsAddr sets the metrics address to the command's own
+// default port before the file and the environment are loaded, so that an
+// address given by flag, variable or file is used exactly as given (and an
+// empty one turns metrics off).
+func (r *root) defaultMetricsAddr(cmd *cobra.Command) {
+	var port string
+	for c := cmd; c != nil && port == ""; c = c.Parent() {
+		port = c.Annotations[metricsPortAnnotation]
 	}
-	srv := metrics.NewServer(reg, r.log)
-	for name, c := range checks {
-		srv.AddCheck(name, c)
+	if port == "" || cmd.Flags().Changed("metrics-addr") {
+		return
 	}
-	ln, err := net.Listen("tcp", addr)
+	host, _, err := net.SplitHostPort(r.cfg.Metrics.Addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("metrics listener on %s (set --metrics-addr, or empty to disable): %w", addr, err)
+		return
 	}
-	return &app.Service{Name: "metrics", Run: func(ctx context.Context) error { return srv.Run(ctx, ln) }}, ln.Addr().String(), nil
-}
-
-// serveMetrics runs the metrics service in the background for a standalone
-// command; the returned function stops it and waits for it to end.
-func (r *root) serveMetrics(ctx context.Context, reg *prometheus.Registry, defaultPort int, checks map[string]func(context.Context) error) (func(), error) {
-	svc, addr, err := r.metricsService(reg, defaultPort, checks)
-	if err != nil || svc == nil {
-		return func() {}, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := svc.Run(ctx); err != nil {
-			r.log.Error("metrics server", "err", err)
-		}
-	}()
-	r.log.Info("metrics listening", "addr", "http://"+addr+"/metrics")
-	return func() { cancel(); <-done }, nil
+	r.cfg.Metrics.Addr = net.JoinHostPort(host, port)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tradestream/tradestream/internal/app"
 	"github.com/tradestream/tradestream/internal/config"
 )
 
@@ -33,6 +34,10 @@ type IO struct {
 	Stderr io.Writer
 	// Getenv reads the environment (os.Getenv in production).
 	Getenv func(string) string
+	// LookupEnv reads the environment telling an empty variable from an
+	// unset one (os.LookupEnv in production); nil falls back on Getenv,
+	// taking an empty variable as unset.
+	LookupEnv func(string) (string, bool)
 	// Now is the clock (time.Now in production).
 	Now func() time.Time
 	// IsTerminal reports whether Stdout is an interactive terminal.
@@ -43,7 +48,7 @@ type IO struct {
 func OSIO() IO {
 	return IO{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Getenv: os.Getenv, Now: time.Now, IsTerminal: isTerminal(os.Stdout),
+		Getenv: os.Getenv, LookupEnv: os.LookupEnv, Now: time.Now, IsTerminal: isTerminal(os.Stdout),
 	}
 }
 
@@ -58,19 +63,9 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// invalid wraps configuration problems into one usage error listing them.
-func invalid(err error) error {
-	if err == nil {
-		return nil
-	}
-	var b strings.Builder
-	b.WriteString("invalid configuration:")
-	for _, line := range strings.Split(err.Error(), "\n") {
-		b.WriteString("\n  - ")
-		b.WriteString(line)
-	}
-	return usageError{errors.New(b.String())}
-}
+// invalid wraps configuration problems into one error listing them, a
+// usage error (exit 2).
+func invalid(err error) error { return app.Invalid(err) }
 
 // root holds what every command shares once flags are parsed.
 type root struct {
@@ -95,7 +90,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 	}
 	fmt.Fprintf(io.Stderr, "tradestream: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) {
+	var ce app.ConfigError
+	if errors.As(err, &ue) || errors.As(err, &ce) {
 		return ExitUsage
 	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
@@ -148,21 +144,34 @@ func (r *root) load(cmd *cobra.Command) error {
 		file = r.io.Getenv("TRADESTREAM_CONFIG")
 	}
 	fs := cmd.Flags() // local and inherited persistent flags
-	if err := config.Load(&r.cfg, fs, file, r.io.Getenv); err != nil {
+	r.defaultMetricsAddr(cmd)
+	if err := config.LoadLookup(&r.cfg, fs, file, r.lookupEnv); err != nil {
 		return invalid(err)
 	}
 	r.log = newLogger(r.io.Stderr, r.cfg.Log)
 	return nil
 }
 
+func (r *root) lookupEnv(name string) (string, bool) {
+	if r.io.LookupEnv != nil {
+		return r.io.LookupEnv(name)
+	}
+	v := r.io.Getenv(name)
+	return v, v != ""
+}
+
+// env is what the services of internal/app are assembled from.
+func (r *root) env() *app.Env {
+	return &app.Env{
+		Config: r.cfg, Log: r.log, Stdout: r.io.Stdout, Stderr: r.io.Stderr,
+		Terminal: r.io.IsTerminal, Now: r.io.Now,
+	}
+}
+
 // validate checks the shared configuration plus the given sections and
 // reports every problem at once.
 func (r *root) validate(sections ...interface{ Validate() error }) error {
-	errs := []error{r.cfg.Validate()}
-	for _, s := range sections {
-		errs = append(errs, s.Validate())
-	}
-	return invalid(errors.Join(errs...))
+	return r.env().Validate(sections...)
 }
 
 func newLogger(w io.Writer, c config.Log) *slog.Logger {

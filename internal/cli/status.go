@@ -5,17 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tradestream/tradestream/internal/app"
 	"github.com/tradestream/tradestream/internal/kafka"
-	"github.com/tradestream/tradestream/internal/metrics"
 	"github.com/tradestream/tradestream/internal/status"
 	"github.com/tradestream/tradestream/internal/store"
 )
@@ -95,10 +89,11 @@ func (r *root) status(ctx context.Context, o statusOptions) error {
 	} else {
 		defer pool.Close()
 	}
-	sampler, err := r.sampler(cl, pool, o.groups, o.window, o.exactRows)
+	sampler, err := r.env().Sampler(cl, pool, o.groups, o.window, o.exactRows)
 	if err != nil {
 		return err
 	}
+	defer sampler.Close()
 	show := func(snap status.Snapshot) error {
 		snap.Problems = append(problems, snap.Problems...)
 		if o.json {
@@ -133,43 +128,4 @@ func (r *root) status(ctx context.Context, o statusOptions) error {
 		return perr
 	}
 	return err
-}
-
-// sampler builds a status sampler over the configured topics; pool may be
-// nil.
-func (r *root) sampler(cl *kgo.Client, pool *pgxpool.Pool, groups []string, window int, exactRows bool) (*status.Sampler, error) {
-	copts, err := kafka.Options(r.cfg.Kafka, r.log)
-	if err != nil {
-		return nil, err
-	}
-	return status.NewSampler(cl, pool, status.Options{
-		Prefix: r.cfg.Topics.Prefix, Groups: groups, Window: window, ExactRows: exactRows,
-		ClientOpts: copts, Log: r.log.With("service", "status"),
-	}), nil
-}
-
-// observeService exports the pipeline's consumer lag and verdicts
-// (tradestream_kafka_consumer_*) and PostgreSQL's statistics
-// (tradestream_pg_*) on reg; the returned service samples Kafka every 5
-// seconds for them. The sampler is returned for other readers (the
-// dashboard's health panel can use Latest).
-func (r *root) observeService(cl *kgo.Client, pool *pgxpool.Pool, reg prometheus.Registerer) (*app.Service, *status.Sampler, error) {
-	sampler, err := r.sampler(cl, pool, nil, 12, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	if reg != nil {
-		reg.MustRegister(metrics.NewLagCollector(sampler))
-		if pool != nil {
-			reg.MustRegister(newPostgresCollector(pool, r.log))
-		}
-	}
-	run := func(ctx context.Context) error { return sampler.Run(ctx, 5*time.Second, nil) }
-	return &app.Service{Name: "lag sampler", Run: run}, sampler, nil
-}
-
-// newPostgresCollector is the process's collector of PostgreSQL and pool
-// statistics.
-func newPostgresCollector(pool *pgxpool.Pool, log *slog.Logger) prometheus.Collector {
-	return metrics.NewPostgresCollector(pool, log.With("component", "pg-stats"))
 }

@@ -8,8 +8,13 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// envAnnotation is the pflag annotation holding a flag's environment name.
-const envAnnotation = "tradestream_env"
+// envAnnotation is the pflag annotation holding a flag's environment name;
+// emptyAnnotation marks a flag whose variable set to the empty string is a
+// value (metrics off), not unset.
+const (
+	envAnnotation   = "tradestream_env"
+	emptyAnnotation = "tradestream_env_empty"
+)
 
 // EnvPrefix starts every environment variable tradestream reads.
 const EnvPrefix = "TRADESTREAM_"
@@ -53,7 +58,9 @@ func (c *Config) BindGlobal(fs *pflag.FlagSet) {
 
 	b.string(&c.Log.Level, "log-level", "log level: debug, info, warn or error")
 	b.string(&c.Log.Format, "log-format", "log format: text or json")
-	b.string(&c.Metrics.Addr, "metrics-addr", "listen address of /metrics, /healthz and /readyz (empty: off)")
+	b.string(&c.Metrics.Addr, "metrics-addr", "listen address of /metrics, /healthz and /readyz, used as given (empty, also as an empty variable: off; "+
+		"unset, the standalone gen, sink, alerts run and dash listen on ports 9465 to 9468)")
+	b.emptyMeansOff("metrics-addr")
 }
 
 // Bind registers the generator flags; their environment variables are
@@ -86,13 +93,28 @@ func (s *Sink) Bind(fs *pflag.FlagSet) {
 
 // Bind registers the alerts engine flags; their environment variables are
 // TRADESTREAM_ALERTS_<FLAG>.
-func (a *Alerts) Bind(fs *pflag.FlagSet) {
-	b := binder{fs: fs, env: "ALERTS_"}
+func (a *Alerts) Bind(fs *pflag.FlagSet) { a.bind(binder{fs: fs, env: "ALERTS_"}) }
+
+// BindPrefixed registers the alerts engine flags as --alerts-<flag>, for
+// commands that run several services (`up`, where --group and --batch-size
+// are the sink's); the variables are the same.
+func (a *Alerts) BindPrefixed(fs *pflag.FlagSet) {
+	a.bind(binder{fs: fs, env: "ALERTS_", prefix: "alerts-"})
+}
+
+func (a *Alerts) bind(b binder) {
 	b.string(&a.Group, "group", "consumer group of the engine; its offsets and rule state are kept in PostgreSQL under this name")
 	b.string(&a.Instance, "instance", "name of this engine instance in the group, stable across restarts (default: the host name)")
 	b.int(&a.BatchSize, "batch-size", "most records evaluated per checkpoint")
 	b.bool(&a.FromStart, "from-start", "evaluate partitions the group has never read from their beginning instead of their end")
 	b.duration(&a.SessionTimeout, "session-timeout", "consumer group session timeout: how soon a dead instance's partitions move to the others")
+}
+
+// BindGroup registers only the sink's --group (TRADESTREAM_SINK_GROUP),
+// for commands that follow the sink group without running it (`dash`).
+func (s *Sink) BindGroup(fs *pflag.FlagSet) {
+	b := binder{fs: fs, env: "SINK_"}
+	b.string(&s.Group, "group", "Kafka consumer group of the sink, whose lag the health panel shows")
 }
 
 // Bind registers the dashboard flags; their environment variables are
@@ -131,6 +153,12 @@ func (b binder) annotate(name string) {
 	_ = b.fs.SetAnnotation(b.prefix+name, envAnnotation, []string{env})
 	f := b.fs.Lookup(b.prefix + name)
 	f.Usage = fmt.Sprintf("%s [$%s]", f.Usage, env)
+}
+
+// emptyMeansOff makes the flag's variable, set but empty, set the flag to
+// the empty string.
+func (b binder) emptyMeansOff(name string) {
+	_ = b.fs.SetAnnotation(b.prefix+name, emptyAnnotation, []string{"true"})
 }
 
 func (b binder) string(p *string, name, usage string) {

@@ -15,8 +15,20 @@ import (
 // Load fills c, which already holds the defaults and whatever flags fs has
 // parsed, from the YAML file at path (if not empty) and from the environment
 // read through getenv, keeping every flag that was set on the command line.
-// It reports every bad value it meets together.
+// It reports every bad value it meets together. An empty variable counts
+// as unset.
 func Load(c *Config, fs *pflag.FlagSet, path string, getenv func(string) string) error {
+	return LoadLookup(c, fs, path, func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	})
+}
+
+// LoadLookup is Load reading the environment through lookupEnv
+// (os.LookupEnv in production), which tells an empty variable from an
+// unset one: an empty variable is still ignored, except for the settings
+// where empty is a value (TRADESTREAM_METRICS_ADDR= turns metrics off).
+func LoadLookup(c *Config, fs *pflag.FlagSet, path string, lookupEnv func(string) (string, bool)) error {
 	set := snapshot(fs)
 
 	var errs []error
@@ -30,8 +42,8 @@ func Load(c *Config, fs *pflag.FlagSet, path string, getenv func(string) string)
 		if env == "" {
 			return
 		}
-		v, ok := lookup(getenv, env)
-		if !ok {
+		v, ok := lookupEnv(env)
+		if !ok || v == "" && len(f.Annotations[emptyAnnotation]) == 0 {
 			return
 		}
 		if err := setValue(f.Value, v, strings.Split(v, ",")); err != nil {
@@ -45,11 +57,6 @@ func Load(c *Config, fs *pflag.FlagSet, path string, getenv func(string) string)
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func lookup(getenv func(string) string, name string) (string, bool) {
-	v := getenv(name)
-	return v, v != ""
 }
 
 // flagValue is a flag's value as given on the command line.

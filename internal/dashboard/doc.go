@@ -15,13 +15,16 @@
 // reader. Frames carry snapshots (latest candles, last prices) rather than
 // deltas wherever possible, so a skipped frame loses nothing but tape rows.
 //
-// Pipeline health is sampled once a second from the brokers (end offsets
-// of every topic, the sink group's committed offsets) and PostgreSQL (the
-// sink's offsets table, the tables' insert counters): produce and consume
-// rates, lag per partition and in seconds, dead letters, rows written per
-// second; end-to-end latency is measured from the produced_at header of the
-// records the dashboard itself reads, to when they are received and to when
-// a frame holding them has been written to a client.
+// Pipeline health comes from the status sampler's snapshots
+// (Options.Health), read once a second: end offsets of every topic, the
+// sink group's position (the larger of its Kafka commit and its
+// sink_offsets row), lag per partition and in seconds, dead letters and the
+// tables' write counters, with produce, consume and row rates derived from
+// successive snapshots; the dashboard itself never queries Kafka or
+// PostgreSQL for health. End-to-end latency is measured from the
+// produced_at header of the records the dashboard itself reads, to when
+// they are received and to when a frame holding them has been written to a
+// client.
 //
 // Writes (alert rules) go through a small token-protected API backed by a
 // RuleStore; without one the alert endpoints answer 503 and the page says

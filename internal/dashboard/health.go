@@ -2,21 +2,25 @@ package dashboard
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/twmb/franz-go/pkg/kadm"
-
 	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/status"
 )
 
-// HealthSample is one second's view of the pipeline's health.
+// HealthSource gives the newest snapshot of the pipeline; a
+// *status.Sampler, run by its owner, is one. The dashboard reads it and
+// never queries Kafka or PostgreSQL for health itself, so its panel shows
+// the figures of `tradestream status` and /metrics.
+type HealthSource interface {
+	Latest() (status.Snapshot, bool)
+}
+
+// HealthSample is one second's view of the pipeline's health: the status
+// snapshot's figures for the dashboard's topics, the sink group and the
+// tables, rates derived from successive snapshots, and the dashboard's own
+// latency and push counters.
 type HealthSample struct {
 	// Time is when the sample was taken, Unix milliseconds.
 	Time int64 `json:"t"`
@@ -31,7 +35,7 @@ type HealthSample struct {
 	// dead_letters table (-1: unknown).
 	DeadLetters DeadLetters `json:"dead_letters"`
 	// Rows is rows written per second per table, from PostgreSQL's insert
-	// and update counters.
+	// and update counters in the status snapshot.
 	Rows []TableRate `json:"rows"`
 	// Clients is the number of live clients; FramesSkipped and
 	// ClientsDropped count the live push's back-pressure so far.
@@ -55,8 +59,9 @@ type TopicHealth struct {
 	ConsumeRate float64 `json:"consume_rate"`
 	Lag         int64   `json:"lag"`
 	// LagSeconds is how long ago the oldest record not yet consumed was
-	// appended (the worst partition), judged from the end offsets seen
-	// over time; LagSecondsAtLeast says it is older than that history.
+	// appended (the worst partition): the status snapshot's lag seconds,
+	// from the timestamp of the record at the committed offset.
+	// LagSecondsAtLeast is kept for the page and is never set.
 	LagSeconds        float64           `json:"lag_seconds"`
 	LagSecondsAtLeast bool              `json:"lag_seconds_at_least,omitempty"`
 	Partitions        []PartitionHealth `json:"partitions"`
@@ -67,7 +72,7 @@ type TopicHealth struct {
 type PartitionHealth struct {
 	Partition int32 `json:"p"`
 	End       int64 `json:"end"`
-	Committed int64 `json:"committed"` // -1: none
+	Committed int64 `json:"committed"` // -1: none; as status.PartitionState.Committed
 	Lag       int64 `json:"lag"`
 }
 
@@ -87,41 +92,36 @@ type TableRate struct {
 
 const (
 	healthKeep   = 600 // samples kept for the page's charts: 10 minutes
-	endKeep      = 900 // end offset samples per partition for lag seconds
 	healthPeriod = time.Second
 )
 
-type endSample struct {
-	at  time.Time
-	end int64
-}
+// healthTables are the tables whose write rates the panel shows.
+var healthTables = []string{"price_ticks", "trades", "users", "accounts", "dead_letters"}
 
-type partKey struct {
-	topic string
-	part  int32
-}
-
-// healthSampler measures pipeline health once a second. Run owns its only
-// goroutine; Latest and History are safe for concurrent use.
+// healthSampler turns the status snapshots into the panel's samples once a
+// second and keeps their history. Run owns its only goroutine; Latest and
+// History are safe for concurrent use.
 type healthSampler struct {
-	adm     *kadm.Client
-	pool    *pgxpool.Pool
+	src     HealthSource // nil: no health figures
 	topics  kafka.Topics
 	group   string
 	metrics *serverMetrics
 	clients func() int
-	log     *slog.Logger
 	now     func() time.Time
 
 	// owned by run
-	ends     map[partKey][]endSample
-	prev     *HealthSample
-	prevAt   time.Time
-	prevComm map[string]int64
-	prevRows map[string]int64
+	prevSnap *status.Snapshot // the snapshot rates were last derived from
+	base     *status.Snapshot // the one before it
+	rates    derived
 
 	mu      sync.Mutex
 	history []*HealthSample
+}
+
+// derived are the rates between two successive snapshots.
+type derived struct {
+	produce, consume map[string]float64 // by short topic name
+	rows             map[string]float64 // by table
 }
 
 // Latest returns the newest sample, or nil before the first.
@@ -142,11 +142,10 @@ func (h *healthSampler) History() []*HealthSample {
 }
 
 func (h *healthSampler) run(ctx context.Context) error {
-	h.ends = map[partKey][]endSample{}
 	t := time.NewTicker(healthPeriod)
 	defer t.Stop()
 	for {
-		h.sampleOnce(ctx)
+		h.sampleOnce()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -155,10 +154,8 @@ func (h *healthSampler) run(ctx context.Context) error {
 	}
 }
 
-func (h *healthSampler) sampleOnce(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 900*time.Millisecond)
-	defer cancel()
-	s := h.sample(ctx)
+func (h *healthSampler) sampleOnce() {
+	s := h.sample()
 	h.mu.Lock()
 	h.history = append(h.history, s)
 	if len(h.history) > healthKeep {
@@ -167,7 +164,7 @@ func (h *healthSampler) sampleOnce(ctx context.Context) {
 	h.mu.Unlock()
 }
 
-func (h *healthSampler) sample(ctx context.Context) *HealthSample {
+func (h *healthSampler) sample() *HealthSample {
 	now := h.now()
 	s := &HealthSample{Time: now.UnixMilli(), DeadLetters: DeadLetters{Topic: -1, Table: -1}}
 	s.Received = h.metrics.received.percentiles(true)
@@ -175,200 +172,135 @@ func (h *healthSampler) sample(ctx context.Context) *HealthSample {
 	s.Clients = h.clients()
 	s.FramesSkipped = h.metrics.skippedCount.Load()
 	s.ClientsDropped = h.metrics.droppedCount.Load()
-	var dt float64
-	if !h.prevAt.IsZero() {
-		dt = now.Sub(h.prevAt).Seconds()
+	if h.src == nil {
+		s.Problems = []string{"pipeline health: no status sampler"}
+		return s
 	}
-
-	all := []struct{ name, topic string }{
-		{"users", h.topics.Users}, {"prices", h.topics.Prices}, {"trades", h.topics.Trades},
-		{"alerts", h.topics.Alerts}, {"deadletter", h.topics.DeadLetter},
+	snap, ok := h.src.Latest()
+	if !ok {
+		s.Problems = []string{"pipeline health: no sample yet"}
+		return s
 	}
-	names := make([]string, len(all))
-	for i, t := range all {
-		names[i] = t.topic
+	if h.prevSnap == nil || !snap.At.Equal(h.prevSnap.At) {
+		h.base, h.prevSnap = h.prevSnap, &snap
+		h.rates = h.derive(h.base, &snap)
 	}
-	ends, err := h.adm.ListEndOffsets(ctx, names...)
-	if err != nil {
-		s.Problems = append(s.Problems, fmt.Sprintf("end offsets: %v", err))
+	s.Problems = append(s.Problems, snap.Problems...)
+	group, _ := snap.Group(h.group)
+	for _, t := range h.named() {
+		s.Topics = append(s.Topics, h.topicHealth(&snap, group, t.name, t.topic))
 	}
-	committed, cerr := h.committed(ctx)
-	if cerr != nil {
-		s.Problems = append(s.Problems, cerr.Error())
+	s.DeadLetters.Topic = snap.DeadLetters.Topic
+	if _, ok := snap.Topic(h.topics.DeadLetter); ok {
+		s.DeadLetters.Rate = h.rates.produce["deadletter"]
 	}
-	comm := map[string]int64{}
-	for _, t := range all {
-		th := TopicHealth{Topic: t.name}
-		sinkTopic := t.name == "users" || t.name == "prices" || t.name == "trades"
-		var commSum int64
-		ends.Each(func(o kadm.ListedOffset) {
-			if o.Topic != t.topic || o.Err != nil {
-				return
-			}
-			ph := PartitionHealth{Partition: o.Partition, End: o.Offset, Committed: -1}
-			th.End += o.Offset
-			h.recordEnd(partKey{t.topic, o.Partition}, now, o.Offset)
-			if c, ok := committed[partKey{t.topic, o.Partition}]; ok && sinkTopic {
-				th.Consumed = true
-				ph.Committed = c
-				ph.Lag = max(0, o.Offset-c)
-				commSum += c
-				if secs, atLeast := h.lagSeconds(partKey{t.topic, o.Partition}, c, o.Offset, now); secs > th.LagSeconds {
-					th.LagSeconds, th.LagSecondsAtLeast = secs, atLeast
-				}
-			} else if sinkTopic {
-				ph.Lag = o.Offset // no position: everything is still to load
-			}
-			th.Lag += ph.Lag
-			th.Partitions = append(th.Partitions, ph)
-		})
-		sort.Slice(th.Partitions, func(i, j int) bool { return th.Partitions[i].Partition < th.Partitions[j].Partition })
-		comm[t.name] = commSum
-		if h.prev != nil && dt > 0 {
-			for _, p := range h.prev.Topics {
-				if p.Topic == t.name && p.End > 0 {
-					th.ProduceRate = max(0, float64(th.End-p.End)/dt)
-				}
-			}
-			if prevC, ok := h.prevComm[t.name]; ok && th.Consumed && prevC > 0 {
-				th.ConsumeRate = max(0, float64(commSum-prevC)/dt)
-			}
-		}
-		if t.name == "deadletter" && err == nil {
-			s.DeadLetters.Topic = th.End
-			s.DeadLetters.Rate = th.ProduceRate
-		}
-		s.Topics = append(s.Topics, th)
+	if _, ok := snap.Table("dead_letters"); ok {
+		s.DeadLetters.Table = snap.DeadLetters.StoredTotal()
 	}
-	h.prevComm = comm
-
-	rows, rerr := h.tableCounters(ctx)
-	if rerr != nil {
-		s.Problems = append(s.Problems, rerr.Error())
-	}
-	for _, table := range []string{"price_ticks", "trades", "users", "accounts", "dead_letters"} {
-		tr := TableRate{Table: table, Total: rows[table]}
-		if prev, ok := h.prevRows[table]; ok && dt > 0 {
-			tr.Rate = max(0, float64(rows[table]-prev)/dt)
+	for _, name := range healthTables {
+		tr := TableRate{Table: name, Rate: h.rates.rows[name]}
+		if t, ok := snap.Table(name); ok {
+			tr.Total = t.Inserted + t.Updated
 		}
 		s.Rows = append(s.Rows, tr)
 	}
-	if rerr == nil {
-		h.prevRows = rows
-	}
-	if n, err := h.deadLetterRows(ctx); err == nil {
-		s.DeadLetters.Table = n
-	} else {
-		s.Problems = append(s.Problems, err.Error())
-	}
-	h.prev, h.prevAt = s, now
 	return s
 }
 
-// committed returns the sink group's position per partition: the larger of
-// the offsets it committed to Kafka and those it stored in PostgreSQL's
-// sink_offsets table (the sink's own record, written with the rows).
-func (h *healthSampler) committed(ctx context.Context) (map[partKey]int64, error) {
-	out := map[partKey]int64{}
-	var errs []error
-	resp, err := h.adm.FetchOffsets(ctx, h.group)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("sink group %s offsets: %w", h.group, err))
-	} else {
-		resp.Each(func(o kadm.OffsetResponse) {
-			if o.Err == nil && o.At >= 0 {
-				out[partKey{o.Topic, o.Partition}] = o.At
-			}
-		})
+type namedTopic struct{ name, topic string }
+
+// named lists the panel's topics, short name and full name.
+func (h *healthSampler) named() []namedTopic {
+	return []namedTopic{
+		{"users", h.topics.Users}, {"prices", h.topics.Prices}, {"trades", h.topics.Trades},
+		{"alerts", h.topics.Alerts}, {"deadletter", h.topics.DeadLetter},
 	}
-	rows, err := h.pool.Query(ctx, `SELECT topic, kafka_partition, next_offset FROM sink_offsets WHERE group_id = $1`, h.group)
-	if err == nil {
-		for rows.Next() {
-			var k partKey
-			var off int64
-			if err := rows.Scan(&k.topic, &k.part, &off); err == nil && off > out[k] {
-				out[k] = off
+}
+
+// sinkTopic reports whether the sink's position on the topic is shown.
+func sinkTopic(name string) bool { return name == "users" || name == "prices" || name == "trades" }
+
+// topicHealth is one topic's end offsets and, for the sink's topics, the
+// sink group's position and lag from the snapshot.
+func (h *healthSampler) topicHealth(snap *status.Snapshot, group status.Group, name, topic string) TopicHealth {
+	th := TopicHealth{Topic: name, ProduceRate: h.rates.produce[name], ConsumeRate: h.rates.consume[name]}
+	t, _ := snap.Topic(topic)
+	th.End = t.End
+	for _, o := range t.Offsets {
+		ph := PartitionHealth{Partition: o.Partition, End: o.End, Committed: -1}
+		if sinkTopic(name) {
+			ph.Lag = o.End // no position: everything is still to load
+			if p, ok := committedOn(group, topic, o.Partition); ok {
+				th.Consumed = true
+				ph.Committed, ph.Lag = p.Committed, max(p.Lag, 0)
+				th.LagSeconds = max(th.LagSeconds, p.LagSeconds)
 			}
 		}
-		err = rows.Err()
+		th.Lag += ph.Lag
+		th.Partitions = append(th.Partitions, ph)
 	}
-	if err != nil && !undefinedTable(err) {
-		errs = append(errs, fmt.Errorf("sink offsets table: %w", err))
+	if !th.Consumed {
+		th.ConsumeRate = 0
 	}
-	return out, errors.Join(errs...)
+	return th
 }
 
-// tableCounters returns PostgreSQL's count of rows inserted or updated per
-// table in this schema, partitions summed into their parent.
-func (h *healthSampler) tableCounters(ctx context.Context) (map[string]int64, error) {
-	rows, err := h.pool.Query(ctx, `
-		SELECT CASE WHEN relname LIKE 'price\_ticks\_p%' THEN 'price_ticks'
-		            WHEN relname LIKE 'trades\_p%' THEN 'trades'
-		            ELSE relname END AS t,
-		       sum(n_tup_ins + n_tup_upd)::bigint
-		FROM pg_stat_user_tables
-		WHERE schemaname = current_schema()
-		GROUP BY 1`)
-	if err != nil {
-		return nil, fmt.Errorf("table counters: %w", err)
-	}
-	out := map[string]int64{}
-	for rows.Next() {
-		var t string
-		var n int64
-		if err := rows.Scan(&t, &n); err != nil {
-			return nil, fmt.Errorf("table counters: %w", err)
+// committedOn returns the group's partition of topic, if it has a commit.
+func committedOn(g status.Group, topic string, partition int32) (status.PartitionState, bool) {
+	for _, p := range g.Partitions {
+		if p.Topic == topic && p.Partition == partition && p.Committed >= 0 {
+			return p, true
 		}
-		out[t] = n
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("table counters: %w", err)
-	}
-	return out, nil
+	return status.PartitionState{}, false
 }
 
-func (h *healthSampler) deadLetterRows(ctx context.Context) (int64, error) {
-	var n int64
-	err := h.pool.QueryRow(ctx, `SELECT count(*) FROM dead_letters`).Scan(&n)
-	if err != nil {
-		return -1, fmt.Errorf("dead letters table: %w", err)
+// derive computes the rates between snapshots prev and cur: records
+// appended and consumed (the sink group's commits) per second per topic,
+// rows written per second per table.
+func (h *healthSampler) derive(prev, cur *status.Snapshot) derived {
+	d := derived{produce: map[string]float64{}, consume: map[string]float64{}, rows: map[string]float64{}}
+	if prev == nil {
+		return d
 	}
-	return n, nil
+	dt := cur.At.Sub(prev.At).Seconds()
+	if dt <= 0 {
+		return d
+	}
+	rate := func(now, before int64) float64 { return max(0, float64(now-before)/dt) }
+	pg, _ := prev.Group(h.group)
+	cg, _ := cur.Group(h.group)
+	for _, t := range h.named() {
+		pt, ok1 := prev.Topic(t.topic)
+		ct, ok2 := cur.Topic(t.topic)
+		if ok1 && ok2 && pt.End > 0 {
+			d.produce[t.name] = rate(ct.End, pt.End)
+		}
+		if pc, ok := committedSum(pg, t.topic); ok && pc > 0 && sinkTopic(t.name) {
+			if cc, ok := committedSum(cg, t.topic); ok {
+				d.consume[t.name] = rate(cc, pc)
+			}
+		}
+	}
+	for _, name := range healthTables {
+		pt, ok1 := prev.Table(name)
+		ct, ok2 := cur.Table(name)
+		if ok1 && ok2 {
+			d.rows[name] = rate(ct.Inserted+ct.Updated, pt.Inserted+pt.Updated)
+		}
+	}
+	return d
 }
 
-// recordEnd remembers a partition's end offset at now, keeping a bounded
-// history and only the samples where the end moved.
-func (h *healthSampler) recordEnd(k partKey, now time.Time, end int64) {
-	s := h.ends[k]
-	if n := len(s); n > 0 && s[n-1].end == end {
-		return
+// committedSum sums the group's committed offsets on topic.
+func committedSum(g status.Group, topic string) (int64, bool) {
+	var sum int64
+	found := false
+	for _, p := range g.Partitions {
+		if p.Topic == topic && p.Committed >= 0 {
+			sum += p.Committed
+			found = true
+		}
 	}
-	s = append(s, endSample{now, end})
-	if len(s) > endKeep {
-		s = append(s[:0], s[len(s)-endKeep:]...)
-	}
-	h.ends[k] = s
-}
-
-// lagSeconds estimates how long ago the record at offset committed was
-// appended: the time of the first sample whose end offset passed it.
-func (h *healthSampler) lagSeconds(k partKey, committed, end int64, now time.Time) (float64, bool) {
-	if committed >= end {
-		return 0, false
-	}
-	s := h.ends[k]
-	i := sort.Search(len(s), func(i int) bool { return s[i].end > committed })
-	if i == len(s) {
-		return 0, false
-	}
-	if i == 0 {
-		// Appended before the oldest sample: at least that old.
-		return now.Sub(s[0].at).Seconds(), true
-	}
-	return now.Sub(s[i].at).Seconds(), false
-}
-
-func undefinedTable(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "42P01"
+	return sum, found
 }

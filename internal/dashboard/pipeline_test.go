@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/gen"
@@ -18,6 +19,7 @@ import (
 	simmarket "github.com/tradestream/tradestream/internal/market"
 	"github.com/tradestream/tradestream/internal/pgtest"
 	"github.com/tradestream/tradestream/internal/sink"
+	"github.com/tradestream/tradestream/internal/status"
 )
 
 // pipeline is a small real pipeline for one test: its own topics and
@@ -84,10 +86,21 @@ func startPipeline(t testing.TB, o pipelineOptions) *pipeline {
 		}
 	}()
 
+	// The status sampler the health panel reads, run as its owner would.
+	health := status.NewSampler(kafkatest.Client(t, brokers), pool, status.Options{
+		Prefix: tc.Prefix, Groups: []string{p.group}, ClientOpts: []kgo.Opt{kgo.SeedBrokers(brokers...)},
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer health.Close()
+		_ = health.Run(ctx, time.Second, nil)
+	}()
+
 	// Dashboard.
 	live := kafkatest.Client(t, brokers, LiveOptions(p.topics)...)
 	p.server = New(live, pool, Options{
-		Topics: p.topics, SinkGroup: p.group, Token: o.token, Rules: o.rules, Hub: o.hub,
+		Topics: p.topics, SinkGroup: p.group, Token: o.token, Rules: o.rules, Hub: o.hub, Health: health,
 		Log: slog.New(slog.DiscardHandler),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

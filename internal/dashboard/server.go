@@ -15,7 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/config"
@@ -37,6 +36,11 @@ type Options struct {
 	// SinkGroup is the sink's consumer group, whose position gives the
 	// consume rate and lag.
 	SinkGroup string
+	// Health is where the health panel's figures come from: a
+	// status.Sampler that its owner runs (about once a second, the
+	// panel's pace) and that reads at least SinkGroup and the topics.
+	// nil leaves the panel without pipeline figures.
+	Health HealthSource
 	// Token authorises the write API; empty disables writes (403).
 	Token config.Secret
 	// Rules backs the alerts panel and rule API; nil answers 503 there.
@@ -94,8 +98,7 @@ func New(live *kgo.Client, pool *pgxpool.Pool, opts Options) *Server {
 		known: map[string]bool{},
 	}
 	s.health = &healthSampler{
-		adm: kadm.NewClient(live), pool: pool, topics: opts.Topics, group: opts.SinkGroup,
-		metrics: met, log: opts.Log, now: opts.Now,
+		src: opts.Health, topics: opts.Topics, group: opts.SinkGroup, metrics: met, now: opts.Now,
 	}
 	s.hub = newHub(opts.Hub, m, s.health.Latest, met)
 	s.health.clients = s.hub.Clients

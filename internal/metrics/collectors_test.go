@@ -121,16 +121,16 @@ func TestPostgresCollector(t *testing.T) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics.NewPostgresCollector(pool, nil))
-	// pg_stat_user_tables is updated when the inserting backend reports;
+	// pg_stat_database is updated when the inserting backend reports;
 	// wait for it rather than assume.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		m := find(t, reg, "tradestream_pg_table_rows_inserted_total", map[string]string{"table": "dead_letters"})
+		m := find(t, reg, "tradestream_pg_database_rows_total", map[string]string{"op": "inserted"})
 		if len(m) == 1 && value(m[0]) >= 25 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("tradestream_pg_table_rows_inserted_total{table=dead_letters}: got %v, want 25", m)
+			t.Fatalf("tradestream_pg_database_rows_total{op=inserted}: got %v, want 25", m)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -144,9 +144,6 @@ func TestPostgresCollector(t *testing.T) {
 		{"tradestream_pg_database_size_bytes", nil, 1},
 		{"tradestream_pg_connections", map[string]string{"state": "active"}, 1},
 		{"tradestream_pg_max_connections", nil, 1},
-		{"tradestream_pg_table_size_bytes", map[string]string{"table": "trades"}, 1},
-		{"tradestream_pg_partition_size_bytes", map[string]string{"table": "trades"}, 1},
-		{"tradestream_pg_table_live_rows", map[string]string{"table": "dead_letters"}, 0},
 		{"tradestream_pg_pool_total_connections", nil, 1},
 		{"tradestream_pg_pool_acquires_total", nil, 1},
 		{"tradestream_pg_database_rows_total", map[string]string{"op": "inserted"}, 25},
@@ -162,8 +159,38 @@ func TestPostgresCollector(t *testing.T) {
 			}
 		})
 	}
-	if got := len(find(t, reg, "tradestream_pg_partition_size_bytes", nil)); got < 2 {
-		t.Errorf("got %d partition series, want one per daily partition (at least 2)", got)
+	if got := len(find(t, reg, "tradestream_pg_table_size_bytes", nil)); got != 0 {
+		t.Errorf("got %d per-table series, want none: they come from the status sampler (TableCollector)", got)
+	}
+}
+
+func TestTableCollector(t *testing.T) {
+	snap := status.Snapshot{At: time.Now(), Tables: []status.Table{
+		{Name: "trades", Rows: 40, Estimated: true, Bytes: 9000, Partitions: 2, Inserted: 50, Updated: 3,
+			PartitionSizes: []status.PartitionSize{{Name: "trades_p20260310", Bytes: 5000}, {Name: "trades_p20260311", Bytes: 4000}}},
+		{Name: "users", Rows: 7, Bytes: 100, Inserted: 7, Updated: 9},
+	}}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewTableCollector(fixedSource{snap}))
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"tradestream_pg_table_rows_inserted_total", map[string]string{"table": "trades"}, 50},
+		{"tradestream_pg_table_rows_updated_total", map[string]string{"table": "users"}, 9},
+		{"tradestream_pg_table_live_rows", map[string]string{"table": "trades"}, 40},
+		{"tradestream_pg_table_size_bytes", map[string]string{"table": "users"}, 100},
+		{"tradestream_pg_partition_size_bytes", map[string]string{"table": "trades", "partition": "trades_p20260311"}, 4000},
+	}
+	for _, tt := range tests {
+		ms := find(t, reg, tt.name, tt.labels)
+		if len(ms) != 1 || value(ms[0]) != tt.want {
+			t.Errorf("%s%v: got %v, want one series of %v", tt.name, tt.labels, ms, tt.want)
+		}
+	}
+	if n := len(find(t, reg, "tradestream_pg_partition_size_bytes", nil)); n != 2 {
+		t.Errorf("got %d partition series, want 2", n)
 	}
 }
 

@@ -10,10 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// PostgresCollector exports, at every scrape, PostgreSQL's own statistics
-// for the pool's database and schema (pg_stat_database, pg_stat_activity,
-// pg_stat_user_tables, pg_total_relation_size) and the pool's statistics
-// (pgxpool.Stat), as tradestream_pg_*:
+// PostgresCollector exports, at every scrape, PostgreSQL's database-wide
+// statistics for the pool's database (pg_stat_database, pg_stat_activity)
+// and the pool's statistics (pgxpool.Stat), as tradestream_pg_*. The
+// per-table figures come from the status sampler instead (TableCollector).
 //
 //	tradestream_pg_up                                 1 if the statistics could be read
 //	tradestream_pg_transactions_committed_total       pg_stat_database.xact_commit
@@ -24,15 +24,8 @@ import (
 //	tradestream_pg_database_size_bytes
 //	tradestream_pg_connections{state}                 backends of this database by state
 //	tradestream_pg_max_connections                    the server's max_connections
-//	tradestream_pg_table_rows_inserted_total{table}   n_tup_ins, partitions summed into their table
-//	tradestream_pg_table_live_rows{table}             n_live_tup, likewise
-//	tradestream_pg_table_size_bytes{table}            total size with indexes and partitions
-//	tradestream_pg_partition_size_bytes{table,partition}
 //	tradestream_pg_pool_*                             the pgxpool.Stat figures
 //
-// Tables are those of the connections' current schema. The per-table
-// counters sum over the current partitions, so dropping a partition past
-// retention looks like a counter reset to Prometheus, which rate() handles.
 // A scrape queries the database at most once, bounded by a timeout.
 type PostgresCollector struct {
 	pool    *pgxpool.Pool
@@ -41,7 +34,6 @@ type PostgresCollector struct {
 
 	up, commits, rollbacks, rows, blocks, deadlocks, dbSize  *prometheus.Desc
 	conns, maxConns                                          *prometheus.Desc
-	tableInserted, tableLive, tableSize, partSize            *prometheus.Desc
 	poolAcquired, poolIdle, poolTotal, poolMax, poolBuilding *prometheus.Desc
 	poolAcquires, poolAcquireSeconds, poolEmpty, poolCancel  *prometheus.Desc
 	poolNew, poolLifetime, poolIdleDestroyed                 *prometheus.Desc
@@ -67,10 +59,6 @@ func NewPostgresCollector(pool *pgxpool.Pool, log *slog.Logger) *PostgresCollect
 		dbSize:             d("database_size_bytes", "Size of this database on disk."),
 		conns:              d("connections", "Backends connected to this database, by state.", "state"),
 		maxConns:           d("max_connections", "The server's max_connections setting."),
-		tableInserted:      d("table_rows_inserted_total", "Rows inserted per table (pg_stat_user_tables.n_tup_ins, partitions summed into their table).", "table"),
-		tableLive:          d("table_live_rows", "Estimated live rows per table (n_live_tup, partitions summed).", "table"),
-		tableSize:          d("table_size_bytes", "Total size per table, indexes, TOAST and partitions included.", "table"),
-		partSize:           d("partition_size_bytes", "Total size of each partition of a partitioned table.", "table", "partition"),
 		poolAcquired:       d("pool_acquired_connections", "Pool connections currently in use."),
 		poolIdle:           d("pool_idle_connections", "Pool connections idle."),
 		poolTotal:          d("pool_total_connections", "Pool connections open."),
@@ -90,7 +78,6 @@ func NewPostgresCollector(pool *pgxpool.Pool, log *slog.Logger) *PostgresCollect
 func (c *PostgresCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.up, c.commits, c.rollbacks, c.rows, c.blocks, c.deadlocks, c.dbSize, c.conns, c.maxConns,
-		c.tableInserted, c.tableLive, c.tableSize, c.partSize,
 		c.poolAcquired, c.poolIdle, c.poolTotal, c.poolMax, c.poolBuilding, c.poolAcquires,
 		c.poolAcquireSeconds, c.poolEmpty, c.poolCancel, c.poolNew, c.poolLifetime, c.poolIdleDestroyed,
 	} {
@@ -106,10 +93,6 @@ func (c *PostgresCollector) Collect(ch chan<- prometheus.Metric) {
 	up := 1.0
 	if err := c.collectDatabase(ctx, ch); err != nil {
 		c.log.Debug("postgres statistics", "err", err)
-		up = 0
-	}
-	if err := c.collectTables(ctx, ch); err != nil {
-		c.log.Debug("postgres table statistics", "err", err)
 		up = 0
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
@@ -177,55 +160,4 @@ func (c *PostgresCollector) collectDatabase(ctx context.Context, ch chan<- prome
 		ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(count), state)
 	}
 	return rows.Err()
-}
-
-func (c *PostgresCollector) collectTables(ctx context.Context, ch chan<- prometheus.Metric) error {
-	rows, err := c.pool.Query(ctx, `
-		WITH tables AS (
-			SELECT c.oid, c.relname FROM pg_class c
-			WHERE c.relnamespace = current_schema()::regnamespace
-			  AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-		), rels AS (
-			SELECT t.relname AS tbl, '' AS part, t.oid AS rel FROM tables t
-			UNION ALL
-			SELECT t.relname, p.relname, p.oid
-			FROM tables t JOIN pg_inherits i ON i.inhparent = t.oid JOIN pg_class p ON p.oid = i.inhrelid
-		)
-		SELECT r.tbl, r.part, coalesce(st.n_tup_ins, 0), coalesce(st.n_live_tup, 0), pg_total_relation_size(r.rel)
-		FROM rels r LEFT JOIN pg_stat_user_tables st ON st.relid = r.rel
-		ORDER BY 1, 2`)
-	if err != nil {
-		return fmt.Errorf("table statistics: %w", err)
-	}
-	defer rows.Close()
-	type sums struct{ ins, live, size int64 }
-	var order []string
-	tables := map[string]*sums{}
-	for rows.Next() {
-		var tbl, part string
-		var ins, live, size int64
-		if err := rows.Scan(&tbl, &part, &ins, &live, &size); err != nil {
-			return fmt.Errorf("table statistics: %w", err)
-		}
-		s := tables[tbl]
-		if s == nil {
-			s = &sums{}
-			tables[tbl] = s
-			order = append(order, tbl)
-		}
-		s.ins, s.live, s.size = s.ins+ins, s.live+live, s.size+size
-		if part != "" {
-			ch <- prometheus.MustNewConstMetric(c.partSize, prometheus.GaugeValue, float64(size), tbl, part)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("table statistics: %w", err)
-	}
-	for _, tbl := range order {
-		s := tables[tbl]
-		ch <- prometheus.MustNewConstMetric(c.tableInserted, prometheus.CounterValue, float64(s.ins), tbl)
-		ch <- prometheus.MustNewConstMetric(c.tableLive, prometheus.GaugeValue, float64(s.live), tbl)
-		ch <- prometheus.MustNewConstMetric(c.tableSize, prometheus.GaugeValue, float64(s.size), tbl)
-	}
-	return nil
 }

@@ -45,6 +45,18 @@ type Topic struct {
 	Offline         int `json:"offline"`
 	// Records is the sum over partitions of end minus start offset.
 	Records int64 `json:"records"`
+	// End is the sum of the partitions' end offsets: how many records were
+	// ever appended, whose growth between snapshots is the produce rate.
+	End int64 `json:"end"`
+	// Offsets are the partitions' start and end offsets, by partition.
+	Offsets []PartitionOffsets `json:"offsets,omitempty"`
+}
+
+// PartitionOffsets is one partition's log start and end offsets.
+type PartitionOffsets struct {
+	Partition int32 `json:"partition"`
+	Start     int64 `json:"start"`
+	End       int64 `json:"end"`
 }
 
 // Group is one consumer group with its lag and verdict.
@@ -66,8 +78,13 @@ type Group struct {
 type PartitionState struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
-	// Committed is the group's committed offset, -1 when it has none.
+	// Committed is the group's committed offset, -1 when it has none:
+	// the larger of the offset committed to Kafka and the one the service
+	// stored in PostgreSQL with its rows (sink_offsets, alert_offsets),
+	// which it commits to Kafka only afterwards.
 	Committed int64 `json:"committed"`
+	// Stored says Committed is PostgreSQL's, ahead of Kafka's.
+	Stored bool `json:"stored,omitempty"`
 	// End is the log end offset (high watermark).
 	End int64 `json:"end"`
 	// Lag is End - Committed, -1 when there is no commit.
@@ -90,6 +107,19 @@ type Table struct {
 	// Bytes is the total size on disk, indexes and partitions included.
 	Bytes      int64 `json:"bytes"`
 	Partitions int   `json:"partitions,omitempty"`
+	// Inserted and Updated are PostgreSQL's counters of rows inserted and
+	// updated (n_tup_ins, n_tup_upd) since its statistics were reset, the
+	// partitions' summed; their growth is the rows written per second.
+	Inserted int64 `json:"inserted"`
+	Updated  int64 `json:"updated"`
+	// PartitionSizes are the partitions' sizes, by name.
+	PartitionSizes []PartitionSize `json:"partition_sizes,omitempty"`
+}
+
+// PartitionSize is one table partition's total size on disk.
+type PartitionSize struct {
+	Name  string `json:"name"`
+	Bytes int64  `json:"bytes"`
 }
 
 // DeadLetters counts records that could not be loaded.
@@ -98,6 +128,35 @@ type DeadLetters struct {
 	Topic int64 `json:"topic"`
 	// Stored is the rows of the dead_letters table, by reason.
 	Stored map[string]int64 `json:"stored,omitempty"`
+}
+
+// StoredTotal is the number of dead_letters rows, every reason summed.
+func (d DeadLetters) StoredTotal() int64 {
+	var n int64
+	for _, c := range d.Stored {
+		n += c
+	}
+	return n
+}
+
+// Topic returns the named topic of the snapshot.
+func (s *Snapshot) Topic(name string) (Topic, bool) {
+	for _, t := range s.Topics {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Topic{}, false
+}
+
+// Table returns the named table of the snapshot.
+func (s *Snapshot) Table(name string) (Table, bool) {
+	for _, t := range s.Tables {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Table{}, false
 }
 
 // Group returns the named group of the snapshot.

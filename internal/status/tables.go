@@ -7,42 +7,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// tables returns the tables of the connection's schema with their rows
-// and sizes (partitions folded into their parent), and the dead letters
-// stored by reason.
+// tables returns the tables of the connection's schema with their rows,
+// write counters and sizes (partitions folded into their parent), and the
+// dead letters stored by reason.
 func (s *Sampler) tables(ctx context.Context) ([]Table, map[string]int64, error) {
-	rows, err := s.pool.Query(ctx, `
-		WITH tables AS (
-			SELECT c.oid, c.relname FROM pg_class c
-			WHERE c.relnamespace = current_schema()::regnamespace
-			  AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-			  AND c.relname <> 'goose_db_version'
-		), rels AS (
-			SELECT t.relname AS name, t.oid AS rel, false AS child FROM tables t
-			UNION ALL
-			SELECT t.relname, i.inhrelid, true FROM tables t JOIN pg_inherits i ON i.inhparent = t.oid
-		)
-		SELECT r.name, coalesce(sum(st.n_live_tup), 0)::bigint,
-		       coalesce(sum(pg_total_relation_size(r.rel)), 0)::bigint, count(*) FILTER (WHERE r.child)
-		FROM rels r LEFT JOIN pg_stat_user_tables st ON st.relid = r.rel
-		GROUP BY r.name ORDER BY r.name`)
+	out, err := s.tableStats(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("table statistics: %w", err)
-	}
-	var out []Table
-	for rows.Next() {
-		var t Table
-		var parts int64
-		if err := rows.Scan(&t.Name, &t.Rows, &t.Bytes, &parts); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("table statistics: %w", err)
-		}
-		t.Partitions, t.Estimated = int(parts), !s.opts.ExactRows
-		out = append(out, t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("table statistics: %w", err)
+		return nil, nil, err
 	}
 	hasDeadLetters := false
 	for i := range out {
@@ -58,19 +29,71 @@ func (s *Sampler) tables(ctx context.Context) ([]Table, map[string]int64, error)
 	if !hasDeadLetters {
 		return out, nil, nil
 	}
-	stored := map[string]int64{}
-	rows, err = s.pool.Query(ctx, `SELECT reason, count(*) FROM dead_letters GROUP BY reason`)
+	stored, err := s.deadLetters(ctx)
+	return out, stored, err
+}
+
+// tableStats reads pg_stat_user_tables and the relation sizes of every
+// table and partition of the schema.
+func (s *Sampler) tableStats(ctx context.Context) ([]Table, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH tables AS (
+			SELECT c.oid, c.relname FROM pg_class c
+			WHERE c.relnamespace = current_schema()::regnamespace
+			  AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+			  AND c.relname <> 'goose_db_version'
+		), rels AS (
+			SELECT t.relname AS name, '' AS part, t.oid AS rel FROM tables t
+			UNION ALL
+			SELECT t.relname, p.relname, p.oid
+			FROM tables t JOIN pg_inherits i ON i.inhparent = t.oid JOIN pg_class p ON p.oid = i.inhrelid
+		)
+		SELECT r.name, r.part, coalesce(st.n_live_tup, 0), coalesce(st.n_tup_ins, 0), coalesce(st.n_tup_upd, 0),
+		       pg_total_relation_size(r.rel)
+		FROM rels r LEFT JOIN pg_stat_user_tables st ON st.relid = r.rel
+		ORDER BY 1, 2`)
 	if err != nil {
-		return out, nil, fmt.Errorf("dead letters: %w", err)
+		return nil, fmt.Errorf("table statistics: %w", err)
+	}
+	defer rows.Close()
+	var out []Table
+	for rows.Next() {
+		var name, part string
+		var live, ins, upd, size int64
+		if err := rows.Scan(&name, &part, &live, &ins, &upd, &size); err != nil {
+			return nil, fmt.Errorf("table statistics: %w", err)
+		}
+		if n := len(out); n == 0 || out[n-1].Name != name {
+			out = append(out, Table{Name: name, Estimated: !s.opts.ExactRows})
+		}
+		t := &out[len(out)-1]
+		t.Rows, t.Inserted, t.Updated, t.Bytes = t.Rows+live, t.Inserted+ins, t.Updated+upd, t.Bytes+size
+		if part != "" {
+			t.Partitions++
+			t.PartitionSizes = append(t.PartitionSizes, PartitionSize{Name: part, Bytes: size})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("table statistics: %w", err)
+	}
+	return out, nil
+}
+
+// deadLetters counts the dead_letters rows by reason.
+func (s *Sampler) deadLetters(ctx context.Context) (map[string]int64, error) {
+	stored := map[string]int64{}
+	rows, err := s.pool.Query(ctx, `SELECT reason, count(*) FROM dead_letters GROUP BY reason`)
+	if err != nil {
+		return nil, fmt.Errorf("dead letters: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var reason string
 		var n int64
 		if err := rows.Scan(&reason, &n); err != nil {
-			return out, nil, fmt.Errorf("dead letters: %w", err)
+			return nil, fmt.Errorf("dead letters: %w", err)
 		}
 		stored[reason] = n
 	}
-	return out, stored, rows.Err()
+	return stored, rows.Err()
 }

@@ -1,4 +1,4 @@
-package alert
+package app
 
 import (
 	"context"
@@ -6,15 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradestream/tradestream/internal/alert"
 	"github.com/tradestream/tradestream/internal/dashboard"
 	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/pgtest"
 )
 
-func TestDashboardStore(t *testing.T) {
+func TestRuleStore(t *testing.T) {
 	pool, _ := pgtest.Migrated(t)
 	ctx := context.Background()
-	d := NewDashboardStore(NewStore(pool))
+	d := NewRuleStore(alert.NewStore(pool))
 	added, err := d.AddRule(ctx, dashboard.RuleSpec{Kind: "pct_move", Symbol: "NVDA", Threshold: event.MustParseDecimal("2.5"),
 		Window: "5m", Cooldown: "1h", Note: "n"})
 	if err != nil {

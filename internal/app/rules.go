@@ -1,4 +1,4 @@
-package alert
+package app
 
 import (
 	"context"
@@ -6,22 +6,25 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tradestream/tradestream/internal/alert"
 	"github.com/tradestream/tradestream/internal/dashboard"
 )
 
-// DashboardStore is the dashboard's dashboard.RuleStore over a Store: the
-// rules API and the alerts panel of the web page.
-type DashboardStore struct {
-	store *Store
+// RuleStore is the dashboard's dashboard.RuleStore over the alerts
+// engine's alert.Store: the rules API and the alerts panel of the web
+// page. It is the adapter between the two services, which know nothing of
+// each other.
+type RuleStore struct {
+	store *alert.Store
 }
 
-var _ dashboard.RuleStore = (*DashboardStore)(nil)
+var _ dashboard.RuleStore = (*RuleStore)(nil)
 
-// NewDashboardStore returns the dashboard's view of store.
-func NewDashboardStore(store *Store) *DashboardStore { return &DashboardStore{store: store} }
+// NewRuleStore returns the dashboard's view of store.
+func NewRuleStore(store *alert.Store) *RuleStore { return &RuleStore{store: store} }
 
 // Rules returns every rule, oldest first.
-func (d *DashboardStore) Rules(ctx context.Context) ([]dashboard.Rule, error) {
+func (d *RuleStore) Rules(ctx context.Context) ([]dashboard.Rule, error) {
 	rules, err := d.store.List(ctx)
 	if err != nil {
 		return nil, err
@@ -35,21 +38,21 @@ func (d *DashboardStore) Rules(ctx context.Context) ([]dashboard.Rule, error) {
 
 // AddRule validates and stores spec; an invalid spec is an error wrapping
 // dashboard.ErrInvalidRule.
-func (d *DashboardStore) AddRule(ctx context.Context, spec dashboard.RuleSpec) (dashboard.Rule, error) {
-	r := Rule{Kind: Kind(spec.Kind), Symbol: spec.Symbol, Threshold: spec.Threshold, Note: spec.Note}
+func (d *RuleStore) AddRule(ctx context.Context, spec dashboard.RuleSpec) (dashboard.Rule, error) {
+	r := alert.Rule{Kind: alert.Kind(spec.Kind), Symbol: spec.Symbol, Threshold: spec.Threshold, Note: spec.Note}
 	var errs []error
 	var err error
-	if r.Window, err = ParseWindow(spec.Window); err != nil {
+	if r.Window, err = alert.ParseWindow(spec.Window); err != nil {
 		errs = append(errs, fmt.Errorf("window: %w", err))
 	}
-	if r.Cooldown, err = ParseWindow(spec.Cooldown); err != nil {
+	if r.Cooldown, err = alert.ParseWindow(spec.Cooldown); err != nil {
 		errs = append(errs, fmt.Errorf("cooldown: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return dashboard.Rule{}, fmt.Errorf("%w: %w", dashboard.ErrInvalidRule, err)
 	}
 	added, err := d.store.Add(ctx, r)
-	if errors.Is(err, ErrInvalidRule) {
+	if errors.Is(err, alert.ErrInvalidRule) {
 		return dashboard.Rule{}, fmt.Errorf("%w: %w", dashboard.ErrInvalidRule, err)
 	}
 	if err != nil {
@@ -60,9 +63,9 @@ func (d *DashboardStore) AddRule(ctx context.Context, spec dashboard.RuleSpec) (
 
 // RemoveRule deletes the rule with id, or returns an error wrapping
 // dashboard.ErrRuleNotFound.
-func (d *DashboardStore) RemoveRule(ctx context.Context, id int64) error {
+func (d *RuleStore) RemoveRule(ctx context.Context, id int64) error {
 	err := d.store.Remove(ctx, id)
-	if errors.Is(err, ErrRuleNotFound) {
+	if errors.Is(err, alert.ErrRuleNotFound) {
 		return fmt.Errorf("%w: %w", dashboard.ErrRuleNotFound, err)
 	}
 	return err
@@ -70,7 +73,7 @@ func (d *DashboardStore) RemoveRule(ctx context.Context, id int64) error {
 
 // RecentAlerts returns up to limit of the newest alerts the sink stored,
 // newest first.
-func (d *DashboardStore) RecentAlerts(ctx context.Context, limit int) ([]dashboard.AlertView, error) {
+func (d *RuleStore) RecentAlerts(ctx context.Context, limit int) ([]dashboard.AlertView, error) {
 	alerts, err := d.store.Recent(ctx, limit)
 	if err != nil {
 		return nil, err
@@ -83,7 +86,7 @@ func (d *DashboardStore) RecentAlerts(ctx context.Context, limit int) ([]dashboa
 	return out, nil
 }
 
-func toDashboard(r Rule) dashboard.Rule {
+func toDashboard(r alert.Rule) dashboard.Rule {
 	return dashboard.Rule{
 		ID: r.ID,
 		RuleSpec: dashboard.RuleSpec{

@@ -1,0 +1,73 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tradestream/tradestream/internal/alert"
+	"github.com/tradestream/tradestream/internal/dashboard"
+	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/metrics"
+)
+
+// dashboardService builds the dashboard on its own live Kafka client,
+// reading its health panel from health, and binds its listener; cleanup
+// closes the client once the service has stopped.
+func (e *Env) dashboardService(ctx context.Context, pool *pgxpool.Pool, reg prometheus.Registerer, health dashboard.HealthSource) (svc Service, addr string, cleanup func(), err error) {
+	if err := Invalid(e.Config.Dashboard.Validate()); err != nil {
+		return Service{}, "", nil, err
+	}
+	topics := kafka.TopicNames(e.Config.Topics.Prefix)
+	live, err := kafka.NewClient(ctx, e.Config.Kafka, e.Log, append(dashboard.LiveOptions(topics), metrics.KafkaHooks(reg, "dashboard"))...)
+	if err != nil {
+		return Service{}, "", nil, err
+	}
+	ln, err := net.Listen("tcp", e.Config.Dashboard.Addr)
+	if err != nil {
+		live.Close()
+		return Service{}, "", nil, fmt.Errorf("dashboard listener on %s (set --addr or TRADESTREAM_DASHBOARD_ADDR): %w", e.Config.Dashboard.Addr, err)
+	}
+	srv := dashboard.New(live, pool, dashboard.Options{
+		Topics:     topics,
+		SinkGroup:  e.Config.Sink.Group,
+		Health:     health,
+		Token:      e.Config.Dashboard.Token,
+		Rules:      NewRuleStore(alert.NewStore(pool)),
+		Registerer: reg,
+		Log:        e.Log.With("service", "dashboard"),
+	})
+	svc = Service{Name: "dashboard", Run: func(ctx context.Context) error { return srv.Run(ctx, ln) }}
+	return svc, ln.Addr().String(), live.Close, nil
+}
+
+// RunDashboard runs `tradestream dash`: the dashboard, with the status
+// sampler its health panel reads (once a second), also exported on
+// /metrics.
+func (e *Env) RunDashboard(ctx context.Context) error {
+	pool, err := e.OpenPool(ctx, &e.Config.Dashboard, &e.Config.Sink)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	reg := metrics.NewRegistry()
+	obs, err := e.observe(ctx, pool, reg, dashboardInterval, dashboardWindow)
+	if err != nil {
+		return err
+	}
+	defer obs.close()
+	svc, addr, cleanup, err := e.dashboardService(ctx, pool, reg, obs.sampler)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	fmt.Fprintf(e.Stdout, "dashboard  http://%s/  (sink group %s)\n", addr, e.Config.Sink.Group)
+	return e.runStandalone(ctx, standalone{
+		main: svc, pool: pool, reg: reg, obs: obs,
+		checks:   map[string]func(context.Context) error{"postgres": pool.Ping},
+		announce: true,
+	})
+}

@@ -1,0 +1,121 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/store"
+)
+
+// Env is what the services are assembled from: the loaded configuration
+// and the process's logger, output and clock.
+type Env struct {
+	// Config is the whole configuration, loaded but not yet validated:
+	// every entry point validates the sections it uses first.
+	Config config.Config
+	// Log receives every service's logs.
+	Log *slog.Logger
+	// Stdout receives the lines saying what was started and where (and
+	// the records of a generator's dry run); Stderr the generator's
+	// report.
+	Stdout, Stderr io.Writer
+	// Terminal reports whether Stdout is an interactive terminal (the
+	// generator then draws a progress bar).
+	Terminal bool
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+func (e *Env) now() time.Time {
+	if e.Now == nil {
+		return time.Now()
+	}
+	return e.Now()
+}
+
+// ConfigError is a configuration problem found before anything started;
+// the command line exits 2 on it.
+type ConfigError struct{ Err error }
+
+// Error lists every problem, one a line.
+func (e ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, line := range strings.Split(e.Err.Error(), "\n") {
+		b.WriteString("\n  - ")
+		b.WriteString(line)
+	}
+	return b.String()
+}
+
+func (e ConfigError) Unwrap() error { return e.Err }
+
+// Invalid returns err as a ConfigError, or nil for nil.
+func Invalid(err error) error {
+	if err == nil {
+		return nil
+	}
+	return ConfigError{err}
+}
+
+// Validate checks the shared configuration plus the given sections and
+// reports every problem at once, as a ConfigError.
+func (e *Env) Validate(sections ...interface{ Validate() error }) error {
+	errs := []error{e.Config.Validate()}
+	for _, s := range sections {
+		errs = append(errs, s.Validate())
+	}
+	return Invalid(errors.Join(errs...))
+}
+
+// OpenPool validates the configuration with sections and opens the
+// database.
+func (e *Env) OpenPool(ctx context.Context, sections ...interface{ Validate() error }) (*pgxpool.Pool, error) {
+	if err := e.Validate(sections...); err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, e.Config.Database)
+}
+
+// openMigrated is OpenPool followed by Migrate, for the services that
+// write (the pool is closed again on failure).
+func (e *Env) openMigrated(ctx context.Context, sections ...interface{ Validate() error }) (*pgxpool.Pool, error) {
+	pool, err := e.OpenPool(ctx, sections...)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// Migrate applies migrations and partition upkeep, printing what it did.
+func (e *Env) Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	applied, err := store.Migrate(ctx, pool)
+	if err != nil {
+		return err
+	}
+	for _, m := range applied {
+		fmt.Fprintf(e.Stdout, "applied migration %d (%s)\n", m.Version, m.Source)
+	}
+	created, dropped, err := store.Upkeep(ctx, pool, e.now(), e.Config.Database.PartitionsAhead, e.Config.Database.RetentionDays)
+	if err != nil {
+		return err
+	}
+	cur, _, err := store.SchemaVersion(ctx, pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "schema at version %d; partitions created %d, dropped %d\n", cur, len(created), len(dropped))
+	return nil
+}

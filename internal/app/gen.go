@@ -1,0 +1,154 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/gen"
+	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/market"
+	"github.com/tradestream/tradestream/internal/metrics"
+)
+
+// RunGen runs `tradestream gen TARGET` (users, prices, trades or all):
+// the generator with its metrics listener, or with DryRun the records on
+// Stdout and no connection at all.
+func (e *Env) RunGen(ctx context.Context, target string) error {
+	if err := e.Validate(&e.Config.Gen); err != nil {
+		return err
+	}
+	kinds, _ := gen.Kinds(target)
+	sim, seed, err := gen.NewSimOf(e.Config.Gen, e.now(), kinds)
+	if err != nil {
+		return Invalid(err)
+	}
+	topics := kafka.TopicNames(e.Config.Topics.Prefix)
+	g := e.Config.Gen
+	opts := gen.Options{
+		Rate: g.Rate, Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
+		Report: e.Stderr, Terminal: e.Terminal && !g.DryRun, ReportInterval: g.ReportInterval,
+		Now: e.Now,
+	}
+	if g.DryRun {
+		opts.DryRun = e.Stdout
+		_, err := gen.Run(ctx, opts, gen.NewMarketSource(sim, kinds, topics))
+		return err
+	}
+	reg := metrics.NewRegistry()
+	cl, err := e.producer(ctx, reg, kinds)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	opts.Client, opts.Metrics = cl, gen.NewMetrics(reg)
+	fmt.Fprintf(e.Stderr, "gen %s: seed %d, run %s, %d users, to %s at %s\n", target, seed, opts.RunID,
+		g.Users, strings.Join(e.Config.Kafka.Brokers, ","), RateText(g.Rate))
+	return e.runStandalone(ctx, standalone{
+		main: generatorService(opts, gen.NewMarketSource(sim, kinds, topics)), reg: reg,
+		checks: map[string]func(context.Context) error{"kafka": cl.Ping},
+	})
+}
+
+// generatorService runs the generator, failing when events were not
+// delivered.
+func generatorService(opts gen.Options, src gen.Source) Service {
+	run := func(ctx context.Context) error {
+		sum, err := gen.Run(ctx, opts, src)
+		if err == nil && sum.Failed > 0 {
+			err = fmt.Errorf("%d events were not delivered", sum.Failed)
+		}
+		return err
+	}
+	return Service{Name: "gen", Run: run}
+}
+
+// genService is the generator of `up`: all kinds, at the configured rate,
+// reporting to Stderr; cleanup closes its producer once it has stopped.
+func (e *Env) genService(ctx context.Context, reg prometheus.Registerer) (Service, func(), error) {
+	if err := Invalid(e.Config.Gen.Validate()); err != nil {
+		return Service{}, nil, err
+	}
+	if e.Config.Gen.DryRun {
+		return Service{}, nil, Invalid(fmt.Errorf("--dry-run is for `tradestream gen`, not `up`"))
+	}
+	sim, _, err := gen.NewSim(e.Config.Gen, e.now())
+	if err != nil {
+		return Service{}, nil, Invalid(err)
+	}
+	cl, err := e.producer(ctx, reg, market.KindAll)
+	if err != nil {
+		return Service{}, nil, err
+	}
+	g := e.Config.Gen
+	opts := gen.Options{
+		Client: cl, Rate: g.Rate, Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
+		Report: e.Stderr, ReportInterval: g.ReportInterval, Now: e.Now, Metrics: gen.NewMetrics(reg),
+	}
+	src := gen.NewMarketSource(sim, market.KindAll, kafka.TopicNames(e.Config.Topics.Prefix))
+	return generatorService(opts, src), cl.Close, nil
+}
+
+// producer connects the generator's producer, with its client metrics in
+// reg, and checks that the topics for kinds exist.
+func (e *Env) producer(ctx context.Context, reg prometheus.Registerer, kinds market.Kind) (*kgo.Client, error) {
+	cl, err := kafka.NewClient(ctx, e.Config.Kafka, e.Log, append(kafka.ProducerOptions(e.Config.Kafka), metrics.KafkaHooks(reg, "gen"))...)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireTopics(ctx, kadm.NewClient(cl), topicsFor(kinds, kafka.TopicNames(e.Config.Topics.Prefix))); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// RateText writes a generator rate for people: "full speed" or "200
+// events/s".
+func RateText(rate float64) string {
+	if rate <= 0 {
+		return "full speed"
+	}
+	return fmt.Sprintf("%g events/s", rate)
+}
+
+func topicsFor(kinds market.Kind, t kafka.Topics) []string {
+	var names []string
+	if kinds&market.KindUser != 0 {
+		names = append(names, t.Users)
+	}
+	if kinds&market.KindPrice != 0 {
+		names = append(names, t.Prices)
+	}
+	if kinds&market.KindTrade != 0 {
+		names = append(names, t.Trades)
+	}
+	return names
+}
+
+// requireTopics fails with a clear message when a topic is missing, rather
+// than letting the producer retry against a topic that will never appear.
+func requireTopics(ctx context.Context, adm *kadm.Client, names []string) error {
+	details, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	var missing []string
+	for _, n := range names {
+		if d, ok := details[n]; !ok || d.Err != nil {
+			missing = append(missing, n)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("topic %s does not exist; create it with `tradestream topics create` (with the same --topic-prefix)", missing[0])
+	default:
+		return fmt.Errorf("topics %s do not exist; create them with `tradestream topics create` (with the same --topic-prefix)", strings.Join(missing, ", "))
+	}
+}

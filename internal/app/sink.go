@@ -1,0 +1,86 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tradestream/tradestream/internal/alert"
+	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/metrics"
+	"github.com/tradestream/tradestream/internal/sink"
+)
+
+// sinkService builds the sink on pool with its metrics in reg.
+func (e *Env) sinkService(pool *pgxpool.Pool, reg prometheus.Registerer) (Service, *sink.Sink, error) {
+	if err := Invalid(e.Config.Sink.Validate()); err != nil {
+		return Service{}, nil, err
+	}
+	s, err := sink.New(e.Config.Kafka, pool, e.Log, reg, sink.OptionsFrom(e.Config))
+	if err != nil {
+		return Service{}, nil, fmt.Errorf("sink: %w", err)
+	}
+	return Service{Name: "sink", Run: s.Run}, s, nil
+}
+
+// RunSink runs `tradestream sink`: it migrates the schema, then loads the
+// topics into PostgreSQL until ctx ends or, with UntilCaughtUp, until the
+// sink has caught up.
+func (e *Env) RunSink(ctx context.Context) error {
+	pool, err := e.openMigrated(ctx, &e.Config.Sink)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	reg := metrics.NewRegistry()
+	svc, s, err := e.sinkService(pool, reg)
+	if err != nil {
+		return err
+	}
+	return e.runStandalone(ctx, standalone{
+		main: svc, pool: pool, reg: reg, observe: true, announce: true,
+		checks: map[string]func(context.Context) error{"postgres": pool.Ping, "kafka": s.Ping},
+	})
+}
+
+// alertsService builds the alerts engine on pool with its metrics in reg.
+func (e *Env) alertsService(pool *pgxpool.Pool, reg prometheus.Registerer) (Service, error) {
+	a := e.Config.Alerts
+	eng, err := alert.New(e.Config.Kafka, pool, alert.Options{
+		Topics:         kafka.TopicNames(e.Config.Topics.Prefix),
+		Group:          a.Group,
+		Instance:       a.Instance,
+		BatchSize:      a.BatchSize,
+		FromStart:      a.FromStart,
+		SessionTimeout: a.SessionTimeout,
+		Registerer:     reg,
+		Log:            e.Log.With("service", "alerts"),
+	})
+	if err != nil {
+		return Service{}, Invalid(err)
+	}
+	return Service{Name: "alerts", Run: eng.Run}, nil
+}
+
+// RunAlerts runs `tradestream alerts run`: it migrates the schema, then
+// evaluates the rules on the stream until ctx ends.
+func (e *Env) RunAlerts(ctx context.Context) error {
+	pool, err := e.openMigrated(ctx, &e.Config.Alerts)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	reg := metrics.NewRegistry()
+	svc, err := e.alertsService(pool, reg)
+	if err != nil {
+		return err
+	}
+	t := kafka.TopicNames(e.Config.Topics.Prefix)
+	fmt.Fprintf(e.Stdout, "alerts     group %s: %s, %s -> %s\n", e.Config.Alerts.Group, t.Prices, t.Trades, t.Alerts)
+	return e.runStandalone(ctx, standalone{
+		main: svc, pool: pool, reg: reg, observe: true, announce: true,
+		checks: map[string]func(context.Context) error{"postgres": pool.Ping},
+	})
+}

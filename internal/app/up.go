@@ -1,0 +1,89 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/metrics"
+)
+
+// Up runs `tradestream up`: it creates the topics that are missing,
+// migrates the database, then runs the metrics listener, the sink, the
+// alerts engine, the status sampler (once a second, for the dashboard's
+// health panel and /metrics), the dashboard and the generator until ctx
+// ends, printing what it started and where. Every section is validated
+// before anything connects.
+func (e *Env) Up(ctx context.Context) error {
+	c := &e.Config
+	if err := e.Validate(&c.Gen, &c.Sink, &c.Alerts, &c.Dashboard); err != nil {
+		return err
+	}
+	if c.Gen.DryRun {
+		return Invalid(fmt.Errorf("--dry-run is for `tradestream gen`, not `up`"))
+	}
+	cl, err := kafka.NewClient(ctx, c.Kafka, e.Log)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	created, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(c.Topics))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "kafka      %s  (topics created: %d)\n", strings.Join(c.Kafka.Brokers, ","), len(created))
+	pool, err := e.OpenPool(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := e.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "postgres   %s\n", c.Database.URL)
+
+	var services []Service
+	reg := metrics.NewRegistry()
+	msvc, maddr, err := e.metricsService(reg, map[string]func(context.Context) error{"kafka": cl.Ping, "postgres": pool.Ping})
+	if err != nil {
+		return err
+	}
+	if msvc != nil {
+		services = append(services, *msvc)
+		fmt.Fprintf(e.Stdout, "metrics    http://%s/metrics  (health: /healthz, /readyz)\n", maddr)
+	}
+	ssvc, _, err := e.sinkService(pool, reg)
+	if err != nil {
+		return err
+	}
+	services = append(services, ssvc)
+	fmt.Fprintf(e.Stdout, "sink       group %s -> PostgreSQL\n", c.Sink.Group)
+	asvc, err := e.alertsService(pool, reg)
+	if err != nil {
+		return err
+	}
+	obs, err := e.observe(ctx, pool, reg, dashboardInterval, dashboardWindow)
+	if err != nil {
+		return err
+	}
+	defer obs.close()
+	services = append(services, asvc, obs.service)
+	fmt.Fprintf(e.Stdout, "alerts     group %s -> %s  (rules: tradestream alerts add|list|rm)\n", c.Alerts.Group, kafka.TopicNames(c.Topics.Prefix).Alerts)
+	dsvc, daddr, closeDash, err := e.dashboardService(ctx, pool, reg, obs.sampler)
+	if err != nil {
+		return err
+	}
+	defer closeDash()
+	services = append(services, dsvc)
+	fmt.Fprintf(e.Stdout, "dashboard  http://%s/\n", daddr)
+	gsvc, closeGen, err := e.genService(ctx, reg)
+	if err != nil {
+		return err
+	}
+	defer closeGen()
+	services = append(services, gsvc)
+	fmt.Fprintf(e.Stdout, "gen        %s, %d users -> %s{users,prices,trades}\n", RateText(c.Gen.Rate), c.Gen.Users, c.Topics.Prefix)
+	fmt.Fprintln(e.Stdout, "running; press Ctrl-C to stop")
+	return Run(ctx, e.Log, services)
+}
