@@ -7,18 +7,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tradestream/tradestream/internal/bench"
-	"github.com/tradestream/tradestream/internal/sink"
 )
 
 // sinkBenchResult is what `bench sink --json` prints.
 type sinkBenchResult struct {
 	Machine bench.Machine `json:"machine"`
-	*sink.BenchResult
+	*bench.SinkResult
 }
 
 func (r *root) benchSinkCommand() *cobra.Command {
 	var (
-		cfg    sink.BenchConfig
+		cfg    bench.SinkOptions
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -48,11 +47,11 @@ configured database, and deletes both at the end.`,
 			if asJSON {
 				cfg.Progress = r.io.Stderr
 			}
-			res, err := sink.Bench(cmd.Context(), cfg)
+			res, err := bench.Sink(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
-			out := sinkBenchResult{Machine: bench.Describe(r.io.Getenv("TRADESTREAM_KAFKA_JARS")), BenchResult: res}
+			out := sinkBenchResult{Machine: bench.Describe(r.io.Getenv("TRADESTREAM_KAFKA_JARS")), SinkResult: res}
 			if asJSON {
 				return r.printJSON(out)
 			}
