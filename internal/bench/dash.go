@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -35,9 +36,12 @@ type DashOptions struct {
 	// Interval is the candle interval the clients subscribe to.
 	Interval string
 	// Command starts the dashboard: the program and its first arguments
-	// (e.g. the own binary, "dash", "--config", file); Dash adds the topic
-	// prefix and the addresses.
+	// (e.g. the own binary and "dash"); Dash adds the topic prefix and the
+	// addresses.
 	Command []string
+	// Env is added to the dashboard process's environment, which is
+	// otherwise this process's.
+	Env []string
 	// Progress receives progress lines and the dashboard's own output.
 	Progress io.Writer
 	Log      *slog.Logger
@@ -148,6 +152,7 @@ func startDashboard(o DashOptions) (*dashProcess, error) {
 		"--topic-prefix", o.Topics.Prefix, "--addr", addr, "--metrics-addr", maddr)
 	cmd := exec.Command(o.Command[0], args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, o.Progress
+	cmd.Env = append(os.Environ(), o.Env...)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start dashboard: %w", err)
 	}

@@ -24,7 +24,10 @@ import (
 
 // ProduceOptions configures `tradestream bench produce`.
 type ProduceOptions struct {
-	Kafka  config.Kafka
+	Kafka config.Kafka
+	// Topics is the topic layout (replication, retention); the prefix and
+	// partition count are the benchmark's own.
+	Topics config.Topics
 	Gen    config.Gen
 	Jars   string // Kafka jars, for ProducerPerformance
 	Log4j  string // optional log4j2 config for the Java tool
@@ -67,7 +70,7 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 	res := ProduceResult{Machine: Describe(o.Jars)}
 	prefix := fmt.Sprintf("bench.%d.", time.Now().UnixNano())
 	topics := kafka.TopicNames(prefix)
-	tc := config.Default().Topics
+	tc := o.Topics
 	tc.Prefix, tc.Partitions = prefix, o.Partitions
 
 	cl, err := kafka.NewClient(ctx, o.Kafka, o.Log, kafka.ProducerOptions(o.Kafka)...)

@@ -21,6 +21,9 @@ import (
 // SinkOptions configures Sink.
 type SinkOptions struct {
 	Kafka config.Kafka
+	// Topics is the topic layout (replication, retention); the prefix and
+	// partition count are the benchmark's own.
+	Topics config.Topics
 	// DatabaseURL is the database the benchmark makes its own schema in.
 	DatabaseURL string
 	// Partitions of the benchmark topics.
@@ -185,7 +188,7 @@ func (res *SinkResult) summarize() {
 // produceFeed creates the benchmark's topics, generates the feed and
 // produces it with cl.
 func (sb *sinkBench) produceFeed(ctx context.Context, cl *kgo.Client) ([]feed.Record, error) {
-	tc := config.Default().Topics
+	tc := sb.o.Topics
 	tc.Prefix, tc.Partitions = "bench.sink."+sb.suffix+".", sb.o.Partitions
 	sb.topics = kafka.TopicNames(tc.Prefix)
 	if _, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(tc)); err != nil {

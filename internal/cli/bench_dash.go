@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tradestream/tradestream/internal/bench"
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/dashboard"
 )
 
@@ -50,10 +53,7 @@ clients saw it. Everything runs on 127.0.0.1.`,
 			if err != nil {
 				return fmt.Errorf("find own binary: %w", err)
 			}
-			o.Command = []string{exe, "dash"}
-			if r.configFile != "" {
-				o.Command = append(o.Command, "--config", r.configFile)
-			}
+			o.Command, o.Env = []string{exe, "dash"}, dashChildEnv(cmd)
 			o.Kafka, o.Topics, o.Gen, o.Log, o.Progress = r.cfg.Kafka, r.cfg.Topics, r.cfg.Gen, r.log, r.io.Stderr
 			res, err := bench.Dash(cmd.Context(), o)
 			if err != nil {
@@ -76,9 +76,41 @@ clients saw it. Everything runs on 127.0.0.1.`,
 	// This benchmark's rate defaults to 10,000 events/s; the shared
 	// config keeps its own default for every other command.
 	f.Lookup("rate").DefValue = strconv.Itoa(benchDashRate)
+	honourOnly(cmd, benchDashFlags)
 	return cmd
 }
 
+// benchDashForwarded are the global flags the dashboard process needs as
+// given to `bench dash`; it inherits the environment too.
+var benchDashForwarded = slices.Concat([]string{"config", "log-format", "log-level",
+	"database-url", "database-connect-timeout", "database-max-conns"}, benchKafkaFlags)
+
+// benchDashFlags are the flags `bench dash` honours. The generator runs at
+// --rate until the measurement ends, so --count, --duration, --dry-run and
+// --report-interval do not apply; the topics' prefix is its own.
+var benchDashFlags = honoured(benchGlobalFlags, benchSimFlags, benchDashForwarded,
+	[]string{"clients", "measure", "warmup", "interval", "json", "rate", "topic-partitions"})
+
+// dashChildEnv returns the forwarded flags set on cmd's command line as
+// environment entries for the dashboard process, where they take the
+// place of the bench's own environment (and keep secrets out of its
+// arguments).
+func dashChildEnv(cmd *cobra.Command) []string {
+	var env []string
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if !slices.Contains(benchDashForwarded, f.Name) {
+			return
+		}
+		name := config.EnvName(f)
+		if f.Name == "config" {
+			name = "TRADESTREAM_CONFIG"
+		}
+		if name != "" {
+			env = append(env, name+"="+config.RawValue(f))
+		}
+	})
+	return env
+}
 func printDashBench(w io.Writer, res bench.DashResult) {
 	c := res.Clients
 	fmt.Fprintf(w, "\nmachine: %s, %d CPUs, %d GiB\n", res.Machine.CPUModel, res.Machine.CPUs, res.Machine.MemoryGiB)

@@ -54,7 +54,7 @@ idempotence, compression, linger and batch size. Runs alternate for
 				log4j = "" // run from elsewhere than the repository: the tool's defaults
 			}
 			res, err := bench.Produce(cmd.Context(), bench.ProduceOptions{
-				Kafka: r.cfg.Kafka, Gen: gcfg, Jars: jars, Log4j: log4j,
+				Kafka: r.cfg.Kafka, Topics: r.cfg.Topics, Gen: gcfg, Jars: jars, Log4j: log4j,
 				Record: records, Rounds: rounds, Partitions: partitions, Log: r.log, Progress: progress,
 			})
 			if err != nil {
@@ -74,8 +74,15 @@ idempotence, compression, linger and batch size. Runs alternate for
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&jars, "jars", "", "Kafka jars directory (default $TRADESTREAM_KAFKA_JARS)")
 	r.cfg.Gen.Bind(f)
+	honourOnly(cmd, benchProduceFlags)
 	return cmd
 }
+
+// benchProduceFlags are the flags `bench produce` honours. The generator
+// runs flat out for --records, so --rate, --count, --duration, --dry-run
+// and --report-interval do not apply; it uses no database.
+var benchProduceFlags = honoured(benchGlobalFlags, benchSimFlags,
+	[]string{"records", "rounds", "partitions", "json", "jars"})
 
 func printProduce(w io.Writer, res bench.ProduceResult) {
 	fmt.Fprintf(w, "\nmachine: %s, %d CPUs, %d GiB; Kafka %s\n", res.Machine.CPUModel, res.Machine.CPUs, res.Machine.MemoryGiB, res.Machine.Kafka)
