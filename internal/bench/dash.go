@@ -200,9 +200,9 @@ func startGenerator(ctx context.Context, g config.Gen, cl *kgo.Client, topics ka
 // and stream-end counts before the clients disconnect.
 func measureDash(ctx context.Context, o DashOptions, d *dashProcess, symbols []string, res *DashResult) error {
 	measureFrom := time.Now().Add(o.Warmup)
-	// The clients stop at the end of the measurement (or when stopped
-	// earlier), which lets them count who is still connected just before.
-	cctx, stopClients := context.WithDeadline(ctx, measureFrom.Add(o.Measure+time.Second))
+	// The clients stop once the server's counts are read at the end of
+	// the measurement; the deadline only bounds a run that hangs.
+	cctx, stopClients := context.WithDeadline(ctx, measureFrom.Add(o.Measure+time.Minute))
 	defer stopClients()
 	loadDone := make(chan struct{})
 	var loadErr error

@@ -20,7 +20,8 @@ import (
 // LoadResult is what a set of live stream clients measured.
 type LoadResult struct {
 	Clients int `json:"clients"`
-	// Connected is how many clients were still connected at the end.
+	// Connected is how many clients were still connected when the run
+	// ended: those whose stream started and did not end before.
 	Connected int   `json:"connected"`
 	Frames    int64 `json:"frames"`
 	Bytes     int64 `json:"bytes"`
@@ -56,6 +57,7 @@ const maxSamplesPerClient = 1 << 16
 // it until the run ends.
 type loadClient struct {
 	lat, fresh []time.Duration
+	connected  bool
 	end        string // "" while connected or ended by the run's end
 }
 
@@ -71,7 +73,7 @@ func LoadClients(ctx context.Context, base string, symbols []string, interval st
 	tr := &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: 0, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
-	var frames, bytesRead, connected atomic.Int64
+	var frames, bytesRead atomic.Int64
 	clients := make([]loadClient, n)
 	var wg sync.WaitGroup
 	errc := make(chan error, n)
@@ -89,12 +91,11 @@ func LoadClients(ctx context.Context, base string, symbols []string, interval st
 				return
 			}
 			defer body.Close()
-			connected.Add(1)
-			defer connected.Add(-1)
+			lc.connected = true
 			lc.read(ctx, body, measureFrom, &frames, &bytesRead)
 		})
 	}
-	res := LoadResult{Clients: n, Connected: connectedAtEnd(ctx, &connected)}
+	res := LoadResult{Clients: n}
 	<-ctx.Done()
 	wg.Wait()
 	close(errc)
@@ -105,6 +106,11 @@ func LoadClients(ctx context.Context, base string, symbols []string, interval st
 	res.Frames, res.Bytes = frames.Load(), bytesRead.Load()
 	res.FramesPerClientSecond = float64(res.Frames) / float64(n) / res.Elapsed.Seconds()
 	res.Latency, res.Freshness, res.Ended = summarizeClients(clients)
+	for _, c := range clients {
+		if c.connected && c.end == "" {
+			res.Connected++
+		}
+	}
 	return res, <-errc // nil when no client failed to connect
 }
 
@@ -123,23 +129,6 @@ func connect(ctx context.Context, hc *http.Client, u string) (io.ReadCloser, err
 		return nil, fmt.Errorf("connect %s: status %s", u, res.Status)
 	}
 	return res.Body, nil
-}
-
-// connectedAtEnd waits until just before ctx's deadline and returns how
-// many clients are connected then: once ctx ends the streams close
-// concurrently with the count.
-func connectedAtEnd(ctx context.Context, connected *atomic.Int64) int {
-	if dl, ok := ctx.Deadline(); ok {
-		t := time.NewTimer(time.Until(dl) - 250*time.Millisecond)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-	} else {
-		<-ctx.Done()
-	}
-	return int(connected.Load())
 }
 
 // read reads frames until the stream ends, keeping the latency of those
