@@ -277,6 +277,13 @@ func (h *Hub) tick() {
 		frames[key] = f
 		return f
 	}
+	h.fanOut(build)
+}
+
+// fanOut queues each client's frame, skipping a client whose queue is full
+// and dropping one that has missed MaxSkipped frames in a row. h.mu must
+// be held.
+func (h *Hub) fanOut(build func(subKey) *frame) {
 	for c := range h.clients {
 		select {
 		case c.ch <- build(c.key):
