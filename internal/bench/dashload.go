@@ -58,6 +58,7 @@ const maxSamplesPerClient = 1 << 16
 type loadClient struct {
 	lat, fresh []time.Duration
 	connected  bool
+	seenFrame  bool
 	end        string // "" while connected or ended by the run's end
 }
 
@@ -67,6 +68,12 @@ type loadClient struct {
 // client side of `tradestream bench dash`; only loopback addresses are
 // meant as targets.
 func LoadClients(ctx context.Context, base string, symbols []string, interval string, n int, measureFrom time.Time) (LoadResult, error) {
+	return loadClients(ctx, base, symbols, interval, n, measureFrom, func(string) {})
+}
+
+// loadClients is LoadClients; each client calls seen with "frame" after its
+// first frame and with "end" when its stream ends before ctx does.
+func loadClients(ctx context.Context, base string, symbols []string, interval string, n int, measureFrom time.Time, seen func(string)) (LoadResult, error) {
 	if len(symbols) == 0 || n <= 0 {
 		return LoadResult{}, fmt.Errorf("load clients: need symbols and a positive count")
 	}
@@ -92,7 +99,7 @@ func LoadClients(ctx context.Context, base string, symbols []string, interval st
 			}
 			defer body.Close()
 			lc.connected = true
-			lc.read(ctx, body, measureFrom, &frames, &bytesRead)
+			lc.read(ctx, body, measureFrom, &frames, &bytesRead, seen)
 		})
 	}
 	res := LoadResult{Clients: n}
@@ -134,7 +141,7 @@ func connect(ctx context.Context, hc *http.Client, u string) (io.ReadCloser, err
 // read reads frames until the stream ends, keeping the latency of those
 // that arrive from measureFrom on, and notes why it ended if that was
 // before ctx did.
-func (lc *loadClient) read(ctx context.Context, body io.Reader, measureFrom time.Time, frames, bytesRead *atomic.Int64) {
+func (lc *loadClient) read(ctx context.Context, body io.Reader, measureFrom time.Time, frames, bytesRead *atomic.Int64, seen func(string)) {
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	var f struct {
@@ -146,6 +153,10 @@ func (lc *loadClient) read(ctx context.Context, body io.Reader, measureFrom time
 		data, ok := bytes.CutPrefix(line, []byte("data: "))
 		if !ok {
 			continue
+		}
+		if !lc.seenFrame {
+			lc.seenFrame = true
+			seen("frame")
 		}
 		now := time.Now()
 		if now.Before(measureFrom) {
@@ -165,6 +176,9 @@ func (lc *loadClient) read(ctx context.Context, body io.Reader, measureFrom time
 		lc.end = clientEndServerClosed
 	default:
 		lc.end = clientEndReadError
+	}
+	if lc.end != "" {
+		seen("end")
 	}
 }
 

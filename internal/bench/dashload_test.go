@@ -18,29 +18,33 @@ import (
 // after its first frame, and checks that the clients count it as ended
 // early and the others as connected at the end.
 func TestLoadClientsSayWhyStreamsEnded(t *testing.T) {
-	var served sync.WaitGroup
-	served.Add(4)
-	ended := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		us := time.Now().UnixMicro()
 		fmt.Fprintf(w, "data: {\"t\":1,\"pt\":%d,\"pn\":%d}\n\n", us, us)
 		w.(http.Flusher).Flush()
-		served.Done()
 		if r.URL.Query().Get("symbol") == "END" {
-			close(ended)
 			return
 		}
 		<-r.Context().Done()
 	}))
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		served.Wait()
-		<-ended
-		cancel()
-	}()
-	res, err := LoadClients(ctx, srv.URL, []string{"AAPL", "MSFT", "IBM", "END"}, "1s", 4, time.Time{})
+	var mu sync.Mutex
+	var frames, ends int
+	seen := func(what string) { // the run ends once every client has had its frame and END has ended
+		mu.Lock()
+		defer mu.Unlock()
+		if what == "frame" {
+			frames++
+		} else {
+			ends++
+		}
+		if frames == 4 && ends == 1 {
+			cancel()
+		}
+	}
+	res, err := loadClients(ctx, srv.URL, []string{"AAPL", "MSFT", "IBM", "END"}, "1s", 4, time.Time{}, seen)
 	if err != nil {
 		t.Fatal(err)
 	}
