@@ -140,6 +140,20 @@ func EnvName(f *pflag.Flag) string {
 	return ""
 }
 
+// RawValue returns f's value as it was given, a secret's included (a
+// list's items joined by commas, as its environment variable takes them):
+// for handing a setting on to a child process through its environment.
+func RawValue(f *pflag.Flag) string {
+	switch val := f.Value.(type) {
+	case pflag.SliceValue:
+		return strings.Join(val.GetSlice(), ",")
+	case interface{ raw() string }:
+		return val.raw()
+	default:
+		return val.String()
+	}
+}
+
 // binder registers flags bound to config fields and records each one's
 // environment variable.
 type binder struct {

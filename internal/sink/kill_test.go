@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tradestream/tradestream/internal/sink/feed"
+	"github.com/tradestream/tradestream/internal/bench/feed"
 )
 
 // killTest produces a seeded feed of events (with malformed records mixed

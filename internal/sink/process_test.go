@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tradestream/tradestream/internal/sink/feed"
+	"github.com/tradestream/tradestream/internal/bench/feed"
 )
 
 var (

@@ -60,6 +60,17 @@ type Options struct {
 	Transforms []Transform
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// OnCommit, when set, is called from Run's goroutine after every
+	// committed batch; it must return quickly.
+	OnCommit func(Committed)
+}
+
+// Committed describes a committed batch, for Options.OnCommit.
+type Committed struct {
+	// Records is the number of records the batch covered.
+	Records int
+	// FirstRecord is when the batch's first record arrived.
+	FirstRecord time.Time
 }
 
 // OptionsFrom returns the options set by the configuration, with the
@@ -122,8 +133,6 @@ type Sink struct {
 	w          writer
 	parts      partitionCache
 	build      builder
-	// firstBatch is when the first record arrived, for the benchmark.
-	firstBatch time.Time
 }
 
 // New returns a sink that loads into pool and registers its metrics with
@@ -284,9 +293,6 @@ func (s *Sink) fill(ctx context.Context) *batch {
 				s.metrics.skipped.Add(float64(n))
 			}
 		})
-		if !b.empty() && s.firstBatch.IsZero() {
-			s.firstBatch = b.started
-		}
 		if ctx.Err() != nil {
 			return b
 		}
@@ -401,6 +407,9 @@ func (s *Sink) committed(ctx context.Context, b *batch, start time.Time) {
 		m.latency.Observe(float64(nowNano-p) / 1e9)
 	}
 	s.commitToKafka(ctx, b)
+	if s.opts.OnCommit != nil {
+		s.opts.OnCommit(Committed{Records: b.records, FirstRecord: b.started})
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -13,43 +13,21 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/store"
 )
 
-// The COPY targets. Ticks and trades go straight into the partitioned
-// tables; users and trade-driven account updates go through per-session
-// temporary staging tables and then INSERT ... ON CONFLICT, since they are
-// latest-state upserts.
+// The COPY targets, from store's column lists. Ticks and trades go
+// straight into the partitioned tables; users, trade-driven account
+// updates and alerts go through per-session temporary staging tables (see
+// upsert.go) and then INSERT ... ON CONFLICT, since they are latest-state
+// upserts.
 var (
-	ticksTable = newCopyTable("price_ticks",
-		"symbol", "sector", "seq", "ts", "bid", "ask", "last", "volume", "run_id", "kafka_partition", "kafka_offset")
-	tradesTable = newCopyTable("trades",
-		"trade_id", "user_id", "account_id", "symbol", "side", "quantity", "price", "fee", "ts",
-		"balance_after", "order_type", "limit_price", "schema_version", "run_id", "kafka_partition", "kafka_offset")
-	stageUsersTable = newCopyTable("sink_stage_users",
-		"user_id", "name", "email", "country", "signup_at", "experience", "risk_tolerance", "sectors",
-		"updated_at", "kafka_partition", "kafka_offset", "account_id", "account_type", "currency", "balance")
-	stageAccountsTable = newCopyTable("sink_stage_accounts",
-		"account_id", "user_id", "balance", "balance_at", "last_trade_id")
-	stageAlertsTable = newCopyTable("sink_stage_alerts",
-		"alert_id", "rule_id", "kind", "symbol", "message", "value", "ts", "kafka_partition", "kafka_offset")
+	ticksTable         = newCopyTable(store.PriceTicks)
+	tradesTable        = newCopyTable(store.Trades)
+	stageUsersTable    = newCopyTable(stageUsers)
+	stageAccountsTable = newCopyTable(stageAccounts)
+	stageAlertsTable   = newCopyTable(stageAlerts)
 )
-
-// createStages makes the session's staging tables if this connection has
-// not got them yet; ON COMMIT DELETE ROWS empties them at every commit.
-const createStages = `
-CREATE TEMP TABLE IF NOT EXISTS sink_stage_users (
-    user_id bigint, name text, email text, country text, signup_at timestamptz,
-    experience text, risk_tolerance text, sectors text[], updated_at timestamptz,
-    kafka_partition integer, kafka_offset bigint,
-    account_id bigint, account_type text, currency text, balance numeric(20,4)
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS sink_stage_accounts (
-    account_id bigint, user_id bigint, balance numeric(20,4), balance_at timestamptz, last_trade_id bigint
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS sink_stage_alerts (
-    alert_id text, rule_id bigint, kind text, symbol text, message text, value numeric(20,4),
-    ts timestamptz, kafka_partition integer, kafka_offset bigint
-) ON COMMIT DELETE ROWS`
 
 const insertDeadLetters = `
 INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, schema, reason, error, key, value)
@@ -155,7 +133,7 @@ func (w *writer) copyTicks(ctx context.Context, tx pgx.Tx, rows []tickRow) error
 	c.reset()
 	for i := range rows {
 		r, p := &rows[i], &rows[i].ev
-		c.row(11)
+		c.row(ticksTable.width)
 		c.text(p.Symbol)
 		c.text(p.Sector)
 		c.int64(p.Seq)
@@ -179,7 +157,7 @@ func (w *writer) copyTrades(ctx context.Context, tx pgx.Tx, rows []tradeRow) err
 	c.reset()
 	for i := range rows {
 		r, t := &rows[i], &rows[i].ev
-		c.row(16)
+		c.row(tradesTable.width)
 		c.int64(t.ID)
 		c.int64(t.UserID)
 		c.int64(t.AccountID)
