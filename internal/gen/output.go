@@ -56,12 +56,18 @@ func newKafkaOutput(cl *kgo.Client, stats *Stats, pool *pool, metrics *Metrics, 
 }
 
 func (k *kafkaOutput) Send(ctx context.Context, r *kgo.Record) error {
-	stamp := k.now().UTC().AppendFormat(make([]byte, 0, 32), time.RFC3339Nano)
-	r.Headers = append(r.Headers, kgo.RecordHeader{Key: "produced_at", Value: stamp})
+	stampProducedAt(r, k.now())
 	k.stats.Sent.Add(1)
 	k.stats.Bytes.Add(int64(len(r.Value)))
 	k.cl.Produce(ctx, r, k.promise)
 	return k.err()
+}
+
+// stampProducedAt adds the produced_at header, the time r is handed to
+// the producer.
+func stampProducedAt(r *kgo.Record, now time.Time) {
+	stamp := now.UTC().AppendFormat(make([]byte, 0, 32), time.RFC3339Nano)
+	r.Headers = append(r.Headers, kgo.RecordHeader{Key: "produced_at", Value: stamp})
 }
 
 func (k *kafkaOutput) promise(r *kgo.Record, err error) {
