@@ -266,7 +266,7 @@ func prebuild(recs []feed.Record, names kafka.Topics, opts Options) ([]*batch, i
 	b := newBatch()
 	for i, r := range recs {
 		kr := &kgo.Record{Topic: topic[r.Topic], Offset: int64(i), Key: r.Key, Value: r.Value,
-			Headers: []kgo.RecordHeader{{Key: event.HeaderSchema, Value: []byte(r.Schema)}}}
+			Headers: event.Headers{Schema: []byte(r.Schema)}.Records()}
 		bl.addPartition(b, kr.Topic, 0, []*kgo.Record{kr}, noPosition, time.Time{})
 		if b.records == opts.BatchSize || i == len(recs)-1 {
 			clear(b.ranges)

@@ -164,7 +164,7 @@ func (w *writer) copyTicks(ctx context.Context, tx pgx.Tx, rows []tickRow) error
 		c.numeric(p.Ask)
 		c.numeric(p.Last)
 		c.int64(p.Volume)
-		c.text(string(header(r.src, event.HeaderRunID)))
+		c.text(string(event.ReadHeaders(r.src.Headers).RunID))
 		c.int32(r.src.Partition)
 		c.int64(r.src.Offset)
 	}
@@ -193,7 +193,7 @@ func (w *writer) copyTrades(ctx context.Context, tx pgx.Tx, rows []tradeRow) err
 		c.textOrNull(string(t.OrderType))
 		c.numericOrNull(t.LimitPrice)
 		c.int16(r.version)
-		c.text(string(header(r.src, event.HeaderRunID)))
+		c.text(string(event.ReadHeaders(r.src.Headers).RunID))
 		c.int32(r.src.Partition)
 		c.int64(r.src.Offset)
 	}
@@ -210,7 +210,7 @@ func (w *writer) insertDeadLetters(ctx context.Context, tx pgx.Tx, dead []deadLe
 	keys, values := make([][]byte, n), make([][]byte, n)
 	for i, d := range dead {
 		topics[i], parts[i], offs[i] = d.src.Topic, d.src.Partition, d.src.Offset
-		schemas[i] = storable(string(header(d.src, event.HeaderSchema)))
+		schemas[i] = storable(string(event.ReadHeaders(d.src.Headers).Schema))
 		reasons[i], errs[i] = d.reason, storable(d.err)
 		keys[i], values[i] = d.src.Key, d.src.Value
 	}
