@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tradestream/tradestream/internal/clock"
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafka"
 	tsmetrics "github.com/tradestream/tradestream/internal/metrics"
@@ -354,7 +355,7 @@ func (s *Sink) flush(ctx context.Context, b *batch) error {
 		wait := bo.next()
 		s.log.Warn("cannot load batch; consumption paused, retrying", "attempt", attempt, "class", class,
 			"error", err, "retry_in", wait.Round(time.Millisecond))
-		if err := sleep(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
@@ -401,15 +402,4 @@ func (s *Sink) committed(ctx context.Context, b *batch, start time.Time) {
 		m.latency.Observe(float64(nowNano-p) / 1e9)
 	}
 	s.commitToKafka(ctx, b)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
