@@ -90,6 +90,15 @@ type writer struct {
 	group   string
 	metrics *metrics
 	buf     copyBuffer
+	// now is the clock; time.Now when nil.
+	now func() time.Time
+}
+
+func (w *writer) clockNow() time.Time {
+	if w.now == nil {
+		return time.Now()
+	}
+	return w.now()
 }
 
 // commit loads b and moves the stored offsets in one transaction.
@@ -108,11 +117,11 @@ func (w *writer) commit(ctx context.Context, b *batch) error {
 	if err := w.storeOffsets(ctx, tx, b.ranges); err != nil {
 		return err
 	}
-	start := time.Now()
+	start := w.clockNow()
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	w.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	w.metrics.commitSeconds.Observe(w.clockNow().Sub(start).Seconds())
 	return nil
 }
 
@@ -139,11 +148,11 @@ func (w *writer) load(ctx context.Context, tx pgx.Tx, b *batch) error {
 }
 
 func (w *writer) timedCopy(ctx context.Context, tx pgx.Tx, t copyTable) error {
-	start := time.Now()
+	start := w.clockNow()
 	if _, err := copyRows(ctx, tx, t, &w.buf); err != nil {
 		return err
 	}
-	w.metrics.copySeconds.WithLabelValues(t.name).Observe(time.Since(start).Seconds())
+	w.metrics.copySeconds.WithLabelValues(t.name).Observe(w.clockNow().Sub(start).Seconds())
 	return nil
 }
 
