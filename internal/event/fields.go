@@ -5,6 +5,18 @@ package event
 // bookkeeping (unknown and duplicate keys, required fields) and the
 // decoder switches on the constant to parse the value.
 
+// fieldSet tracks which fields of an object were seen.
+type fieldSet uint32
+
+// mark records field bit as seen, failing on a duplicate key.
+func (s *fieldSet) mark(bit fieldSet, name string) error {
+	if *s&bit != 0 {
+		return invalid(name, "duplicate field")
+	}
+	*s |= bit
+	return nil
+}
+
 // fieldTable names the fields of one JSON object. Field i is bit i of the
 // fieldSet that tracks which were seen.
 type fieldTable struct {
@@ -99,13 +111,12 @@ func (m *members) next() (field int, name string, val []byte, ok bool) {
 		m.err = invalid(m.t.prefix+string(key), "unknown field")
 		return 0, "", nil, false
 	}
-	if m.seen&(1<<i) != 0 {
-		m.err = invalid(m.t.names[i], "duplicate field")
+	name = m.t.names[i]
+	if m.err = m.seen.mark(1<<i, name); m.err != nil {
 		return 0, "", nil, false
 	}
-	m.seen |= 1 << i
 	m.last = i
-	return i, m.t.names[i], val, true
+	return i, name, val, true
 }
 
 // end returns the walk's error, or the missing-field error for the first

@@ -117,18 +117,6 @@ func endOfValue(d []byte, i int) int {
 	return j
 }
 
-// fieldSet tracks which fields of an object were seen.
-type fieldSet uint32
-
-// mark records field bit as seen, failing on a duplicate key.
-func (s *fieldSet) mark(bit fieldSet, name string) error {
-	if *s&bit != 0 {
-		return invalid(name, "duplicate field")
-	}
-	*s |= bit
-	return nil
-}
-
 func isNull(v []byte) bool { return len(v) == 4 && string(v) == "null" }
 
 // str decodes a JSON string value.
