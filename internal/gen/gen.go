@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/event"
 )
 
 // Source yields events already encoded as records.
@@ -111,7 +113,7 @@ func Run(ctx context.Context, opts Options, src Source) (Summary, error) {
 			recs.put(r)
 			break
 		}
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: "run_id", Value: runID})
+		r.Headers = event.Headers{RunID: runID}.Append(r.Headers)
 		if sendErr = out.Send(produceCtx, r); sendErr != nil {
 			break
 		}

@@ -3,6 +3,8 @@ package gen
 import (
 	"context"
 	"time"
+
+	"github.com/tradestream/tradestream/internal/clock"
 )
 
 // pacer spaces events evenly at a target rate. It schedules event i at
@@ -17,7 +19,7 @@ type pacer struct {
 }
 
 func newPacer(rate float64, now func() time.Time) *pacer {
-	return &pacer{rate: rate, start: now(), now: now, sleep: sleepCtx}
+	return &pacer{rate: rate, start: now(), now: now, sleep: clock.Sleep}
 }
 
 // wait blocks until event number n (counting from 0) is due, or ctx ends.
@@ -30,15 +32,4 @@ func (p *pacer) wait(ctx context.Context, n int64) error {
 		return p.sleep(ctx, ahead)
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -68,6 +68,15 @@ type writer struct {
 	group   string
 	metrics *metrics
 	buf     copyBuffer
+	// now is the clock; time.Now when nil.
+	now func() time.Time
+}
+
+func (w *writer) clockNow() time.Time {
+	if w.now == nil {
+		return time.Now()
+	}
+	return w.now()
 }
 
 // commit loads b and moves the stored offsets in one transaction.
@@ -86,11 +95,11 @@ func (w *writer) commit(ctx context.Context, b *batch) error {
 	if err := w.storeOffsets(ctx, tx, b.ranges); err != nil {
 		return err
 	}
-	start := time.Now()
+	start := w.clockNow()
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	w.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	w.metrics.commitSeconds.Observe(w.clockNow().Sub(start).Seconds())
 	return nil
 }
 
@@ -117,11 +126,11 @@ func (w *writer) load(ctx context.Context, tx pgx.Tx, b *batch) error {
 }
 
 func (w *writer) timedCopy(ctx context.Context, tx pgx.Tx, t copyTable) error {
-	start := time.Now()
+	start := w.clockNow()
 	if _, err := copyRows(ctx, tx, t, &w.buf); err != nil {
 		return err
 	}
-	w.metrics.copySeconds.WithLabelValues(t.name).Observe(time.Since(start).Seconds())
+	w.metrics.copySeconds.WithLabelValues(t.name).Observe(w.clockNow().Sub(start).Seconds())
 	return nil
 }
 
@@ -142,7 +151,7 @@ func (w *writer) copyTicks(ctx context.Context, tx pgx.Tx, rows []tickRow) error
 		c.numeric(p.Ask)
 		c.numeric(p.Last)
 		c.int64(p.Volume)
-		c.text(string(header(r.src, event.HeaderRunID)))
+		c.text(string(event.ReadHeaders(r.src.Headers).RunID))
 		c.int32(r.src.Partition)
 		c.int64(r.src.Offset)
 	}
@@ -171,7 +180,7 @@ func (w *writer) copyTrades(ctx context.Context, tx pgx.Tx, rows []tradeRow) err
 		c.textOrNull(string(t.OrderType))
 		c.numericOrNull(t.LimitPrice)
 		c.int16(r.version)
-		c.text(string(header(r.src, event.HeaderRunID)))
+		c.text(string(event.ReadHeaders(r.src.Headers).RunID))
 		c.int32(r.src.Partition)
 		c.int64(r.src.Offset)
 	}
@@ -188,7 +197,7 @@ func (w *writer) insertDeadLetters(ctx context.Context, tx pgx.Tx, dead []deadLe
 	keys, values := make([][]byte, n), make([][]byte, n)
 	for i, d := range dead {
 		topics[i], parts[i], offs[i] = d.src.Topic, d.src.Partition, d.src.Offset
-		schemas[i] = storable(string(header(d.src, event.HeaderSchema)))
+		schemas[i] = storable(string(event.ReadHeaders(d.src.Headers).Schema))
 		reasons[i], errs[i] = d.reason, storable(d.err)
 		keys[i], values[i] = d.src.Key, d.src.Value
 	}

@@ -224,13 +224,7 @@ func (v *verifier) expired(ctx context.Context, topic string, part int32, offset
 
 // eventTime decodes the event time of a price or trade record.
 func eventTime(r *kgo.Record) (time.Time, bool) {
-	var schema string
-	for _, h := range r.Headers {
-		if h.Key == event.HeaderSchema {
-			schema = string(h.Value)
-		}
-	}
-	ev, err := event.Decode(schema, r.Value)
+	ev, err := event.Decode(string(event.ReadHeaders(r.Headers).Schema), r.Value)
 	if err != nil {
 		return time.Time{}, false
 	}
