@@ -22,6 +22,9 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 	if err := e.Validate(&e.Config.Gen); err != nil {
 		return err
 	}
+	if strings.EqualFold(strings.TrimSpace(e.Config.Gen.Scenario), "help") {
+		return gen.WriteScenarios(e.Stdout)
+	}
 	kinds, _ := gen.Kinds(target)
 	sim, seed, err := gen.NewSimOf(e.Config.Gen, e.now(), kinds)
 	if err != nil {

@@ -55,6 +55,10 @@ func NewSimOf(cfg config.Gen, now time.Time, kinds market.Kind) (*market.Sim, ui
 			return nil, 0, fmt.Errorf("symbols file %s: %w", cfg.SymbolsFile, err)
 		}
 	}
+	scenario, err := LoadScenario(cfg)
+	if err != nil {
+		return nil, 0, err
+	}
 	sim, err := market.New(market.Config{
 		Seed:         seed,
 		Users:        cfg.Users,
@@ -63,6 +67,7 @@ func NewSimOf(cfg config.Gen, now time.Time, kinds market.Kind) (*market.Sim, ui
 		TickInterval: cfg.TickInterval,
 		TradeSchema:  cfg.TradeSchema,
 		Kinds:        kinds,
+		Scenario:     scenario,
 	})
 	if err != nil {
 		return nil, 0, err

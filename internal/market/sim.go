@@ -110,6 +110,7 @@ type Sim struct {
 	symIndex map[string]int
 	prices   *prices
 	trading  trading
+	scenario *scenarioRun // nil without a scenario
 
 	now      time.Time
 	round    int64
@@ -158,6 +159,13 @@ func New(cfg Config) (*Sim, error) {
 	}
 
 	s.prices = newPrices(newRand(cfg.Seed, streamPrices), cfg.Universe, sectorOf, len(sectors))
+	if cfg.Scenario != nil {
+		run, err := newScenarioRun(cfg.Scenario, cfg.Seed, cfg.Start, cfg.Universe, sectorOf, sectors)
+		if err != nil {
+			return nil, fmt.Errorf("market config: %w", err)
+		}
+		s.scenario = run
+	}
 	s.trading = trading{
 		rng:      newRand(cfg.Seed, streamTrades),
 		feeRate:  cfg.FeeRate,
@@ -250,7 +258,11 @@ func (s *Sim) startRound() {
 	s.now = next
 	s.round++
 	rg := s.prices.shape.regime(s.clock.session(next))
-	s.prices.step(next, s.cfg.TickInterval.Seconds(), rg, gap)
+	if s.scenario != nil {
+		s.scenario.apply(next)
+		rg.trading *= s.scenario.trading
+	}
+	s.prices.step(next, s.cfg.TickInterval.Seconds(), rg, gap, s.scenario)
 	s.pricePos = 0
 	if s.cfg.Kinds&KindTrade != 0 {
 		s.trading.selectTraders(rg)
