@@ -111,6 +111,8 @@ type Sim struct {
 	prices   *prices
 	trading  trading
 	scenario *scenarioRun // nil without a scenario
+	timeline timeline
+	emitted  int64 // events returned by NextOf
 
 	now      time.Time
 	round    int64
@@ -199,6 +201,14 @@ func (s *Sim) Next() Event { return s.NextOf(KindAll) }
 // such event can follow: when kinds selects nothing, or only users and all
 // have been returned.
 func (s *Sim) NextOf(kinds Kind) Event {
+	e := s.nextOf(kinds)
+	if e.Kind != 0 {
+		s.emitted++
+	}
+	return e
+}
+
+func (s *Sim) nextOf(kinds Kind) Event {
 	kinds &= s.cfg.Kinds
 	if kinds == 0 {
 		return Event{}
@@ -231,7 +241,7 @@ func (s *Sim) NextOf(kinds Kind) Event {
 			s.tradePos++
 			ui := s.trading.queue[k]
 			n := len(s.trading.queue)
-			ts := s.now.Add((s.cfg.TickInterval * time.Duration(k+1) / time.Duration(n+1)).Truncate(time.Microsecond))
+			ts := s.tradeTime(k, n)
 			if s.trading.trade(int64(ui)+1, &s.accounts[ui], s.prices.symbols, ts, &s.trade) && kinds&KindTrade != 0 {
 				return Event{Kind: KindTrade, Schema: s.cfg.TradeSchema, Trade: &s.trade}
 			}
@@ -247,13 +257,19 @@ func (s *Sim) NextOf(kinds Kind) Event {
 // startRound advances the clock one round, moves prices and picks the
 // round's traders.
 func (s *Sim) startRound() {
-	next := s.now.Add(s.cfg.TickInterval)
+	next := s.nextRoundTime()
 	gap := false
 	if s.cfg.Session == SessionRegular {
 		if open, _ := s.clock.session(next); !open {
-			next = s.clock.nextOpen(next)
+			open := s.clock.nextOpen(next)
+			s.timeline.shift += open.Sub(next)
+			next = open
 			gap = s.round > 0
 		}
+	}
+	dt := s.cfg.TickInterval
+	if s.timeline.follow != nil && !gap {
+		dt = next.Sub(s.now)
 	}
 	s.now = next
 	s.round++
@@ -262,13 +278,16 @@ func (s *Sim) startRound() {
 		s.scenario.apply(next)
 		rg.trading *= s.scenario.trading
 	}
-	s.prices.step(next, s.cfg.TickInterval.Seconds(), rg, gap, s.scenario)
+	s.prices.step(next, dt.Seconds(), rg, gap, s.scenario)
 	s.pricePos = 0
 	if s.cfg.Kinds&KindTrade != 0 {
 		s.trading.selectTraders(rg)
 	}
 	s.tradePos = 0
 }
+
+// Emitted returns the number of events NextOf (or Next) has returned.
+func (s *Sim) Emitted() int64 { return s.emitted }
 
 // Config returns the configuration in effect, with defaults filled in.
 func (s *Sim) Config() Config { return s.cfg }
