@@ -112,7 +112,9 @@ type Sim struct {
 	trading  trading
 	scenario *scenarioRun // nil without a scenario
 	timeline timeline
-	emitted  int64 // events returned by NextOf
+	emitted  int64   // events returned by NextOf
+	replay   *replay // nil unless the prices are replayed
+	err      error
 
 	now      time.Time
 	round    int64
@@ -227,7 +229,15 @@ func (s *Sim) nextOf(kinds Kind) Event {
 		case kinds == KindUser:
 			return Event{}
 		}
-		if s.pricePos < len(s.prices.symbols) {
+		if s.replay != nil {
+			if p, ok := s.nextReplayTick(); ok {
+				if kinds&KindPrice != 0 {
+					s.price = *p
+					return Event{Kind: KindPrice, Schema: event.SchemaPriceV1, Price: &s.price}
+				}
+				continue
+			}
+		} else if s.pricePos < len(s.prices.symbols) {
 			sym := &s.prices.symbols[s.pricePos]
 			s.pricePos++
 			if sym.emit && kinds&KindPrice != 0 {
@@ -242,6 +252,9 @@ func (s *Sim) nextOf(kinds Kind) Event {
 			ui := s.trading.queue[k]
 			n := len(s.trading.queue)
 			ts := s.tradeTime(k, n)
+			if s.replay != nil {
+				ts = s.replayTradeTime(k, n)
+			}
 			if s.trading.trade(int64(ui)+1, &s.accounts[ui], s.prices.symbols, ts, &s.trade) && kinds&KindTrade != 0 {
 				return Event{Kind: KindTrade, Schema: s.cfg.TradeSchema, Trade: &s.trade}
 			}
@@ -249,6 +262,12 @@ func (s *Sim) nextOf(kinds Kind) Event {
 		}
 		if idle++; idle > maxIdleRounds {
 			return Event{}
+		}
+		if s.replay != nil {
+			if !s.startReplayRound() {
+				return Event{}
+			}
+			continue
 		}
 		s.startRound()
 	}
