@@ -89,7 +89,7 @@ func TestReplayErrors(t *testing.T) {
 		want  string
 	}{
 		{"unknown symbol", []Tick{tick("AAPL", 0), tick("ZZZZ", time.Second)}, `symbol "ZZZZ" is not in the universe`},
-		{"out of order", []Tick{tick("AAPL", 5 * time.Second), tick("MSFT", 5 * time.Second), tick("AAPL", time.Second)}, "before the previous tick"},
+		{"out of order", []Tick{tick("AAPL", 5*time.Second), tick("MSFT", 5*time.Second), tick("AAPL", time.Second)}, "before the previous tick"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := smallConfig(1)
