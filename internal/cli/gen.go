@@ -22,7 +22,9 @@ Ctrl-C stops it after flushing what was already accepted. On a terminal a
 --report-interval. The same --seed and settings give the same stream.`,
 		Example: `  tradestream gen all --rate 5000
   tradestream gen trades --count 1000000 --rate 0 --kafka-compression lz4
-  tradestream gen all --seed 42 --count 10 --dry-run`,
+  tradestream gen all --seed 42 --count 10 --dry-run
+  tradestream gen all --scenario flash-crash
+  tradestream gen all --seed 7 --speed max --duration 1m`,
 	}
 	group(cmd)
 	withMetricsPort(cmd, "9465")
@@ -43,5 +45,6 @@ Ctrl-C stops it after flushing what was already accepted. On a terminal a
 			},
 		})
 	}
+	cmd.AddCommand(r.genMarketCommands()...)
 	return cmd
 }

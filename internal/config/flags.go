@@ -78,6 +78,7 @@ func (g *Gen) Bind(fs *pflag.FlagSet) {
 	b.string(&g.Start, "start", "simulated start time, RFC 3339 (default: now, or a fixed date with --seed)")
 	b.bool(&g.DryRun, "dry-run", "write the records to standard output, one JSON value per line, instead of Kafka")
 	b.duration(&g.ReportInterval, "report-interval", "interval of the rate report")
+	g.bindMarket(b)
 }
 
 // Bind registers the sink flags; their environment variables are
