@@ -215,7 +215,7 @@ func (sb *sinkBench) kafkaRecords(recs []feed.Record) []*kgo.Record {
 	out := make([]*kgo.Record, len(recs))
 	for i, r := range recs {
 		out[i] = &kgo.Record{Topic: sb.topicOf(r.Topic), Offset: int64(i), Key: r.Key, Value: r.Value,
-			Headers: []kgo.RecordHeader{{Key: event.HeaderSchema, Value: []byte(r.Schema)}}}
+			Headers: event.Headers{Schema: []byte(r.Schema)}.Records()}
 	}
 	return out
 }

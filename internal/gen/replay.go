@@ -15,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tradestream/tradestream/internal/clock"
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/market"
@@ -274,7 +275,7 @@ func (p *PacedSource) Next(r *kgo.Record) bool {
 	}
 	due := p.wallStart.Add(time.Duration(float64(p.sim.Now().Sub(p.first)) / p.speed))
 	if wait := due.Sub(p.now()); wait > 0 {
-		if sleepCtx(p.ctx, wait) != nil {
+		if clock.Sleep(p.ctx, wait) != nil {
 			return false
 		}
 	}
