@@ -16,7 +16,7 @@ const MaxSpeed = 1e6
 
 // bindMarket registers the flags of simulated time and market scenarios.
 func (g *Gen) bindMarket(b binder) {
-	b.string(&g.Scenario, "scenario", "market scenario: a built-in name (see `tradestream gen scenarios`) or a YAML file; none: off")
+	b.string(&g.Scenario, "scenario", "market scenario: a built-in `name` (listed by tradestream gen scenarios) or a YAML file; none: off")
 	b.string(&g.Speed, "speed", "simulated time per wall-clock time: a factor such as 1 or 60, or max (as fast as events are made)")
 }
 
