@@ -44,7 +44,7 @@ func (c *Config) BindGlobal(fs *pflag.FlagSet) {
 	b.secret(&k.SASL.Password, "kafka-sasl-password", "SASL password (prefer TRADESTREAM_KAFKA_SASL_PASSWORD)")
 
 	d := &c.Database
-	b.secret(&d.URL, "database-url", "PostgreSQL connection string")
+	b.connString(&d.URL, "database-url", "PostgreSQL connection string")
 	b.int(&d.MaxConns, "database-max-conns", "largest number of pooled database connections")
 	b.duration(&d.ConnectTimeout, "database-connect-timeout", "how long to wait at start-up for the database to answer")
 	b.int(&d.RetentionDays, "database-retention-days", "days of price and trade partitions kept (0 keeps all)")
@@ -230,3 +230,19 @@ func (s *secretValue) Type() string       { return "string" }
 
 // raw returns the unredacted value, for re-applying a flag after loading.
 func (s *secretValue) raw() string { return string(*s) }
+
+func (b binder) connString(p *ConnString, name, usage string) {
+	b.fs.Var((*connStringValue)(p), b.prefix+name, usage)
+	b.annotate(name)
+}
+
+// connStringValue is the pflag.Value of a ConnString: its String (and so
+// the --help default) is redacted.
+type connStringValue ConnString
+
+func (c *connStringValue) Set(v string) error { *c = connStringValue(v); return nil }
+func (c *connStringValue) String() string     { return ConnString(*c).String() }
+func (c *connStringValue) Type() string       { return "string" }
+
+// raw returns the unredacted value, for re-applying a flag after loading.
+func (c *connStringValue) raw() string { return string(*c) }
