@@ -42,7 +42,7 @@ func TestRedact(t *testing.T) {
 		{"bare with escaped space", `password=p\ w dbname=d`, "password=xxxxx dbname=d"},
 		{"empty quoted", "password='' dbname=d", "password=xxxxx dbname=d"},
 		{"empty value takes the next word", "password= dbname=d", "password= xxxxx"},
-		{"sslpassword and sslkey", "host=h sslkey=/k/c.key sslpassword='k pw'", "host=h sslkey=xxxxx sslpassword=xxxxx"},
+		{"key=value sslpassword and sslkey", "host=h sslkey=/k/c.key sslpassword='k pw'", "host=h sslkey=xxxxx sslpassword=xxxxx"},
 		{"upper-case key", "host=h PASSWORD=pw", "host=h PASSWORD=xxxxx"},
 		{"tabs and newlines", "host=h\tpassword=pw\nuser=u", "host=h\tpassword=xxxxx\nuser=u"},
 		{"unterminated quote", "host=h password='p w", "[redacted]"},
