@@ -1,13 +1,14 @@
 package config_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -113,52 +114,34 @@ func TestCommandsShowNoSecret(t *testing.T) {
 			"TRADESTREAM_TOPIC_PREFIX":  tc.Prefix,
 			"TRADESTREAM_METRICS_ADDR":  "127.0.0.1:0",
 		}
-		out := &lockedBuffer{}
-		ctx, cancel := context.WithCancel(context.Background())
+		// up's standard output, read line by line until the postgres line.
+		pr, pw := io.Pipe()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
 		done := make(chan int, 1)
 		go func() {
 			done <- cli.Run(ctx, []string{"up", "--dashboard-addr", "127.0.0.1:0", "--rate", "1", "--users", "10"}, cli.IO{
-				Stdin: strings.NewReader(""), Stdout: out, Stderr: &lockedBuffer{},
+				Stdin: strings.NewReader(""), Stdout: pw, Stderr: io.Discard,
 				Getenv: func(k string) string { return env[k] }, Now: time.Now,
 			})
+			pw.Close()
 		}()
-		line := regexp.MustCompile(`(?m)^postgres\s+(\S+)$`)
+		line := regexp.MustCompile(`^postgres\s+(\S+)$`)
 		var shown []string
-		deadline := time.After(2 * time.Minute)
-		for shown == nil {
-			select {
-			case <-deadline:
-				cancel()
-				t.Fatalf("no postgres start-up line within 2 minutes:\n%s", out.String())
-			case code := <-done:
-				cancel()
-				t.Fatalf("up exited %d before its start-up lines:\n%s", code, out.String())
-			case <-time.After(100 * time.Millisecond):
-				shown = line.FindStringSubmatch(out.String())
-			}
+		var seen strings.Builder
+		sc := bufio.NewScanner(pr)
+		for shown == nil && sc.Scan() {
+			seen.WriteString(sc.Text() + "\n")
+			shown = line.FindStringSubmatch(sc.Text())
 		}
 		cancel()
-		<-done
+		_, _ = io.Copy(io.Discard, pr)
+		code := <-done
+		if shown == nil {
+			t.Fatalf("up (exit %d) printed no postgres line:\n%s", code, seen.String())
+		}
 		if strings.Contains(shown[1], "password="+url.QueryEscape(password)) || !strings.Contains(shown[1], "password=xxxxx") {
 			t.Errorf("up shows the database as %s, want its password as xxxxx", shown[1])
 		}
 	})
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

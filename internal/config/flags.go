@@ -216,33 +216,31 @@ func (b binder) duration(p *time.Duration, name, usage string) {
 }
 
 func (b binder) secret(p *Secret, name, usage string) {
-	b.fs.Var((*secretValue)(p), b.prefix+name, usage)
+	b.fs.Var(maskedValue[Secret]{p}, b.prefix+name, usage)
 	b.annotate(name)
 }
-
-// secretValue is the pflag.Value of a Secret: its String (and so the
-// --help default) is redacted.
-type secretValue Secret
-
-func (s *secretValue) Set(v string) error { *s = secretValue(v); return nil }
-func (s *secretValue) String() string     { return Secret(*s).String() }
-func (s *secretValue) Type() string       { return "string" }
-
-// raw returns the unredacted value, for re-applying a flag after loading.
-func (s *secretValue) raw() string { return string(*s) }
 
 func (b binder) connString(p *ConnString, name, usage string) {
-	b.fs.Var((*connStringValue)(p), b.prefix+name, usage)
+	b.fs.Var(maskedValue[ConnString]{p}, b.prefix+name, usage)
 	b.annotate(name)
 }
 
-// connStringValue is the pflag.Value of a ConnString: its String (and so
-// the --help default) is redacted.
-type connStringValue ConnString
+// maskedValue is the pflag.Value of a Secret or a ConnString: its String
+// (and so the --help default) is the value's own redacted form.
+type maskedValue[T interface {
+	~string
+	String() string
+}] struct{ p *T }
 
-func (c *connStringValue) Set(v string) error { *c = connStringValue(v); return nil }
-func (c *connStringValue) String() string     { return ConnString(*c).String() }
-func (c *connStringValue) Type() string       { return "string" }
+func (m maskedValue[T]) Set(v string) error { *m.p = T(v); return nil }
+func (m maskedValue[T]) Type() string       { return "string" }
+
+func (m maskedValue[T]) String() string {
+	if m.p == nil { // pflag's zero value, to tell a default
+		return ""
+	}
+	return (*m.p).String()
+}
 
 // raw returns the unredacted value, for re-applying a flag after loading.
-func (c *connStringValue) raw() string { return string(*c) }
+func (m maskedValue[T]) raw() string { return string(*m.p) }
