@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tradestream/tradestream/internal/cli"
@@ -42,30 +43,37 @@ func badConnStrings(t *testing.T) map[string]string {
 	}
 }
 
-// TestFailedConnectionShowsNoSecret opens the database with wrong
-// passwords and at an unreachable address: the errors, pgx's included,
-// must name the failure and show no secret.
+// TestFailedConnectionShowsNoSecret connects with wrong passwords and to an
+// unreachable address, through pgx alone and through store.Open: pgx's
+// error must name the failure, and neither error may show a secret.
 func TestFailedConnectionShowsNoSecret(t *testing.T) {
 	for name, s := range badConnStrings(t) {
 		t.Run(name, func(t *testing.T) {
-			cfg := config.Default().Database
-			cfg.URL = config.ConnString(s)
-			cfg.ConnectTimeout = 3 * time.Second
-			pool, err := store.Open(context.Background(), cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			conn, err := pgx.Connect(ctx, s)
 			if err == nil {
-				pool.Close()
+				conn.Close(ctx)
 				t.Skipf("the test server accepted a wrong password (trust authentication): nothing to check")
-			}
-			msg := err.Error()
-			if strings.Contains(msg, "leak") {
-				t.Errorf("error shows a secret: %s", msg)
 			}
 			want := "password authentication failed"
 			if name == "unreachable" {
 				want = "connection refused"
 			}
-			if !strings.Contains(msg, want) {
-				t.Errorf("got error %q, want one saying %q", msg, want)
+			if msg := err.Error(); strings.Contains(msg, "leak") || !strings.Contains(msg, want) {
+				t.Errorf("pgx: got error %q, want one saying %q without a secret", msg, want)
+			}
+
+			cfg := config.Default().Database
+			cfg.URL = config.ConnString(s)
+			cfg.ConnectTimeout = 3 * time.Second
+			pool, err := store.Open(ctx, cfg)
+			if err == nil {
+				pool.Close()
+				t.Fatal("store.Open: got a pool, want an error")
+			}
+			if msg := err.Error(); strings.Contains(msg, "leak") || !strings.Contains(msg, "database") {
+				t.Errorf("store.Open: got error %q, want one naming the database without a secret", msg)
 			}
 		})
 	}
