@@ -110,7 +110,13 @@ func TestRateAgainstBroker(t *testing.T) {
 	if inKafka != want {
 		t.Errorf("Kafka holds %d events, want exactly %d (%d/s for %v)", inKafka, want, rate, duration)
 	}
-	last := lastLine(stderr.String())
+	// The final report line (log lines may follow it).
+	var last string
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.HasPrefix(l, "gen: delivered ") {
+			last = l
+		}
+	}
 	wantReport := fmt.Sprintf("delivered %d events", inKafka)
 	if !strings.Contains(last, wantReport) || !strings.Contains(last, "target 5000/s") {
 		t.Errorf("final report %q, want it to say %q against target 5000/s", last, wantReport)
@@ -199,9 +205,4 @@ func header(headers, key string) string {
 		}
 	}
 	return ""
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }
