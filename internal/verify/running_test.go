@@ -9,12 +9,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tradestream/tradestream/internal/bench/feed"
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
 	"github.com/tradestream/tradestream/internal/sink"
-	"github.com/tradestream/tradestream/internal/sink/feed"
 	"github.com/tradestream/tradestream/internal/store"
 	"github.com/tradestream/tradestream/internal/verify"
 )
