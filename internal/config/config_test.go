@@ -132,21 +132,6 @@ func TestGenValidate(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"postgres://u:pw@h:5432/db?sslmode=disable", "postgres://u:xxxxx@h:5432/db?sslmode=disable"},
-		{"postgres://u:pw@h:bad/db", "postgres://u:xxxxx@h:bad/db"},
-		{"host=h user=u password=pw dbname=d", "host=h user=u password=xxxxx dbname=d"},
-		{"postgres://h/db", "postgres://h/db"},
-		{"s3cr3t-token", "[redacted]"},
-	}
-	for _, tt := range tests {
-		if got := Redact(tt.in); got != tt.want {
-			t.Errorf("Redact(%q): got %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestSecretNeverInHelp(t *testing.T) {
 	c := Default()
 	c.Kafka.SASL.Password = "hunter2"

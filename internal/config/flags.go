@@ -44,7 +44,7 @@ func (c *Config) BindGlobal(fs *pflag.FlagSet) {
 	b.secret(&k.SASL.Password, "kafka-sasl-password", "SASL password (prefer TRADESTREAM_KAFKA_SASL_PASSWORD)")
 
 	d := &c.Database
-	b.secret(&d.URL, "database-url", "PostgreSQL connection string")
+	b.connString(&d.URL, "database-url", "PostgreSQL connection string")
 	b.int(&d.MaxConns, "database-max-conns", "largest number of pooled database connections")
 	b.duration(&d.ConnectTimeout, "database-connect-timeout", "how long to wait at start-up for the database to answer")
 	b.int(&d.RetentionDays, "database-retention-days", "days of price and trade partitions kept (0 keeps all)")
@@ -217,17 +217,31 @@ func (b binder) duration(p *time.Duration, name, usage string) {
 }
 
 func (b binder) secret(p *Secret, name, usage string) {
-	b.fs.Var((*secretValue)(p), b.prefix+name, usage)
+	b.fs.Var(maskedValue[Secret]{p}, b.prefix+name, usage)
 	b.annotate(name)
 }
 
-// secretValue is the pflag.Value of a Secret: its String (and so the
-// --help default) is redacted.
-type secretValue Secret
+func (b binder) connString(p *ConnString, name, usage string) {
+	b.fs.Var(maskedValue[ConnString]{p}, b.prefix+name, usage)
+	b.annotate(name)
+}
 
-func (s *secretValue) Set(v string) error { *s = secretValue(v); return nil }
-func (s *secretValue) String() string     { return Secret(*s).String() }
-func (s *secretValue) Type() string       { return "string" }
+// maskedValue is the pflag.Value of a Secret or a ConnString: its String
+// (and so the --help default) is the value's own redacted form.
+type maskedValue[T interface {
+	~string
+	String() string
+}] struct{ p *T }
+
+func (m maskedValue[T]) Set(v string) error { *m.p = T(v); return nil }
+func (m maskedValue[T]) Type() string       { return "string" }
+
+func (m maskedValue[T]) String() string {
+	if m.p == nil { // pflag's zero value, to tell a default
+		return ""
+	}
+	return (*m.p).String()
+}
 
 // raw returns the unredacted value, for re-applying a flag after loading.
-func (s *secretValue) raw() string { return string(*s) }
+func (m maskedValue[T]) raw() string { return string(*m.p) }
