@@ -84,4 +84,3 @@ func FuzzAddRuleBody(f *testing.F) {
 		}
 	})
 }
-
