@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -45,6 +46,8 @@ type Options struct {
 	Token config.Secret
 	// AuthLimit bounds wrong tokens per client address (429 beyond it).
 	AuthLimit AuthLimit
+	// TLS, when set, makes Run serve HTTPS only on its listener.
+	TLS *tls.Config
 	// Rules backs the alerts panel and rule API; nil answers 503 there.
 	Rules RuleStore
 	// Hub tunes the live push.
@@ -235,6 +238,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		if s.opts.TLS != nil {
+			ln = tls.NewListener(ln, s.opts.TLS)
+		}
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("dashboard http: %w", err)
 			cancel()
