@@ -26,6 +26,11 @@ func (e *Env) dashboardService(ctx context.Context, pool *pgxpool.Pool, reg prom
 	if err != nil {
 		return Service{}, "", nil, err
 	}
+	tlsConfig, err := e.Config.Dashboard.TLSConfig()
+	if err != nil {
+		live.Close()
+		return Service{}, "", nil, Invalid(err)
+	}
 	ln, err := net.Listen("tcp", e.Config.Dashboard.Addr)
 	if err != nil {
 		live.Close()
@@ -36,6 +41,7 @@ func (e *Env) dashboardService(ctx context.Context, pool *pgxpool.Pool, reg prom
 		SinkGroup:  e.Config.Sink.Group,
 		Health:     health,
 		Token:      e.Config.Dashboard.Token,
+		TLS:        tlsConfig,
 		Rules:      NewRuleStore(alert.NewStore(pool)),
 		Registerer: reg,
 		Log:        e.Log.With("service", "dashboard"),
@@ -64,7 +70,7 @@ func (e *Env) RunDashboard(ctx context.Context) error {
 		return err
 	}
 	defer cleanup()
-	fmt.Fprintf(e.Stdout, "dashboard  http://%s/  (sink group %s)\n", addr, e.Config.Sink.Group)
+	fmt.Fprintf(e.Stdout, "dashboard  %s://%s/  (sink group %s)\n", e.Config.Dashboard.Scheme(), addr, e.Config.Sink.Group)
 	return e.runStandalone(ctx, standalone{
 		main: svc, pool: pool, reg: reg, obs: obs,
 		checks:   map[string]func(context.Context) error{"postgres": pool.Ping},

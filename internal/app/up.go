@@ -76,7 +76,7 @@ func (e *Env) Up(ctx context.Context) error {
 	}
 	defer closeDash()
 	services = append(services, dsvc)
-	fmt.Fprintf(e.Stdout, "dashboard  http://%s/\n", daddr)
+	fmt.Fprintf(e.Stdout, "dashboard  %s://%s/\n", e.Config.Dashboard.Scheme(), daddr)
 	gsvc, closeGen, err := e.genService(ctx, reg)
 	if err != nil {
 		return err

@@ -131,6 +131,8 @@ func (d *Dashboard) BindPrefixed(fs *pflag.FlagSet) {
 func (d *Dashboard) bind(b binder) {
 	b.string(&d.Addr, "addr", "dashboard listen address")
 	b.secret(&d.Token, "token", "token authorising the write API (prefer TRADESTREAM_DASHBOARD_TOKEN)")
+	b.string(&d.TLSCert, "tls-cert", "PEM certificate (chain) to serve the dashboard over HTTPS; needs --tls-key")
+	b.string(&d.TLSKey, "tls-key", "PEM key of --tls-cert")
 }
 
 // EnvName returns the environment variable bound to a flag, or "".

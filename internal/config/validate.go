@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -110,7 +111,35 @@ func (d *Dashboard) Validate() error {
 	if t := d.Token.Reveal(); t != "" && len(t) < 16 {
 		p.addf("dashboard token: shorter than 16 characters")
 	}
+	if (d.TLSCert == "") != (d.TLSKey == "") {
+		p.addf("dashboard tls: give both --tls-cert and --tls-key, or neither")
+	} else if _, err := d.TLSConfig(); err != nil {
+		p.addf("%v", err)
+	}
 	return p.err()
+}
+
+// Scheme is the dashboard's URL scheme: https with a certificate, else
+// http.
+func (d *Dashboard) Scheme() string {
+	if d.TLSCert != "" {
+		return "https"
+	}
+	return "http"
+}
+
+// TLSConfig returns the dashboard's server TLS settings, or nil when no
+// certificate is configured. A file that cannot be read or a key that
+// does not match the certificate is an error.
+func (d *Dashboard) TLSConfig() (*tls.Config, error) {
+	if d.TLSCert == "" && d.TLSKey == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(d.TLSCert, d.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard tls: certificate %s and key %s: %w", d.TLSCert, d.TLSKey, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 func (k *Kafka) validate(p *problems) {
