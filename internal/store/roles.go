@@ -130,23 +130,25 @@ func checkNames(owner, loader, reader string) error {
 // created it. A superuser or a role with more attributes is refused.
 func ensureLogin(ctx context.Context, tx pgx.Tx, l Login) (bool, error) {
 	var super bool
-	err := tx.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = $1", l.Name).Scan(&super)
+	err := tx.QueryRow(ctx, "SELECT rolsuper OR rolreplication OR rolbypassrls FROM pg_roles WHERE rolname = $1", l.Name).Scan(&super)
 	exists := err == nil
 	if err != nil && err != pgx.ErrNoRows {
 		return false, fmt.Errorf("role %s: %w", l.Name, err)
 	}
 	if super {
-		return false, fmt.Errorf("role %s is a superuser: refusing to make it a service role", l.Name)
+		return false, fmt.Errorf("role %s is a superuser or may replicate or bypass row security: refusing to make it a service role", l.Name)
 	}
 	secret, err := passwordLiteral(l.Password.Reveal())
 	if err != nil {
 		return false, fmt.Errorf("role %s: %w", l.Name, err)
 	}
+	// Only a superuser may name the superuser, replication and row
+	// security attributes, even to deny them; a new role lacks them.
 	verb := "CREATE"
 	if exists {
 		verb = "ALTER"
 	}
-	sql := fmt.Sprintf("%s ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD %s",
+	sql := fmt.Sprintf("%s ROLE %s LOGIN NOCREATEDB NOCREATEROLE INHERIT PASSWORD %s",
 		verb, pgx.Identifier{l.Name}.Sanitize(), secret)
 	if _, err := tx.Exec(ctx, sql); err != nil {
 		return false, fmt.Errorf("%s role %s: %w", strings.ToLower(verb), l.Name, err)
