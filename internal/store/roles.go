@@ -21,10 +21,11 @@ import (
 //
 // The loader (the sink and the alerts engine) loads rows: COPY into
 // price_ticks and trades, the upserts of users and accounts, dead letters,
-// alerts, the offset tables and the alerts engine's state and outbox; it
-// reads alert_rules, only the key and Kafka coordinates of users (not the
-// profiles, whose names and e-mail addresses it writes but never needs
-// back), and creates a missing day partition through the owner's
+// alerts, the offset tables and the alerts engine's state and outbox. It
+// reads what those statements read (users and accounts for the upserts,
+// the offset tables, alert_rules) and nothing it only writes: not the
+// trades history, not the dead letters' raw records, not the stored
+// alerts. It creates a missing day partition through the owner's
 // create_day_partition function. It has no DDL right (temporary tables
 // aside, which every role may create: its staging tables) and no right on
 // any other schema.
@@ -37,7 +38,9 @@ import (
 var loaderGrants = []struct{ table, privileges string }{
 	{"price_ticks", "INSERT"},
 	{"trades", "INSERT"},
-	{"users", "INSERT, UPDATE, DELETE, SELECT (user_id, kafka_partition, kafka_offset)"},
+	// ON CONFLICT DO UPDATE reads the excluded row's columns, which takes
+	// SELECT on them: the profile upsert needs every column of users.
+	{"users", "SELECT, INSERT, UPDATE, DELETE"},
 	{"accounts", "SELECT, INSERT, UPDATE"},
 	{"dead_letters", "INSERT, SELECT (topic, kafka_partition, kafka_offset)"},
 	{"sink_offsets", "SELECT, INSERT, UPDATE"},
