@@ -53,6 +53,9 @@ func (e *Env) Up(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(e.Stdout, "postgres   %s\n", c.Database.URL)
+	if d := c.Database; d.LoaderURL != "" || d.ReaderURL != "" {
+		fmt.Fprintf(e.Stdout, "           loader %s, reader %s\n", d.As(config.RoleLoader).URL, d.As(config.RoleReader).URL)
+	}
 
 	var services []Service
 	reg := metrics.NewRegistry()
