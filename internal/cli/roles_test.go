@@ -38,20 +38,10 @@ func TestServicesRunAsTheirRoles(t *testing.T) {
 		"TRADESTREAM_ALERTS_GROUP":  topics.Prefix + "alerts",
 		"TRADESTREAM_LOG_LEVEL":     "warn",
 	}
-	with := func(kv ...string) map[string]string {
-		env := map[string]string{}
-		for k, v := range base {
-			env[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			env[kv[i]] = kv[i+1]
-		}
-		return env
-	}
-	asOwner := with("TRADESTREAM_DATABASE_URL", owner.URL.Reveal(),
+	asOwner := copyEnv(base, "TRADESTREAM_DATABASE_URL", owner.URL.Reveal(),
 		"TRADESTREAM_DATABASE_LOADER_URL", loader, "TRADESTREAM_DATABASE_READER_URL", reader)
-	asLoader := with("TRADESTREAM_DATABASE_URL", unreachableOwner, "TRADESTREAM_DATABASE_LOADER_URL", loader)
-	asReader := with("TRADESTREAM_DATABASE_URL", unreachableOwner, "TRADESTREAM_DATABASE_READER_URL", reader)
+	asLoader := copyEnv(base, "TRADESTREAM_DATABASE_URL", unreachableOwner, "TRADESTREAM_DATABASE_LOADER_URL", loader)
+	asReader := copyEnv(base, "TRADESTREAM_DATABASE_URL", unreachableOwner, "TRADESTREAM_DATABASE_READER_URL", reader)
 
 	if code, out, stderr := run(t, asOwner, "db", "migrate"); code != ExitOK {
 		t.Fatalf("db migrate: exit %d\n%s\n%s", code, out, stderr)
