@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strconv"
@@ -135,7 +136,7 @@ func ensureLogin(ctx context.Context, tx pgx.Tx, l Login) (bool, error) {
 	var super bool
 	err := tx.QueryRow(ctx, "SELECT rolsuper OR rolreplication OR rolbypassrls FROM pg_roles WHERE rolname = $1", l.Name).Scan(&super)
 	exists := err == nil
-	if err != nil && err != pgx.ErrNoRows {
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("role %s: %w", l.Name, err)
 	}
 	if super {
