@@ -200,6 +200,17 @@ func (d *Database) validate(p *problems) {
 		// pgx's message may quote the string; say what is wrong without it.
 		p.addf("database url: malformed connection string %s", Redact(d.URL.Reveal()))
 	}
+	for _, u := range []struct {
+		name string
+		url  ConnString
+	}{{"database loader url", d.LoaderURL}, {"database reader url", d.ReaderURL}} {
+		if u.url == "" {
+			continue
+		}
+		if _, err := pgxpool.ParseConfig(u.url.Reveal()); err != nil {
+			p.addf("%s: malformed connection string %s", u.name, u.url)
+		}
+	}
 	if d.MaxConns < 1 {
 		p.addf("database max conns: %d; need at least 1", d.MaxConns)
 	}
