@@ -1,0 +1,91 @@
+package kafka
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/tradestream/tradestream/internal/config"
+)
+
+// DeniedError is a request the brokers refused for want of an ACL, naming
+// who was refused what.
+type DeniedError struct {
+	// Principal is the client's principal (User:NAME), or "" if unknown.
+	Principal string
+	// Operation is the ACL operation refused: READ, WRITE, DESCRIBE, CREATE.
+	Operation string
+	// Resource is the resource type and name: "topic tradestream.prices".
+	Resource string
+	// Err is the broker's error (kerr.TopicAuthorizationFailed...).
+	Err error
+}
+
+func (e *DeniedError) Error() string {
+	who := e.Principal
+	if who == "" {
+		who = "this client's principal"
+	}
+	return fmt.Sprintf("principal %s may not %s %s: an ACL is missing (see tradestream acls apply): %v", who, e.Operation, e.Resource, e.Err)
+}
+
+func (e *DeniedError) Unwrap() error { return e.Err }
+
+// IsDenied reports whether err is a missing-ACL refusal from the brokers:
+// no retry fixes it.
+func IsDenied(err error) bool {
+	return errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.GroupAuthorizationFailed) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed)
+}
+
+// Denied returns err as a *DeniedError for operation on resource ("topic
+// NAME", "group NAME") when it is a missing-ACL refusal, and err unchanged
+// otherwise (nil included). principal may be "" and set later with
+// NamePrincipal.
+func Denied(err error, principal, operation, resource string) error {
+	var d *DeniedError
+	if err == nil || !IsDenied(err) || errors.As(err, &d) {
+		return err
+	}
+	return &DeniedError{Principal: principal, Operation: operation, Resource: resource, Err: err}
+}
+
+// NamePrincipal fills in the principal of cfg on a *DeniedError in err that
+// has none, and returns err.
+func NamePrincipal(err error, cfg config.Kafka) error {
+	var d *DeniedError
+	if errors.As(err, &d) && d.Principal == "" {
+		d.Principal = Principal(cfg)
+	}
+	return err
+}
+
+// Principal returns the principal the brokers see for cfg: User:<SASL
+// user>, or User:<CN of the client certificate> (the CN mapping rule of
+// the local secure stack, RULE:^CN=([^,]+).*$/$1/), or "" when neither is
+// set.
+func Principal(cfg config.Kafka) string {
+	if cfg.SASL.Mechanism != "" {
+		return "User:" + cfg.SASL.Username
+	}
+	if cfg.TLS.CertFile == "" {
+		return ""
+	}
+	data, err := os.ReadFile(cfg.TLS.CertFile)
+	if err != nil {
+		return ""
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return ""
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil || cert.Subject.CommonName == "" {
+		return ""
+	}
+	return "User:" + cert.Subject.CommonName
+}
