@@ -62,7 +62,7 @@ sink's and the alerts engine's groups, and the engine's transactional ids
 			defer done()
 			acls, err := kafka.ListACLs(cmd.Context(), adm)
 			if err != nil {
-				return kafka.NamePrincipal(kafka.Denied(err, "", "DESCRIBE", "cluster acls"), r.cfg.Kafka)
+				return kafka.Denied(err, kafka.Principal(r.cfg.Kafka), "DESCRIBE", "cluster acls")
 			}
 			if len(acls) == 0 {
 				fmt.Fprintln(r.io.Stderr, "no ACLs")

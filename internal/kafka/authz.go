@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -26,12 +27,14 @@ type DeniedError struct {
 }
 
 func (e *DeniedError) Error() string {
-	who := e.Principal
-	if who == "" {
-		who = "this client's principal"
+	if e.Principal == "" {
+		return fmt.Sprintf("%s%s %s: an ACL is missing (see tradestream acls apply): %v", unnamed, e.Operation, e.Resource, e.Err)
 	}
-	return fmt.Sprintf("principal %s may not %s %s: an ACL is missing (see tradestream acls apply): %v", who, e.Operation, e.Resource, e.Err)
+	return fmt.Sprintf("principal %s may not %s %s: an ACL is missing (see tradestream acls apply): %v", e.Principal, e.Operation, e.Resource, e.Err)
 }
+
+// unnamed starts the message of a DeniedError without a principal.
+const unnamed = "this client's principal may not "
 
 func (e *DeniedError) Unwrap() error { return e.Err }
 
@@ -44,8 +47,8 @@ func IsDenied(err error) bool {
 
 // Denied returns err as a *DeniedError for operation on resource ("topic
 // NAME", "group NAME") when it is a missing-ACL refusal, and err unchanged
-// otherwise (nil included). principal may be "" and set later with
-// NamePrincipal.
+// otherwise (nil included). principal may be "" where it is not known:
+// Message names it.
 func Denied(err error, principal, operation, resource string) error {
 	var d *DeniedError
 	if err == nil || !IsDenied(err) || errors.As(err, &d) {
@@ -54,14 +57,20 @@ func Denied(err error, principal, operation, resource string) error {
 	return &DeniedError{Principal: principal, Operation: operation, Resource: resource, Err: err}
 }
 
-// NamePrincipal fills in the principal of cfg on a *DeniedError in err that
-// has none, and returns err.
-func NamePrincipal(err error, cfg config.Kafka) error {
+// Message returns err's text with the principal of cfg in place of the
+// placeholder of every *DeniedError made without one (the errors wrapping
+// it formatted their text when they were made, so the text is what changes).
+func Message(err error, cfg config.Kafka) string {
+	msg := err.Error()
 	var d *DeniedError
-	if errors.As(err, &d) && d.Principal == "" {
-		d.Principal = Principal(cfg)
+	if !errors.As(err, &d) || !strings.Contains(msg, unnamed) {
+		return msg
 	}
-	return err
+	name := Principal(cfg)
+	if name == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, unnamed, "principal "+name+" may not ")
 }
 
 // Principal returns the principal the brokers see for cfg: User:<SASL
