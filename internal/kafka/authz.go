@@ -84,17 +84,22 @@ func Principal(cfg config.Kafka) string {
 	if cfg.TLS.CertFile == "" {
 		return ""
 	}
-	data, err := os.ReadFile(cfg.TLS.CertFile)
-	if err != nil {
-		return ""
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return ""
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
+	cert, err := readCert(cfg.TLS.CertFile)
 	if err != nil || cert.Subject.CommonName == "" {
 		return ""
 	}
 	return "User:" + cert.Subject.CommonName
+}
+
+// readCert parses the first certificate of a PEM file.
+func readCert(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM certificate", path)
+	}
+	return x509.ParseCertificate(block.Bytes)
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -159,15 +158,7 @@ func certProblem(cfg config.TLS) string {
 	if cfg.CertFile == "" {
 		return "(none given: the listener requires one, --kafka-tls-cert and --kafka-tls-key)"
 	}
-	data, err := os.ReadFile(cfg.CertFile)
-	if err != nil {
-		return cfg.CertFile
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return cfg.CertFile
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
+	cert, err := readCert(cfg.CertFile)
 	if err != nil {
 		return cfg.CertFile
 	}
