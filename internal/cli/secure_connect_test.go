@@ -102,4 +102,3 @@ func issue(t *testing.T, dir, name string, ca *x509.Certificate, caKey any, notB
 	}
 	return map[string]string{"TRADESTREAM_KAFKA_TLS_CERT": certFile, "TRADESTREAM_KAFKA_TLS_KEY": keyFile}
 }
-
