@@ -32,6 +32,8 @@ type Config struct {
 	Dashboard Dashboard `yaml:"dashboard"`
 	// Metrics configures the /metrics, /healthz and /readyz listener.
 	Metrics Metrics `yaml:"metrics"`
+	// Principals names each service's Kafka principal, for its ACLs.
+	Principals Principals `yaml:"principals"`
 }
 
 // Kafka holds the broker connection and producer settings.
@@ -194,5 +196,7 @@ func Default() Config {
 		Alerts:    defaultAlerts(),
 		Dashboard: defaultDashboard(),
 		Metrics:   Metrics{Addr: "127.0.0.1:9464"},
+
+		Principals: defaultPrincipals(),
 	}
 }
