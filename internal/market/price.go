@@ -8,34 +8,40 @@ import (
 	"github.com/tradestream/tradestream/internal/event"
 )
 
-// Price model. Each symbol's log price follows
+// Price model. Each symbol's log price follows, over a round of dt seconds,
 //
-//	r_i = sd_i * u_i - sd_i²/2,   u_i = a*M + b*S_sector(i) + c*E_i,   a²+b²+c² = 1
+//	r_i = sd_i·(u_i + j_i/√dt) - sd_i²/2
+//	u_i = a·M + √h_M·(b·S_sector(i) + c·E_i),   a²+b²+c² = 1
 //
-// where M, S and E are unit-variance GARCH(1,1) processes with Student-t
-// innovations (market, sector and idiosyncratic), so returns have fat
-// tails, volatility clusters, peers co-move (correlation a²+b² within a
-// sector, a² across) and the price is a martingale (no autocorrelation to
-// exploit). sd_i scales the instrument's annual volatility to the round
-// length and the intraday U-shape. Quotes round to the 0.01 tick, with a
-// spread proportional to price and current volatility.
+// where M, S and E are the market, sector and idiosyncratic factors (see
+// volatility.go): unit-variance stochastic-volatility processes with
+// Student-t diffusive shocks, a GARCH(1,1) variance h stated per second of
+// simulated time, and compound Poisson jumps (j_i is the same mix of the
+// factors' jumps). The market's volatility also scales the sector and
+// stock factors, so turbulence is market-wide. Returns therefore have fat
+// tails, volatility clusters over tens of minutes, peers co-move
+// (correlation about a²+b² within a sector, a² across) and the price is
+// a martingale (no autocorrelation to exploit). sd_i scales the
+// instrument's annual volatility to the round length and the intraday
+// U-shape. Quotes round to the 0.01 tick, with a spread proportional to
+// price and current volatility.
 const (
 	tick            = event.Decimal(100) // 0.01
 	tradingDays     = 252
-	marketLoading   = 0.4472135954999579         // sqrt(0.20)
-	sectorLoading   = 0.5                        // sqrt(0.25)
-	idioLoading     = 0.7416198487095663         // sqrt(1 - 0.20 - 0.25)
-	meanAbsShock    = 0.73                       // E|u| of the diffusive shock, for volume
-	overnightShare  = 0.20                       // share of daily variance in the overnight gap
-	extendedVolMult = 0.25                       // volatility outside regular hours
-	extendedVolume  = 0.04                       // volume outside regular hours
-	extendedSpread  = 2.5                        // spread widening outside regular hours
-	extendedTrading = 0.05                       // user trading activity outside regular hours
-	baseSpread      = 0.00008                    // spread as a fraction of price at 25% volatility
-	maxSpread       = 0.02                       // spread cap as a fraction of price
-	minLogPrice     = -4.605170185988091         // log(0.01)
-	maxLogPrice     = 13.815510557964274         // log(1e6)
-	hMin, hMax      = 0.05, 50.0                 // GARCH variance clamp
+	marketLoading   = 0.4472135954999579 // sqrt(0.20)
+	sectorLoading   = 0.5                // sqrt(0.25)
+	idioLoading     = 0.7416198487095663 // sqrt(1 - 0.20 - 0.25)
+	meanAbsShock    = 0.69               // E|u| of the diffusive shock, for volume
+	overnightShare  = 0.20               // share of daily variance in the overnight gap
+	extendedVolMult = 0.25               // volatility outside regular hours
+	extendedVolume  = 0.04               // volume outside regular hours
+	extendedSpread  = 2.5                // spread widening outside regular hours
+	extendedTrading = 0.05               // user trading activity outside regular hours
+	baseSpread      = 0.00008            // spread as a fraction of price at 25% volatility
+	maxSpread       = 0.02               // spread cap as a fraction of price
+	minLogPrice     = -4.605170185988091 // log(0.01)
+	maxLogPrice     = 13.815510557964274 // log(1e6)
+	hMin, hMax      = 0.05, 50.0         // GARCH variance clamp
 )
 
 // intraday holds the U-shaped multipliers over the session, normalised so

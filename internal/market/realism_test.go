@@ -16,10 +16,8 @@ type fiveSecondFacts struct {
 	rawKurt, kurt     float64
 	rawAbsAC, absAC   [31]float64 // autocorrelation of |r| by lag (5-second steps)
 	ac1               float64     // lag-1 autocorrelation of the raw returns
-	annualVol         []float64   // realised annualised volatility per symbol
-	configuredVol     []float64
-	symbols           []string
-	rawAbsMin, absMin float64 // smallest |r| autocorrelation over lags 1..30
+	volRatio          float64     // realised over configured annualised volatility
+	rawAbsMin, absMin float64     // smallest |r| autocorrelation over lags 1..30
 }
 
 // measureFiveSecond runs cfg (regular-hours sessions, prices only) for the
@@ -89,9 +87,7 @@ func measureFiveSecond(t *testing.T, cfg Config, days int) fiveSecondFacts {
 			f.absAC[lag] += autocorr(desAbs, lag) * w
 		}
 		sd := stddev(raw[k])
-		f.annualVol = append(f.annualVol, sd*math.Sqrt(perDay*tradingDays))
-		f.configuredVol = append(f.configuredVol, cfg.Universe[k].Volatility)
-		f.symbols = append(f.symbols, cfg.Universe[k].Symbol)
+		f.volRatio += sd * math.Sqrt(perDay*tradingDays) / cfg.Universe[k].Volatility * w
 	}
 	for lag := 1; lag <= 30; lag++ {
 		f.rawAbsMin = min(f.rawAbsMin, f.rawAbsAC[lag])
@@ -115,7 +111,7 @@ func (f fiveSecondFacts) log(t *testing.T, what string) {
 		f.rawKurt, f.rawAbsAC[1], f.rawAbsAC[5], f.rawAbsAC[10], f.rawAbsAC[20], f.rawAbsAC[30], f.rawAbsMin)
 	t.Logf("  deseasonalised: excess kurtosis %.2f, |r| autocorrelation at lags 1, 5, 10, 20, 30: %.3f %.3f %.3f %.3f %.3f (min over 1..30 %.3f)",
 		f.kurt, f.absAC[1], f.absAC[5], f.absAC[10], f.absAC[20], f.absAC[30], f.absMin)
-	t.Logf("  lag-1 autocorrelation of raw returns %.4f", f.ac1)
+	t.Logf("  lag-1 autocorrelation of raw returns %.4f; realised over configured annualised volatility %.3f", f.ac1, f.volRatio)
 }
 
 // realismDays is the number of trading days the 5-second facts are
@@ -124,21 +120,28 @@ const realismDays = 5
 
 // TestFiveSecondStylisedFacts measures the stylised facts on 5-second
 // mid-quote returns of the default market (the built-in universe, 250 ms
-// rounds) over several regular sessions, deseasonalised by the intraday
-// volatility shape.
+// rounds) over five regular sessions, with returns deseasonalised by the
+// intraday volatility shape. The thresholds keep a clear margin below
+// what the model gives: over seeds 1, 2, 3 and 20250303, at 250 ms and
+// 1 s rounds, the excess kurtosis was 7.2 to 16.8, the |r|
+// autocorrelation 0.069 to 0.131 at every lag from 1 to 30, and the lag-1
+// autocorrelation -0.017 to -0.022. TestVolatilityPerSecond checks that
+// the round length does not change the dynamics, and TestModel that the
+// realised volatility matches the configured one (five sessions are too
+// few for that: volatility clusters over days).
 func TestFiveSecondStylisedFacts(t *testing.T) {
 	cfg := Config{Seed: 20250303, Users: 1, Universe: DefaultUniverse(), Start: testStart, TickInterval: 250 * time.Millisecond}
 	f := measureFiveSecond(t, cfg, realismDays)
 	f.log(t, "250ms rounds")
-	if f.kurt < 2 {
-		t.Errorf("excess kurtosis of deseasonalised 5-second returns = %.2f, want above 2", f.kurt)
+	if f.kurt < 4 {
+		t.Errorf("excess kurtosis of deseasonalised 5-second returns = %.2f, want above 4", f.kurt)
 	}
 	if math.Abs(f.ac1) > 0.05 {
 		t.Errorf("lag-1 autocorrelation of 5-second returns = %.4f, want |x| < 0.05", f.ac1)
 	}
 	for lag := 1; lag <= 30; lag++ {
-		if f.absAC[lag] < 0.03 {
-			t.Errorf("autocorrelation of deseasonalised |r| at lag %d (%ds) = %.3f, want above 0.03", lag, 5*lag, f.absAC[lag])
+		if f.absAC[lag] < 0.05 {
+			t.Errorf("autocorrelation of deseasonalised |r| at lag %d (%ds) = %.3f, want above 0.05", lag, 5*lag, f.absAC[lag])
 		}
 	}
 }

@@ -18,10 +18,12 @@ import (
 // α ∝ √dt keeps the variance of h the same whatever dt (the diffusion
 // limit of GARCH). On top of the diffusive shocks each factor jumps at the
 // times of a Poisson process (jumpRate per second) by a Laplace-distributed
-// size scaled by √h; jumps carry jumpShare of the factor's variance, and
-// each one raises h by jumpKick times its squared size in seconds of
-// variance (h then decays with volMemory), so a jump is followed by a
-// burst of volatility.
+// size scaled by √h; jumps carry jumpShare of the factor's variance.
+//
+// The clock these run on is the rounds' own: with SessionExtended it runs
+// through the night (at the low overnight volatility); with SessionRegular
+// the close-to-open jump counts as one round, so volatility carries over
+// from one session to the next as it does in trading time.
 const (
 	volMemory = 2970.0 // seconds: persistence exp(-60/2970) = 0.98 per minute
 	// volOfVol sets the stationary variance of h (0.5 per factor):
@@ -32,14 +34,11 @@ const (
 	// jumpScale is the Laplace scale of a jump in units of one second's
 	// standard deviation: jumpRate · 2·jumpScale² = jumpShare.
 	jumpScale = 6.0
-	// jumpKick is the rise of h per unit of squared jump size (seconds of
-	// variance); the mean level h returns to is lowered to compensate.
-	jumpKick = 0.0
 )
 
-// diffusionShare scales the diffusive shock so that diffusion and jumps
-// together have unit variance per second.
-var diffusionScale = math.Sqrt(1 - jumpShare)
+// diffusionScale is √(1 - jumpShare): it scales the diffusive shock so
+// that diffusion and jumps together have unit variance per second.
+const diffusionScale = 0.938083151964686
 
 // volStep is the GARCH recursion for one round length.
 type volStep struct {
@@ -63,7 +62,7 @@ func (v volStep) next(h, z float64) float64 {
 // sum of the round's jumps in units of one second's standard deviation.
 type factor struct {
 	h, sd, shock, jump float64 // sd is √h of this round
-	untilJump      float64 // seconds until the next jump
+	untilJump          float64 // seconds until the next jump
 }
 
 func newFactor(r *rand.Rand) factor {
@@ -77,15 +76,13 @@ func (f *factor) step(r *rand.Rand, v *volStep) {
 	f.shock = sd * diffusionScale * z
 	f.jump = 0
 	f.untilJump -= v.dt
-	h := v.next(f.h, z)
 	for f.untilJump <= 0 {
 		size := jumpScale * r.ExpFloat64()
 		if r.Uint64()&1 == 0 {
 			size = -size
 		}
 		f.jump += sd * size
-		h = min(h+jumpKick*size*size, hMax)
 		f.untilJump += r.ExpFloat64() / jumpRate
 	}
-	f.h = h
+	f.h = v.next(f.h, z)
 }
