@@ -19,8 +19,10 @@
 // no FX, so all accounts settle at the quoted prices) and a lognormal
 // opening balance whose median grows with experience.
 //
-// Prices follow a factor model with GARCH(1,1) volatility and Student-t
-// innovations: returns have fat tails, volatility clusters, sector peers
+// Prices follow a factor model with GARCH(1,1) volatility, Student-t
+// innovations and compound Poisson jumps, its dynamics stated per second
+// of simulated time (so the tick rate does not change them): returns have
+// fat tails, volatility clusters over tens of minutes, sector peers
 // co-move through a market and a sector factor, and log prices are
 // martingales, so returns carry no autocorrelation. Volatility, volume and
 // spreads follow an intraday U-shape over the 09:30-16:00 New York session;

@@ -351,6 +351,35 @@ func TestModel(t *testing.T) {
 		}
 	})
 
+	t.Run("calibrated volatility", func(t *testing.T) {
+		sessions := 1
+		for i := 1; i < len(r.roundTime); i++ {
+			if r.roundTime[i].Sub(r.roundTime[i-1]) > time.Hour {
+				sessions++
+			}
+		}
+		universe := r.sim.Universe()
+		var sum float64
+		for k := range r.series {
+			s := &r.series[k]
+			var ss float64
+			for _, x := range s.ret {
+				ss += x * x
+			}
+			got := math.Sqrt(ss / float64(sessions) * tradingDays)
+			ratio := got / universe[k].Volatility
+			sum += ratio
+			if math.Abs(ratio-1) > 0.2 {
+				t.Errorf("%s: realised annualised volatility over regular hours %.3f, want the configured %.2f within 20%%", r.symbols[k], got, universe[k].Volatility)
+			}
+		}
+		m := sum / float64(len(r.series))
+		t.Logf("realised over configured annualised volatility over %d sessions: mean ratio %.3f", sessions, m)
+		if math.Abs(m-1) > 0.1 {
+			t.Errorf("mean ratio of realised to configured volatility = %.3f, want 1 within 10%%", m)
+		}
+	})
+
 	t.Run("sector co-movement", func(t *testing.T) {
 		const block = 10 // rounds per return, to let skipped ticks catch up
 		n := len(r.rounds) / block

@@ -8,45 +8,41 @@ import (
 	"github.com/tradestream/tradestream/internal/event"
 )
 
-// Price model. Each symbol's log price follows
+// Price model. Each symbol's log price follows, over a round of dt seconds,
 //
-//	r_i = sd_i * u_i - sd_i²/2,   u_i = a*M + b*S_sector(i) + c*E_i,   a²+b²+c² = 1
+//	r_i = sd_i·(u_i + j_i/√dt) - sd_i²/2
+//	u_i = a·M + √h_M·(b·S_sector(i) + c·E_i),   a²+b²+c² = 1
 //
-// where M, S and E are unit-variance GARCH(1,1) processes with Student-t
-// innovations (market, sector and idiosyncratic), so returns have fat
-// tails, volatility clusters, peers co-move (correlation a²+b² within a
-// sector, a² across) and the price is a martingale (no autocorrelation to
-// exploit). sd_i scales the instrument's annual volatility to the round
-// length and the intraday U-shape. Quotes round to the 0.01 tick, with a
-// spread proportional to price and current volatility.
+// where M, S and E are the market, sector and idiosyncratic factors (see
+// volatility.go): unit-variance stochastic-volatility processes with
+// Student-t diffusive shocks, a GARCH(1,1) variance h stated per second of
+// simulated time, and compound Poisson jumps (j_i is the same mix of the
+// factors' jumps). The market's volatility also scales the sector and
+// stock factors, so turbulence is market-wide. Returns therefore have fat
+// tails, volatility clusters over tens of minutes, peers co-move
+// (correlation about a²+b² within a sector, a² across) and the price is
+// a martingale (no autocorrelation to exploit). sd_i scales the
+// instrument's annual volatility to the round length and the intraday
+// U-shape. Quotes round to the 0.01 tick, with a spread proportional to
+// price and current volatility.
 const (
 	tick            = event.Decimal(100) // 0.01
 	tradingDays     = 252
-	garchAlpha      = 0.05
-	garchBeta       = 0.93
-	garchOmega      = 1 - garchAlpha - garchBeta // unconditional variance 1
-	marketLoading   = 0.4472135954999579         // sqrt(0.20)
-	sectorLoading   = 0.5                        // sqrt(0.25)
-	idioLoading     = 0.7416198487095663         // sqrt(1 - 0.20 - 0.25)
-	meanAbsShock    = 0.78                       // E|u| for the mixture, for volume
-	overnightShare  = 0.20                       // share of daily variance in the overnight gap
-	extendedVolMult = 0.25                       // volatility outside regular hours
-	extendedVolume  = 0.04                       // volume outside regular hours
-	extendedSpread  = 2.5                        // spread widening outside regular hours
-	extendedTrading = 0.05                       // user trading activity outside regular hours
-	baseSpread      = 0.00008                    // spread as a fraction of price at 25% volatility
-	maxSpread       = 0.02                       // spread cap as a fraction of price
-	minLogPrice     = -4.605170185988091         // log(0.01)
-	maxLogPrice     = 13.815510557964274         // log(1e6)
-	hMin, hMax      = 0.05, 50.0                 // GARCH variance clamp
+	marketLoading   = 0.4472135954999579 // sqrt(0.20)
+	sectorLoading   = 0.5                // sqrt(0.25)
+	idioLoading     = 0.7416198487095663 // sqrt(1 - 0.20 - 0.25)
+	meanAbsShock    = 0.69               // E|u| of the diffusive shock, for volume
+	overnightShare  = 0.20               // share of daily variance in the overnight gap
+	extendedVolMult = 0.25               // volatility outside regular hours
+	extendedVolume  = 0.04               // volume outside regular hours
+	extendedSpread  = 2.5                // spread widening outside regular hours
+	extendedTrading = 0.05               // user trading activity outside regular hours
+	baseSpread      = 0.00008            // spread as a fraction of price at 25% volatility
+	maxSpread       = 0.02               // spread cap as a fraction of price
+	minLogPrice     = -4.605170185988091 // log(0.01)
+	maxLogPrice     = 13.815510557964274 // log(1e6)
+	hMin, hMax      = 0.05, 50.0         // GARCH variance clamp
 )
-
-// garch advances a unit-mean GARCH(1,1) variance given the shock z drawn
-// under variance h.
-func garch(h, z float64) float64 {
-	h = garchOmega + (garchAlpha*z*z+garchBeta)*h
-	return min(max(h, hMin), hMax)
-}
 
 // intraday holds the U-shaped multipliers over the session, normalised so
 // that the mean variance multiplier and the mean volume multiplier over a
@@ -100,17 +96,6 @@ func (d intraday) regime(open bool, tau float64) regime {
 	}
 }
 
-// factor is a unit-variance GARCH process; shock is this round's draw.
-type factor struct {
-	h, shock float64
-}
-
-func (f *factor) step(r *rand.Rand) {
-	z := studentT(r)
-	f.shock = math.Sqrt(f.h) * z
-	f.h = garch(f.h, z)
-}
-
 // symbolState is the price process and last quote of one instrument.
 type symbolState struct {
 	inst       Instrument
@@ -118,6 +103,7 @@ type symbolState struct {
 	logP       float64
 	idio       factor
 	varPerSec  float64 // variance of log returns per regular-hours second
+	sdPerSec   float64 // its square root
 	volPerSec  float64 // average shares per regular-hours second
 	spreadBase float64 // spread fraction of price at unit variance and regime
 	pendingVol float64 // volume since the last emitted tick
@@ -130,6 +116,7 @@ type symbolState struct {
 type prices struct {
 	rng     *rand.Rand
 	shape   intraday
+	vol     volStep // the volatility recursion for the last round length
 	market  factor
 	sectors []factor
 	symbols []symbolState
@@ -140,21 +127,22 @@ func newPrices(rng *rand.Rand, universe []Instrument, sectorOf []int, nSectors i
 	p := &prices{
 		rng:     rng,
 		shape:   newIntraday(),
-		market:  factor{h: 1},
+		market:  newFactor(rng),
 		sectors: make([]factor, nSectors),
 		symbols: make([]symbolState, len(universe)),
 		first:   true,
 	}
 	for i := range p.sectors {
-		p.sectors[i].h = 1
+		p.sectors[i] = newFactor(rng)
 	}
 	for i, in := range universe {
 		p.symbols[i] = symbolState{
 			inst:       in,
 			sector:     sectorOf[i],
 			logP:       math.Log(in.StartPrice.Float64()),
-			idio:       factor{h: 1},
+			idio:       newFactor(rng),
 			varPerSec:  in.Volatility * in.Volatility / (tradingDays * sessionSeconds),
+			sdPerSec:   in.Volatility / math.Sqrt(tradingDays*sessionSeconds),
 			volPerSec:  in.avgVolume() / sessionSeconds,
 			spreadBase: baseSpread * in.Volatility / 0.25,
 			quote:      event.Price{Symbol: in.Symbol, Sector: in.Sector},
@@ -173,9 +161,12 @@ func newPrices(rng *rand.Rand, universe []Instrument, sectorOf []int, nSectors i
 // tick). The model's random draws are the same with or without it.
 func (p *prices) step(t time.Time, dt float64, rg regime, gap bool, fx *scenarioRun) {
 	r := p.rng
-	p.market.step(r)
+	if p.vol.dt != dt {
+		p.vol = newVolStep(dt)
+	}
+	p.market.step(r, &p.vol)
 	for i := range p.sectors {
-		p.sectors[i].step(r)
+		p.sectors[i].step(r, &p.vol)
 	}
 	volFactor := rg.vol * rg.vol * dt
 	if gap {
@@ -183,16 +174,22 @@ func (p *prices) step(t time.Time, dt float64, rg regime, gap bool, fx *scenario
 	}
 	for i := range p.symbols {
 		s := &p.symbols[i]
-		s.idio.step(r)
-		u := marketLoading*p.market.shock + sectorLoading*p.sectors[s.sector].shock + idioLoading*s.idio.shock
+		sector := &p.sectors[s.sector]
+		s.idio.step(r, &p.vol)
+		// The market's volatility also scales the sector and stock factors.
+		m := &p.market
+		u := marketLoading*m.shock + m.sd*(sectorLoading*sector.shock+idioLoading*s.idio.shock)
+		jump := marketLoading*m.jump + m.sd*(sectorLoading*sector.jump+idioLoading*s.idio.jump)
 		variance := s.varPerSec * volFactor
+		sdSec := s.sdPerSec * rg.vol
 		drift, volume, spread := 0.0, 1.0, 1.0
 		if fx != nil {
 			variance *= fx.vol[i] * fx.vol[i]
+			sdSec *= fx.vol[i]
 			drift, volume, spread = fx.drift[i], fx.volume[i], fx.spread[i]
 			s.halted = fx.halted[i]
 		}
-		s.logP += math.Sqrt(variance)*u - variance/2 + drift
+		s.logP += math.Sqrt(variance)*u + sdSec*jump - variance/2 + drift
 		s.logP = min(max(s.logP, minLogPrice), maxLogPrice)
 
 		// Volume grows with the size of the move; lognormal noise has mean 1.
