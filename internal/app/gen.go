@@ -23,6 +23,9 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 		return err
 	}
 	kinds, _ := gen.Kinds(target)
+	if grown := GrowUsers(&e.Config.Gen, target); grown != "" {
+		fmt.Fprintln(e.Stderr, grown)
+	}
 	sim, seed, err := gen.NewSimOf(e.Config.Gen, e.now(), kinds)
 	if err != nil {
 		return Invalid(err)
@@ -30,9 +33,9 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 	topics := kafka.TopicNames(e.Config.Topics.Prefix)
 	g := e.Config.Gen
 	opts := gen.Options{
-		Rate: g.Rate, Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
+		Shape: g.Pace(), Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
 		Report: e.Stderr, Terminal: e.Terminal && !g.DryRun, ReportInterval: g.ReportInterval,
-		Now: e.Now,
+		Now: e.Now, Inject: injection(g, seed),
 	}
 	if g.DryRun {
 		opts.DryRun = e.Stdout
@@ -47,7 +50,7 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 	defer cl.Close()
 	opts.Client, opts.Metrics = cl, gen.NewMetrics(reg)
 	fmt.Fprintf(e.Stderr, "gen %s: seed %d, run %s, %d users, to %s at %s\n", target, seed, opts.RunID,
-		g.Users, strings.Join(e.Config.Kafka.Brokers, ","), RateText(g.Rate))
+		g.Users, strings.Join(e.Config.Kafka.Brokers, ","), RateText(g.Pace()))
 	return e.runStandalone(ctx, standalone{
 		main: generatorService(opts, gen.NewMarketSource(sim, kinds, topics)), reg: reg,
 		checks: map[string]func(context.Context) error{"kafka": cl.Ping},
@@ -76,7 +79,7 @@ func (e *Env) genService(ctx context.Context, reg prometheus.Registerer) (Servic
 	if e.Config.Gen.DryRun {
 		return Service{}, nil, Invalid(fmt.Errorf("--dry-run is for `tradestream gen`, not `up`"))
 	}
-	sim, _, err := gen.NewSim(e.Config.Gen, e.now())
+	sim, seed, err := gen.NewSim(e.Config.Gen, e.now())
 	if err != nil {
 		return Service{}, nil, Invalid(err)
 	}
@@ -86,8 +89,9 @@ func (e *Env) genService(ctx context.Context, reg prometheus.Registerer) (Servic
 	}
 	g := e.Config.Gen
 	opts := gen.Options{
-		Client: cl, Rate: g.Rate, Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
+		Client: cl, Shape: g.Pace(), Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
 		Report: e.Stderr, ReportInterval: g.ReportInterval, Now: e.Now, Metrics: gen.NewMetrics(reg),
+		Inject: injection(g, seed),
 	}
 	src := gen.NewMarketSource(sim, market.KindAll, kafka.TopicNames(e.Config.Topics.Prefix))
 	return generatorService(opts, src), cl.Close, nil
@@ -105,15 +109,6 @@ func (e *Env) producer(ctx context.Context, reg prometheus.Registerer, kinds mar
 		return nil, err
 	}
 	return cl, nil
-}
-
-// RateText writes a generator rate for people: "full speed" or "200
-// events/s".
-func RateText(rate float64) string {
-	if rate <= 0 {
-		return "full speed"
-	}
-	return fmt.Sprintf("%g events/s", rate)
 }
 
 func topicsFor(kinds market.Kind, t kafka.Topics) []string {

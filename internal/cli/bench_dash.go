@@ -25,6 +25,7 @@ import (
 	"github.com/tradestream/tradestream/internal/gen"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/market"
+	"github.com/tradestream/tradestream/internal/rate"
 )
 
 // dashBenchResult is the outcome of `tradestream bench dash`.
@@ -62,12 +63,12 @@ in each frame to the frame's arrival). Everything runs on 127.0.0.1.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("rate") && r.io.Getenv("TRADESTREAM_GEN_RATE") == "" {
-				r.cfg.Gen.Rate = benchDashRate
+				r.cfg.Gen.Rate = rate.Of(benchDashRate)
 			}
 			if err := r.validate(&r.cfg.Gen); err != nil {
 				return err
 			}
-			if clients <= 0 || duration <= 0 || r.cfg.Gen.Rate <= 0 {
+			if clients <= 0 || duration <= 0 || !r.cfg.Gen.Rate.Paced() {
 				return usageError{errors.New("--clients, --measure and --rate must be positive")}
 			}
 			if _, err := dashboard.ParseInterval(interval); err != nil {
@@ -98,7 +99,7 @@ in each frame to the frame's arrival). Everything runs on 127.0.0.1.`,
 }
 
 func (r *root) benchDash(ctx context.Context, clients int, warmup, duration time.Duration, interval string) (dashBenchResult, error) {
-	res := dashBenchResult{Machine: bench.Describe(""), TargetRate: r.cfg.Gen.Rate, Duration: duration}
+	res := dashBenchResult{Machine: bench.Describe(""), TargetRate: r.cfg.Gen.Rate.At(0), Duration: duration}
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	tcfg := r.cfg.Topics
@@ -172,7 +173,7 @@ func (r *root) benchDash(ctx context.Context, clients int, warmup, duration time
 	}
 	genDone := make(chan genOut, 1)
 	go func() {
-		sum, err := gen.Run(gctx, gen.Options{Client: cl, Rate: r.cfg.Gen.Rate, RunID: gen.NewRunID()},
+		sum, err := gen.Run(gctx, gen.Options{Client: cl, Shape: r.cfg.Gen.Rate, RunID: gen.NewRunID()},
 			gen.NewMarketSource(sim, market.KindAll, topics))
 		genDone <- genOut{sum, err}
 	}()

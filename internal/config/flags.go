@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/tradestream/tradestream/internal/rate"
 )
 
 // envAnnotation is the pflag annotation holding a flag's environment name;
@@ -67,7 +69,8 @@ func (c *Config) BindGlobal(fs *pflag.FlagSet) {
 // TRADESTREAM_GEN_<FLAG>.
 func (g *Gen) Bind(fs *pflag.FlagSet) {
 	b := binder{fs: fs, env: "GEN_"}
-	b.float(&g.Rate, "rate", "events per second (0: as fast as possible)")
+	b.value(&shapeFlag{shape: &g.Rate, err: &g.rateErr}, "rate", "events per second, or a shape: "+rate.Syntax+
+		"; default 200, and as fast as possible for a --dry-run")
 	b.int64(&g.Count, "count", "stop after this many events (0: no limit)")
 	b.duration(&g.Duration, "duration", "stop after this long (0: no limit)")
 	b.uint64(&g.Seed, "seed", "random seed for a reproducible stream (0: random)")
@@ -78,6 +81,7 @@ func (g *Gen) Bind(fs *pflag.FlagSet) {
 	b.string(&g.Start, "start", "simulated start time, RFC 3339 (default: now, or a fixed date with --seed)")
 	b.bool(&g.DryRun, "dry-run", "write the records to standard output, one JSON value per line, instead of Kafka")
 	b.duration(&g.ReportInterval, "report-interval", "interval of the rate report")
+	g.bindShapes(b)
 }
 
 // Bind registers the sink flags; their environment variables are
@@ -198,6 +202,11 @@ func (b binder) bool(p *bool, name, usage string) {
 
 func (b binder) duration(p *time.Duration, name, usage string) {
 	b.fs.DurationVar(p, b.prefix+name, *p, usage)
+	b.annotate(name)
+}
+
+func (b binder) value(v pflag.Value, name, usage string) {
+	b.fs.Var(v, b.prefix+name, usage)
 	b.annotate(name)
 }
 
