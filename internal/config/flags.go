@@ -69,7 +69,7 @@ func (c *Config) BindGlobal(fs *pflag.FlagSet) {
 // TRADESTREAM_GEN_<FLAG>.
 func (g *Gen) Bind(fs *pflag.FlagSet) {
 	b := binder{fs: fs, env: "GEN_"}
-	b.value(&shapeFlag{shape: &g.Rate, err: &g.rateErr}, "rate", "events per second, or a shape: "+rate.Syntax+
+	b.value(&deferredFlag{v: &g.Rate, err: &g.rateErr}, "rate", "events per second, or a shape: "+rate.Syntax+
 		"; default 200, and as fast as possible for a --dry-run")
 	b.int64(&g.Count, "count", "stop after this many events (0: no limit)")
 	b.duration(&g.Duration, "duration", "stop after this long (0: no limit)")

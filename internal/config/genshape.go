@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/tradestream/tradestream/internal/rate"
 )
 
@@ -34,37 +36,37 @@ func (g *Gen) Pace() rate.Shape {
 	return rate.Of(DefaultRate)
 }
 
-// shapeFlag is the pflag.Value of --rate and --rate-bytes. A bad shape
-// is kept, not refused, so that Validate reports it together with every
-// other problem.
-type shapeFlag struct {
-	shape *rate.Shape
-	err   *error
-	text  string
+// deferredFlag is the pflag.Value of --rate, --rate-bytes and --inject:
+// a bad value is kept, not refused, so that Validate reports it together
+// with every other problem.
+type deferredFlag struct {
+	v    pflag.Value
+	err  *error
+	text string
 }
 
-func (f *shapeFlag) Set(text string) error {
-	*f.err, f.text = f.shape.Set(text), text
+func (f *deferredFlag) Set(text string) error {
+	*f.err, f.text = f.v.Set(text), text
 	return nil
 }
 
-func (f *shapeFlag) String() string {
+func (f *deferredFlag) String() string {
 	if *f.err != nil {
 		return f.text
 	}
-	return f.shape.String()
+	return f.v.String()
 }
 
-func (f *shapeFlag) Type() string { return f.shape.Type() }
+func (f *deferredFlag) Type() string { return f.v.Type() }
 
 func (g *Gen) bindShapes(b binder) {
-	b.value(&shapeFlag{shape: &g.RateBytes, err: &g.rateBytesErr}, "rate-bytes", "value bytes per second instead of events, a size or a shape of sizes: "+rate.SyntaxBytes)
-	b.value(&g.Inject, "inject", "deliberate faults, KIND=RATE per event, comma separated: "+InjectSyntax)
+	b.value(&deferredFlag{v: &g.RateBytes, err: &g.rateBytesErr}, "rate-bytes", "value bytes per second instead of events, a size or a shape of sizes: "+rate.SyntaxBytes)
+	b.value(&deferredFlag{v: &g.Inject, err: &g.injectErr}, "inject", "deliberate faults, KIND=RATE per event, comma separated: "+InjectSyntax)
 	b.string(&g.InjectManifest, "inject-manifest", "file the JSON manifest of the injected faults is written to (default: tradestream-inject-RUNID.json)")
 }
 
 func (g *Gen) validateShapes(p *problems) {
-	for _, err := range []error{g.rateErr, g.rateBytesErr} {
+	for _, err := range []error{g.rateErr, g.rateBytesErr, g.injectErr} {
 		if err != nil {
 			p.addf("gen %v", err)
 		}

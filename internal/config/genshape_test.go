@@ -53,7 +53,7 @@ func TestRateFlagErrors(t *testing.T) {
 	// Bad shapes are reported by Validate, with the other problems.
 	c := Default()
 	fs := newFlags(&c)
-	if err := fs.Parse([]string{"--rate", "ramp:5..1", "--users", "0"}); err != nil {
+	if err := fs.Parse([]string{"--rate", "ramp:5..1", "--users", "0", "--inject", "late=2"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := Load(&c, fs, "", func(k string) string {
@@ -62,7 +62,7 @@ func TestRateFlagErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := c.Gen.Validate()
-	for _, want := range []string{`rate "ramp:5..1"`, "ramp:FROM..TO/DURATION", `rate "lots"`, "not a size", "users"} {
+	for _, want := range []string{`rate "ramp:5..1"`, "ramp:FROM..TO/DURATION", `rate "lots"`, "not a size", "users", `inject "late=2"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want an error containing %q", err, want)
 		}

@@ -48,9 +48,9 @@ type Gen struct {
 	// written at the end of a run with Inject; empty writes
 	// tradestream-inject-RUNID.json in the working directory.
 	InjectManifest string `yaml:"inject_manifest"`
-	// rateErr and rateBytesErr keep a bad --rate or --rate-bytes for
-	// Validate to report with the other problems.
-	rateErr, rateBytesErr error
+	// rateErr, rateBytesErr and injectErr keep a bad --rate, --rate-bytes
+	// or --inject for Validate to report with the other problems.
+	rateErr, rateBytesErr, injectErr error
 }
 
 // Sink configures the Kafka to PostgreSQL loader.

@@ -180,3 +180,44 @@ func TestReorderSwapsWithinKey(t *testing.T) {
 		t.Errorf("sent %d records for %d events, want every held record sent", len(recs), m.Events)
 	}
 }
+
+// TestLateIsBounded: a late record goes out after records generated after
+// it, but no more than the delay later. The same seed without faults gives
+// each record's place in generation order.
+func TestLateIsBounded(t *testing.T) {
+	const delay = 40 * time.Millisecond // 40 events at the 1 ms steps of injectRun
+	plain, _ := injectRun(t, 12, 8000, config.Inject{})
+	place := make(map[string]int, len(plain))
+	for j, r := range plain {
+		place[string(r.value)] = j
+	}
+	recs, m := injectRun(t, 12, 8000, config.Inject{Late: 0.03, LateDelay: delay})
+	var late, behind int64
+	for i, r := range recs {
+		if r.fault != FaultLate {
+			continue
+		}
+		late++
+		j, ok := place[string(r.value)]
+		if !ok {
+			t.Fatalf("late record %d is not a generated event", i)
+		}
+		// Sent at most 40 events later, each of which may have released
+		// another late record before it.
+		if i-j > 41+int(late) {
+			t.Errorf("late record generated %d-th went out %d-th: more than the %v delay", j, i, delay)
+		}
+		if i-j >= 5 {
+			behind++
+		}
+	}
+	if late == 0 || late != m.Injected[FaultLate] {
+		t.Fatalf("%d late records, the manifest says %d", late, m.Injected[FaultLate])
+	}
+	if behind == 0 {
+		t.Error("no late record went out after the events generated after it")
+	}
+	if int64(len(recs)) != m.Events {
+		t.Errorf("sent %d records for %d events", len(recs), m.Events)
+	}
+}
