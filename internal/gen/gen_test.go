@@ -75,14 +75,7 @@ func TestRateAgainstBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ends, err := kafkatest.Admin(t, brokers).ListEndOffsets(ctx, topics.Users, topics.Prices, topics.Trades)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inKafka int64
-	ends.Each(func(o kadm.ListedOffset) { inKafka += o.Offset })
+	inKafka := endOffsets(t, brokers, topics)
 	const want = 600_000
 	if d := float64(inKafka-want) / want; d < -0.02 || d > 0.02 {
 		t.Errorf("Kafka holds %d events, want within 2%% of %d", inKafka, want)
@@ -138,6 +131,20 @@ func TestKcatReadsDocumentedJSON(t *testing.T) {
 	if int64(total) != sum.Delivered {
 		t.Errorf("kcat read %d records, the generator delivered %d", total, sum.Delivered)
 	}
+}
+
+// endOffsets returns the records in the data topics, from their end offsets.
+func endOffsets(t *testing.T, brokers []string, topics kafka.Topics) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ends, err := kafkatest.Admin(t, brokers).ListEndOffsets(ctx, topics.Users, topics.Prices, topics.Trades)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
 }
 
 func header(headers, key string) string {

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-
 	"github.com/tradestream/tradestream/internal/gen"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
@@ -48,14 +46,7 @@ func TestShapesAgainstBroker(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			ends, err := kafkatest.Admin(t, brokers).ListEndOffsets(ctx, topics.Users, topics.Prices, topics.Trades)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var inKafka int64
-			ends.Each(func(o kadm.ListedOffset) { inKafka += o.Offset })
+			inKafka := endOffsets(t, brokers, topics)
 			want := shape.Count(run)
 			off := (float64(inKafka) - want) / want
 			t.Logf("%s over %v: Kafka holds %d events, the shape's integral is %.1f (%+.3f%%)", text, run, inKafka, want, 100*off)
