@@ -190,11 +190,6 @@ func (b binder) uint64(p *uint64, name, usage string) {
 	b.annotate(name)
 }
 
-func (b binder) float(p *float64, name, usage string) {
-	b.fs.Float64Var(p, b.prefix+name, *p, usage)
-	b.annotate(name)
-}
-
 func (b binder) bool(p *bool, name, usage string) {
 	b.fs.BoolVar(p, b.prefix+name, *p, usage)
 	b.annotate(name)
