@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-
-	"github.com/tradestream/tradestream/internal/rate"
 )
 
 // envAnnotation is the pflag annotation holding a flag's environment name;
@@ -69,8 +67,8 @@ func (c *Config) BindGlobal(fs *pflag.FlagSet) {
 // TRADESTREAM_GEN_<FLAG>.
 func (g *Gen) Bind(fs *pflag.FlagSet) {
 	b := binder{fs: fs, env: "GEN_"}
-	b.value(&deferredFlag{v: &g.Rate, err: &g.rateErr}, "rate", "events per second, or a shape: "+rate.Syntax+
-		"; default 200, and as fast as possible for a --dry-run")
+	b.value(&deferredFlag{v: &g.Rate, err: &g.rateErr}, "rate", "events per second (0: as fast as possible), or a shape: ramp:FROM..TO/DURATION, "+
+		"steps:R1,...,RN/STEP, burst:BASE,PEAK/LENGTH/PERIOD, daily:MEAN/PERIOD; default 200, unpaced for a --dry-run")
 	b.int64(&g.Count, "count", "stop after this many events (0: no limit)")
 	b.duration(&g.Duration, "duration", "stop after this long (0: no limit)")
 	b.uint64(&g.Seed, "seed", "random seed for a reproducible stream (0: random)")

@@ -60,8 +60,9 @@ func (f *deferredFlag) String() string {
 func (f *deferredFlag) Type() string { return f.v.Type() }
 
 func (g *Gen) bindShapes(b binder) {
-	b.value(&deferredFlag{v: &g.RateBytes, err: &g.rateBytesErr}, "rate-bytes", "value bytes per second instead of events, a size or a shape of sizes: "+rate.SyntaxBytes)
-	b.value(&deferredFlag{v: &g.Inject, err: &g.injectErr}, "inject", "deliberate faults, KIND=RATE per event, comma separated: "+InjectSyntax)
+	b.value(&deferredFlag{v: &g.RateBytes, err: &g.rateBytesErr}, "rate-bytes", "value bytes per second instead of events: a size (5MB, 512KiB) or a --rate shape of sizes (ramp:1MB..10MB/5m)")
+	b.value(&deferredFlag{v: &g.Inject, err: &g.injectErr}, "inject", "deliberate faults, KIND=RATE,... with RATE a probability per event; kinds duplicates, "+
+		"late (late=RATE:MAXDELAY), reorder, malformed, oversized, unknown_schema")
 	b.string(&g.InjectManifest, "inject-manifest", "file the JSON manifest of the injected faults is written to (default: tradestream-inject-RUNID.json)")
 }
 
@@ -82,7 +83,7 @@ func (g *Gen) validateShapes(p *problems) {
 	}
 }
 
-// InjectSyntax is the --inject syntax, for messages and help.
+// InjectSyntax is the --inject syntax, for error messages.
 const InjectSyntax = "duplicates, late (late=RATE:MAXDELAY, e.g. late=0.01:30s), reorder, malformed, oversized, unknown_schema; " +
 	"e.g. duplicates=0.01,late=0.005:30s,reorder=0.01,malformed=0.002,oversized=0.001,unknown_schema=0.001"
 
