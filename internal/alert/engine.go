@@ -262,8 +262,8 @@ func (e *Engine) evaluate(fs kgo.Fetches) (checkpoint, map[string]time.Time) {
 		cp.offsets[partitionKey{short, r.Partition}] = r.Offset + 1
 		e.metrics.records.WithLabelValues(short).Inc()
 		e.metrics.bytes.WithLabelValues(short).Add(float64(len(r.Value)))
-		schema := header(r, event.HeaderSchema)
-		v, err := event.Decode(schema, r.Value)
+		h := event.ReadHeaders(r.Headers)
+		v, err := event.Decode(string(h.Schema), r.Value)
 		if err != nil {
 			e.metrics.skipped.WithLabelValues(string(event.ReasonOf(err))).Inc()
 			return
@@ -283,9 +283,8 @@ func (e *Engine) evaluate(fs kgo.Fetches) (checkpoint, map[string]time.Time) {
 		if len(out) == 0 {
 			return
 		}
-		at, _ := time.Parse(time.RFC3339Nano, header(r, event.HeaderProducedAt))
-		for _, f := range out {
-			if !at.IsZero() {
+		if at, ok := event.ParseTime(h.ProducedAt); ok {
+			for _, f := range out {
 				produced[f.ID] = at
 			}
 		}
@@ -319,15 +318,6 @@ func (e *Engine) short(topic string) string {
 		return "trades"
 	}
 	return topic
-}
-
-func header(r *kgo.Record, key string) string {
-	for _, h := range r.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
 }
 
 func ids(alerts []Fired) []string {

@@ -58,7 +58,7 @@ func runChild(raw string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dbc := config.Default().Database
-	dbc.URL = config.Secret(spec.DatabaseURL)
+	dbc.URL = config.ConnString(spec.DatabaseURL)
 	pool, err := store.Open(ctx, dbc)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -95,11 +95,71 @@ func runChild(raw string) int {
 	return 0
 }
 
+// scriptedAlertsPerRule is what the script must fire per rule of the world
+// (AAPL above 101, AAPL below 99, MSFT above 301.5, trades over 500,000),
+// as scriptedAlerts counts it.
+var scriptedAlertsPerRule = [4]int{9, 8, 9, 19}
+
+// scriptedAlerts counts the alerts of the script per rule of the world
+// from its price path and trade quantities, in plain float64 and without
+// the engine: a price rule fires each time its condition turns true (the
+// path starts at the base price, where none holds), the big-trade rule on
+// every trade whose notional exceeds the threshold. No price of the path
+// comes within 0.008 of a level, so float64 and the events' decimals agree.
+func scriptedAlerts() [4]int {
+	var n [4]int
+	levels := []struct {
+		rule   int
+		symbol string
+		level  float64
+		above  bool
+	}{{0, "AAPL", 101, true}, {1, "AAPL", 99, false}, {2, "MSFT", 301.5, true}}
+	for _, l := range levels {
+		held := false
+		for i := range scriptedTicks {
+			p := scriptedPrice(scriptedBase[l.symbol], i)
+			holds := p < l.level
+			if l.above {
+				holds = p > l.level
+			}
+			if holds && !held {
+				n[l.rule]++
+			}
+			held = holds
+		}
+	}
+	for i := range scriptedTrades {
+		if float64(scriptedQuantity(i))*scriptedTradePrice > scriptedBigNotional {
+			n[3]++
+		}
+	}
+	return n
+}
+
+// TestEngineFiresExactlyTheScriptedAlerts runs the engine over the
+// scripted world and checks the committed alerts topic against the
+// alerts counted without the engine, per rule, and against the expected
+// alert ids; a restart over a quiet tick adds nothing.
 func TestEngineFiresExactlyTheScriptedAlerts(t *testing.T) {
+	if got := scriptedAlerts(); got != scriptedAlertsPerRule {
+		t.Fatalf("the script fires %v alerts per rule, the test expects %v: update one or the other", got, scriptedAlertsPerRule)
+	}
 	w := newWorld(t)
 	eng := w.engine(t, "alerts-scripted", "one", 25)
 	w.runUntilCaughtUp(t, eng, "alerts-scripted")
 	got := w.alertIDs(t, true)
+	for i, r := range w.rules {
+		prefix := fmt.Sprintf("r%d-", r.ID)
+		n := 0
+		for _, id := range got {
+			if strings.HasPrefix(id, prefix) {
+				n++
+			}
+		}
+		if n != scriptedAlertsPerRule[i] {
+			t.Errorf("rule %d (%s %s %s): got %d alerts, want %d", r.ID, r.Kind, r.Symbol, r.Threshold, n, scriptedAlertsPerRule[i])
+		}
+	}
 	if !slices.Equal(got, w.want) {
 		t.Fatalf("got %d alerts, want %d:\n got  %v\n want %v", len(got), len(w.want), got, w.want)
 	}

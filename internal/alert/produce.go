@@ -69,11 +69,11 @@ func (e *Engine) record(a Fired) *kgo.Record {
 		Topic: e.opts.Topics.Alerts,
 		Key:   a.AppendKey(nil),
 		Value: a.AppendJSON(nil),
-		Headers: []kgo.RecordHeader{
-			{Key: event.HeaderSchema, Value: []byte(event.SchemaAlertV1)},
-			{Key: event.HeaderProducedAt, Value: []byte(e.opts.Now().UTC().Format(time.RFC3339Nano))},
-			{Key: event.HeaderRunID, Value: []byte(e.opts.Group + "/" + e.opts.Instance)},
-		},
+		Headers: event.Headers{
+			Schema:     []byte(event.SchemaAlertV1),
+			ProducedAt: event.AppendTime(nil, e.opts.Now()),
+			RunID:      []byte(e.opts.Group + "/" + e.opts.Instance),
+		}.Records(),
 	}
 }
 

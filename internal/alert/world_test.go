@@ -53,7 +53,7 @@ func newWorld(t *testing.T) *world {
 		{Kind: KindPriceAbove, Symbol: "AAPL", Threshold: event.MustParseDecimal("101")},
 		{Kind: KindPriceBelow, Symbol: "AAPL", Threshold: event.MustParseDecimal("99")},
 		{Kind: KindPriceAbove, Symbol: "MSFT", Threshold: event.MustParseDecimal("301.5")},
-		{Kind: KindBigTrade, Threshold: event.MustParseDecimal("500000")},
+		{Kind: KindBigTrade, Threshold: event.FromInt(scriptedBigNotional)},
 	} {
 		added, err := st.Add(ctx, r)
 		if err != nil {
@@ -83,14 +83,10 @@ func newWorld(t *testing.T) *world {
 		"MSFT": {{w.rules[2], true}},
 	}
 	prev := map[int64]int{} // rule id -> last condition (-1/+1)
-	for i := 0; i < 240; i++ {
+	for i := 0; i < scriptedTicks; i++ {
 		for _, sym := range []string{"AAPL", "MSFT"} {
-			base := 100.0
-			if sym == "MSFT" {
-				base = 300
-			}
-			f := base + 2.5*math.Sin(float64(i)*0.21) + 0.4*math.Sin(float64(i)*1.7)
-			last := event.FromFloat(f)
+			base := scriptedBase[sym]
+			last := event.FromFloat(scriptedPrice(base, i))
 			p := event.Price{Symbol: sym, Sector: "Technology", Seq: int64(i), Time: t0.Add(time.Duration(i) * 250 * time.Millisecond),
 				Bid: last - 100, Ask: last + 100, Last: last, Volume: 100}
 			rec := produce(w.topics.Prices, event.SchemaPriceV1, p.AppendKey(nil), p.AppendJSON(nil))
@@ -110,10 +106,10 @@ func newWorld(t *testing.T) *world {
 			}
 		}
 	}
-	for i := 0; i < 80; i++ {
-		qty := int64(1000 + (i*379)%4000)
+	for i := 0; i < scriptedTrades; i++ {
+		qty := scriptedQuantity(i)
 		tr := event.Trade{ID: int64(i + 1), UserID: int64(1 + i%13), AccountID: int64(1 + i%13), Symbol: "AAPL",
-			Side: event.SideBuy, Quantity: qty, Price: event.MustParseDecimal("125.5"), Fee: event.Unit,
+			Side: event.SideBuy, Quantity: qty, Price: event.FromFloat(scriptedTradePrice), Fee: event.Unit,
 			Time: t0.Add(time.Duration(i) * time.Second), BalanceAfter: event.FromInt(1_000_000), OrderType: event.OrderMarket}
 		rec := produce(w.topics.Trades, event.SchemaTradeV2, tr.AppendKey(nil), tr.AppendJSON(nil))
 		if tr.Notional() > w.rules[3].Threshold {
@@ -137,6 +133,26 @@ func newWorld(t *testing.T) *world {
 	}
 	return w
 }
+
+// The script: 240 ticks of each symbol around its base price, and 80
+// AAPL trades at 125.5 of these quantities.
+const (
+	scriptedTicks       = 240
+	scriptedTrades      = 80
+	scriptedTradePrice  = 125.5
+	scriptedBigNotional = 500_000
+)
+
+var scriptedBase = map[string]float64{"AAPL": 100, "MSFT": 300}
+
+// scriptedPrice is the last price of tick i of a symbol based at base: two
+// sine waves that cross the rule levels again and again.
+func scriptedPrice(base float64, i int) float64 {
+	return base + 2.5*math.Sin(float64(i)*0.21) + 0.4*math.Sin(float64(i)*1.7)
+}
+
+// scriptedQuantity is the quantity of trade i.
+func scriptedQuantity(i int) int64 { return int64(1000 + (i*379)%4000) }
 
 // produceQuietTick produces one more AAPL tick at 100, between both AAPL
 // levels, and moves the expected end offsets past it.

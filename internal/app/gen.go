@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/gen"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/market"
@@ -22,6 +23,9 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 	if err := e.Validate(&e.Config.Gen); err != nil {
 		return err
 	}
+	if strings.EqualFold(strings.TrimSpace(e.Config.Gen.Scenario), "help") {
+		return gen.WriteScenarios(e.Stdout)
+	}
 	kinds, _ := gen.Kinds(target)
 	if grown := GrowUsers(&e.Config.Gen, target); grown != "" {
 		fmt.Fprintln(e.Stderr, grown)
@@ -30,6 +34,7 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 	if err != nil {
 		return Invalid(err)
 	}
+	timing := gen.FollowClock(sim, e.Config.Gen, e.now)
 	topics := kafka.TopicNames(e.Config.Topics.Prefix)
 	g := e.Config.Gen
 	opts := gen.Options{
@@ -49,8 +54,8 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 	}
 	defer cl.Close()
 	opts.Client, opts.Metrics = cl, gen.NewMetrics(reg)
-	fmt.Fprintf(e.Stderr, "gen %s: seed %d, run %s, %d users, to %s at %s\n", target, seed, opts.RunID,
-		g.Users, strings.Join(e.Config.Kafka.Brokers, ","), RateText(g.Pace()))
+	fmt.Fprintf(e.Stderr, "gen %s: seed %d, run %s, %d users, to %s at %s, event time from %s (speed %s)%s\n", target, seed, opts.RunID,
+		g.Users, strings.Join(e.Config.Kafka.Brokers, ","), RateText(g.Pace()), timing, g.Speed, scenarioText(g))
 	return e.runStandalone(ctx, standalone{
 		main: generatorService(opts, gen.NewMarketSource(sim, kinds, topics)), reg: reg,
 		checks: map[string]func(context.Context) error{"kafka": cl.Ping},
@@ -83,6 +88,7 @@ func (e *Env) genService(ctx context.Context, reg prometheus.Registerer) (Servic
 	if err != nil {
 		return Service{}, nil, Invalid(err)
 	}
+	gen.FollowClock(sim, e.Config.Gen, e.now)
 	cl, err := e.producer(ctx, reg, market.KindAll)
 	if err != nil {
 		return Service{}, nil, err
@@ -109,6 +115,14 @@ func (e *Env) producer(ctx context.Context, reg prometheus.Registerer, kinds mar
 		return nil, err
 	}
 	return cl, nil
+}
+
+// scenarioText names the scenario for the start-up line, if any.
+func scenarioText(g config.Gen) string {
+	if g.ScenarioOff() {
+		return ""
+	}
+	return ", scenario " + g.Scenario
 }
 
 func topicsFor(kinds market.Kind, t kafka.Topics) []string {

@@ -24,7 +24,10 @@ import (
 
 // ProduceOptions configures `tradestream bench produce`.
 type ProduceOptions struct {
-	Kafka  config.Kafka
+	Kafka config.Kafka
+	// Topics is the topic layout (replication, retention); the prefix and
+	// partition count are the benchmark's own.
+	Topics config.Topics
 	Gen    config.Gen
 	Jars   string // Kafka jars, for ProducerPerformance
 	Log4j  string // optional log4j2 config for the Java tool
@@ -36,21 +39,29 @@ type ProduceOptions struct {
 	Progress   io.Writer
 }
 
-// ProduceRun is one run of tradestream's generator.
+// ProduceRun is one run of tradestream's generator. MBPerSec counts
+// record value bytes only, in MiB (1024*1024 bytes) per second, as
+// ProducerPerformance does.
 type ProduceRun struct {
-	Records       int64   `json:"records"`
-	Seconds       float64 `json:"seconds"`
-	RecordsPerSec float64 `json:"records_per_sec"`
-	MBPerSec      float64 `json:"mb_per_sec"`
-	PeakHeapMiB   float64 `json:"peak_heap_mib"`
+	Records        int64   `json:"records"`
+	Seconds        float64 `json:"seconds"`
+	RecordsPerSec  float64 `json:"records_per_sec"`
+	MBPerSec       float64 `json:"mb_per_sec"`
+	AvgRecordBytes float64 `json:"avg_record_bytes"`
+	PeakHeapMiB    float64 `json:"peak_heap_mib"`
 }
+
+// maxPayloads bounds the payload file, which the Java tool holds in its
+// 1 GiB heap: runs of more records than this send a sample of them.
+const maxPayloads = 2_000_000
 
 // ProduceResult is what `bench produce --json` prints.
 type ProduceResult struct {
 	Machine  Machine           `json:"machine"`
 	Settings map[string]string `json:"settings"`
-	// AvgRecordBytes is the mean value size, the same for both sides: the
-	// Java tool sends payloads taken from the generator's own output.
+	// AvgRecordBytes is the mean value size of the payload file: the
+	// generator's own records, the same ones a run of it produces (up to
+	// maxPayloads), which the Java tool sends in random order.
 	AvgRecordBytes float64                `json:"avg_record_bytes"`
 	Tradestream    []ProduceRun           `json:"tradestream_runs"`
 	Apache         []ApacheProducerResult `json:"apache_runs"`
@@ -58,6 +69,10 @@ type ProduceResult struct {
 	TradestreamRate float64 `json:"tradestream_records_per_sec"`
 	ApacheRate      float64 `json:"apache_records_per_sec"`
 	Ratio           float64 `json:"ratio"`
+	// MiB of record values per second of the same best runs, as both
+	// tools count them.
+	TradestreamMBPerSec float64 `json:"tradestream_mb_per_sec"`
+	ApacheMBPerSec      float64 `json:"apache_mb_per_sec"`
 }
 
 // Produce measures the generator (market simulation and encoding included)
@@ -67,7 +82,7 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 	res := ProduceResult{Machine: Describe(o.Jars)}
 	prefix := fmt.Sprintf("bench.%d.", time.Now().UnixNano())
 	topics := kafka.TopicNames(prefix)
-	tc := config.Default().Topics
+	tc := o.Topics
 	tc.Prefix, tc.Partitions = prefix, o.Partitions
 
 	cl, err := kafka.NewClient(ctx, o.Kafka, o.Log, kafka.ProducerOptions(o.Kafka)...)
@@ -91,7 +106,7 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 	}
 	defer os.RemoveAll(dir)
 	payloads := filepath.Join(dir, "payloads.jsonl")
-	if res.AvgRecordBytes, err = writePayloads(ctx, o.Gen, payloads, min(o.Record, 200_000)); err != nil {
+	if res.AvgRecordBytes, err = writePayloads(ctx, o.Gen, payloads, min(o.Record, maxPayloads)); err != nil {
 		return res, err
 	}
 
@@ -114,7 +129,9 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 			return res, err
 		}
 		res.Apache = append(res.Apache, a)
-		res.ApacheRate = max(res.ApacheRate, a.RecordsPerSec)
+		if a.RecordsPerSec > res.ApacheRate {
+			res.ApacheRate, res.ApacheMBPerSec = a.RecordsPerSec, a.MBPerSec
+		}
 		fmt.Fprintf(o.Progress, "  %.0f records/s\n", a.RecordsPerSec)
 
 		fmt.Fprintf(o.Progress, "round %d/%d: tradestream gen, %d records...\n", round, o.Rounds, o.Record)
@@ -123,7 +140,9 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 			return res, err
 		}
 		res.Tradestream = append(res.Tradestream, t)
-		res.TradestreamRate = max(res.TradestreamRate, t.RecordsPerSec)
+		if t.RecordsPerSec > res.TradestreamRate {
+			res.TradestreamRate, res.TradestreamMBPerSec = t.RecordsPerSec, t.MBPerSec
+		}
 		fmt.Fprintf(o.Progress, "  %.0f records/s\n", t.RecordsPerSec)
 	}
 	if res.ApacheRate > 0 {
@@ -149,12 +168,17 @@ func runGen(ctx context.Context, o ProduceOptions, cl *kgo.Client, topics kafka.
 	sec := sum.Elapsed.Seconds()
 	return ProduceRun{
 		Records: sum.Delivered, Seconds: sec, RecordsPerSec: float64(sum.Delivered) / sec,
-		MBPerSec: float64(sum.Bytes) / sec / (1 << 20), PeakHeapMiB: peak,
+		MBPerSec: float64(sum.Bytes) / sec / (1 << 20), AvgRecordBytes: float64(sum.Bytes) / float64(sum.Sent),
+		PeakHeapMiB: peak,
 	}, nil
 }
 
-// writePayloads writes n of the generator's records, one per line, for the
-// Java tool to send, and returns their mean size.
+// writePayloads writes the generator's first n records, one per line, for
+// the Java tool to send, and returns their mean size. With the run's seed
+// and count they are the very records a run of the generator produces, so
+// both sides send values of the same mean size (the mix of users, prices
+// and trades shifts over a run: a shorter sample would be heavier in
+// users, whose records are larger).
 func writePayloads(ctx context.Context, g config.Gen, path string, n int64) (float64, error) {
 	f, err := os.Create(path)
 	if err != nil {

@@ -24,10 +24,13 @@ func (r *root) benchProduceCommand() *cobra.Command {
 		Short: "The generator against Apache Kafka's ProducerPerformance on the same broker",
 		Long: `Measure tradestream's generator (market simulation and JSON encoding
 included) producing to Kafka against Apache Kafka's own ProducerPerformance
-tool on the same broker, in the same run: same topic layout, same record
-bytes (the Java tool sends payloads taken from the generator's output), acks=all,
-idempotence, compression, linger and batch size. Runs alternate for
---rounds rounds; the best rate of each side is compared.`,
+tool on the same broker, in the same run, with the same record values (the
+Java tool sends, in random order, the records a run of the generator
+produces), acks=all, idempotence, compression, linger and batch size. The
+generator writes keyed records with headers to the users, prices and trades
+topics; the Java tool writes unkeyed records without headers to one topic of
+as many partitions. MiB/s counts record values only, on both sides. Runs
+alternate for --rounds rounds; the best rate of each side is compared.`,
 		Example: "  tradestream bench produce --records 2000000 --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,7 +57,7 @@ idempotence, compression, linger and batch size. Runs alternate for
 				log4j = "" // run from elsewhere than the repository: the tool's defaults
 			}
 			res, err := bench.Produce(cmd.Context(), bench.ProduceOptions{
-				Kafka: r.cfg.Kafka, Gen: gcfg, Jars: jars, Log4j: log4j,
+				Kafka: r.cfg.Kafka, Topics: r.cfg.Topics, Gen: gcfg, Jars: jars, Log4j: log4j,
 				Record: records, Rounds: rounds, Partitions: partitions, Log: r.log, Progress: progress,
 			})
 			if err != nil {
@@ -74,14 +77,21 @@ idempotence, compression, linger and batch size. Runs alternate for
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&jars, "jars", "", "Kafka jars directory (default $TRADESTREAM_KAFKA_JARS)")
 	r.cfg.Gen.Bind(f)
+	honourOnly(cmd, benchProduceFlags)
 	return cmd
 }
+
+// benchProduceFlags are the flags `bench produce` honours. The generator
+// runs flat out for --records, so --rate, --count, --duration, --dry-run
+// and --report-interval do not apply; it uses no database.
+var benchProduceFlags = honoured(benchGlobalFlags, benchSimFlags,
+	[]string{"records", "rounds", "partitions", "json", "jars"})
 
 func printProduce(w io.Writer, res bench.ProduceResult) {
 	fmt.Fprintf(w, "\nmachine: %s, %d CPUs, %d GiB; Kafka %s\n", res.Machine.CPUModel, res.Machine.CPUs, res.Machine.MemoryGiB, res.Machine.Kafka)
 	fmt.Fprintf(w, "records %s, %.0f bytes each on average, compression %s, acks=all\n",
 		res.Settings["records"], res.AvgRecordBytes, res.Settings["compression"])
-	fmt.Fprintf(w, "Apache ProducerPerformance  %10.0f records/s\n", res.ApacheRate)
-	fmt.Fprintf(w, "tradestream gen             %10.0f records/s\n", res.TradestreamRate)
+	fmt.Fprintf(w, "Apache ProducerPerformance  %10.0f records/s  %6.1f MiB/s of values\n", res.ApacheRate, res.ApacheMBPerSec)
+	fmt.Fprintf(w, "tradestream gen             %10.0f records/s  %6.1f MiB/s of values\n", res.TradestreamRate, res.TradestreamMBPerSec)
 	fmt.Fprintf(w, "ratio                       %10.1f%%\n", 100*res.Ratio)
 }

@@ -7,18 +7,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tradestream/tradestream/internal/bench"
-	"github.com/tradestream/tradestream/internal/sink"
 )
 
 // sinkBenchResult is what `bench sink --json` prints.
 type sinkBenchResult struct {
 	Machine bench.Machine `json:"machine"`
-	*sink.BenchResult
+	*bench.SinkResult
 }
 
 func (r *root) benchSinkCommand() *cobra.Command {
 	var (
-		cfg    sink.BenchConfig
+		cfg    bench.SinkOptions
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -42,17 +41,17 @@ configured database, and deletes both at the end.`,
 			if cfg.Events <= 0 || cfg.Rounds <= 0 || cfg.Partitions <= 0 || cfg.NaiveRecords <= 0 || cfg.Users <= 0 {
 				return usageError{fmt.Errorf("--events, --rounds, --partitions, --naive-records and --users must be positive")}
 			}
-			cfg.Kafka, cfg.DatabaseURL = r.cfg.Kafka, r.cfg.Database.URL.Reveal()
+			cfg.Kafka, cfg.Topics, cfg.DatabaseURL = r.cfg.Kafka, r.cfg.Topics, r.cfg.Database.URL.Reveal()
 			cfg.BatchSize, cfg.Log = r.cfg.Sink.BatchSize, r.log
 			cfg.Progress = r.io.Stdout
 			if asJSON {
 				cfg.Progress = r.io.Stderr
 			}
-			res, err := sink.Bench(cmd.Context(), cfg)
+			res, err := bench.Sink(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
-			out := sinkBenchResult{Machine: bench.Describe(r.io.Getenv("TRADESTREAM_KAFKA_JARS")), BenchResult: res}
+			out := sinkBenchResult{Machine: bench.Describe(r.io.Getenv("TRADESTREAM_KAFKA_JARS")), SinkResult: res}
 			if asJSON {
 				return r.printJSON(out)
 			}
@@ -69,11 +68,15 @@ configured database, and deletes both at the end.`,
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the feed")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	r.cfg.Sink.Bind(f)
-	for _, name := range []string{"group", "batch-timeout", "until-caught-up"} {
-		_ = f.MarkHidden(name) // only --batch-size applies
-	}
+	honourOnly(cmd, benchSinkFlags)
 	return cmd
 }
+
+// benchSinkFlags are the flags `bench sink` honours. It makes its own
+// schema in --database-url and its own consumer groups; of the sink's
+// settings only --batch-size applies.
+var benchSinkFlags = honoured(benchGlobalFlags,
+	[]string{"events", "users", "rounds", "partitions", "naive-records", "seed", "json", "batch-size", "database-url"})
 
 func printSinkBench(w io.Writer, res sinkBenchResult) {
 	m, pg := res.Machine, res.Postgres

@@ -51,6 +51,8 @@ gen users --count N with N above --users grows the population to N users.`,
   tradestream gen prices --rate-bytes 5MB
   tradestream gen trades --count 1000000 --rate 0 --kafka-compression lz4
   tradestream gen all --seed 42 --count 10 --dry-run
+  tradestream gen all --scenario flash-crash
+  tradestream gen all --seed 7 --speed max --duration 1m
   tradestream gen all --seed 7 --count 100000 --inject duplicates=0.01,late=0.005:30s,reorder=0.01,malformed=0.002,oversized=0.001,unknown_schema=0.001`,
 	}
 	group(cmd)
@@ -72,5 +74,6 @@ gen users --count N with N above --users grows the population to N users.`,
 			},
 		})
 	}
+	cmd.AddCommand(r.genMarketCommands()...)
 	return cmd
 }

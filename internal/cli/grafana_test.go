@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,46 +39,120 @@ var mayRest = map[string]string{
 	"tradestream_pg_transactions_rolled_back_total": "a healthy pipeline rolls nothing back",
 }
 
-// dashboardMetrics returns the metric names the dashboard's PromQL
-// queries, histograms by family name.
+// dashboardMetrics returns every metric name the dashboard's PromQL
+// queries, histograms by family name: every "expr" anywhere in the JSON,
+// rows nested or not.
 func dashboardMetrics(t *testing.T) []string {
 	t.Helper()
 	data, err := os.ReadFile(dashboardFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d struct {
-		Panels []struct {
-			Type    string `json:"type"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
+	var d any
 	if err := json.Unmarshal(data, &d); err != nil {
 		t.Fatalf("%s: %v", dashboardFile, err)
 	}
-	name := regexp.MustCompile(`\b(?:tradestream|process|go)_[a-z0-9_]+\b`)
-	set := map[string]bool{}
-	for _, p := range d.Panels {
-		for _, tg := range p.Targets {
-			if tg.Expr == "" {
-				continue
+	var exprs []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if e, ok := x.(string); ok && k == "expr" {
+					exprs = append(exprs, e)
+				}
+				walk(x)
 			}
-			for _, n := range name.FindAllString(tg.Expr, -1) {
-				set[strings.TrimSuffix(n, "_bucket")] = true
+		case []any:
+			for _, x := range v {
+				walk(x)
 			}
 		}
 	}
-	var out []string
-	for n := range set {
-		out = append(out, n)
+	walk(d)
+	name := regexp.MustCompile(`\b(?:tradestream|process|go)_[a-z0-9_]+\b`)
+	set := map[string]bool{}
+	for _, e := range exprs {
+		for _, n := range name.FindAllString(e, -1) {
+			set[strings.TrimSuffix(n, "_bucket")] = true
+		}
 	}
-	sort.Strings(out)
-	if len(out) < 20 {
-		t.Fatalf("found only %d metrics in %s: %v", len(out), dashboardFile, out)
+	out := slices.Sorted(maps.Keys(set))
+	if len(out) == 0 {
+		t.Fatalf("found no metric in the %d queries of %s", len(exprs), dashboardFile)
 	}
 	return out
+}
+
+// plausibleGauge checks the samples of a gauge the dashboard shows, beyond
+// every gauge's rule (at least one sample, each finite and not negative).
+var plausibleGauge = map[string]func(samples []float64) error{
+	"tradestream_kafka_consumer_group_status": func(s []float64) error {
+		for _, v := range s {
+			if !slices.Contains([]float64{1, 2, 3, 4, 5, 6}, v) {
+				return fmt.Errorf("%v is not a Burrow verdict (1-6)", v)
+			}
+		}
+		return nil
+	},
+	"tradestream_kafka_topic_under_replicated_partitions": gaugeEach(func(v float64) bool { return v == 0 }, "0 on a healthy broker"),
+	"tradestream_alerts_rules":                            gaugeSum(func(v float64) bool { return v >= 1 }, "at least the one rule added"),
+	"tradestream_pg_connections":                          gaugeSum(func(v float64) bool { return v >= 1 }, "at least one connection"),
+	"tradestream_pg_pool_acquired_connections":            gaugeEach(isCount, "a whole number"),
+	"tradestream_pg_pool_idle_connections":                gaugeEach(isCount, "a whole number"),
+	"tradestream_pg_table_size_bytes":                     gaugeSum(func(v float64) bool { return v > 0 }, "tables holding data"),
+	"tradestream_pg_partition_size_bytes":                 gaugeSum(func(v float64) bool { return v > 0 }, "partitions holding data"),
+	"process_resident_memory_bytes":                       gaugeEach(func(v float64) bool { return v >= 1<<20 }, "at least 1 MiB"),
+	"go_memstats_heap_inuse_bytes":                        gaugeEach(func(v float64) bool { return v > 0 }, "positive"),
+	"go_goroutines":                                       gaugeEach(func(v float64) bool { return v >= 1 && isCount(v) }, "a whole number, at least 1"),
+}
+
+func isCount(v float64) bool { return v == math.Trunc(v) }
+
+func gaugeEach(ok func(float64) bool, want string) func([]float64) error {
+	return func(s []float64) error {
+		for _, v := range s {
+			if !ok(v) {
+				return fmt.Errorf("sample %v, want %s", v, want)
+			}
+		}
+		return nil
+	}
+}
+
+func gaugeSum(ok func(float64) bool, want string) func([]float64) error {
+	return func(s []float64) error {
+		var t float64
+		for _, v := range s {
+			t += v
+		}
+		if !ok(t) {
+			return fmt.Errorf("sum %v, want %s", t, want)
+		}
+		return nil
+	}
+}
+
+// checkGauge applies every gauge's rule and the gauge's own to f.
+func checkGauge(f *dto.MetricFamily) error {
+	var s []float64
+	for _, m := range f.GetMetric() {
+		v := m.GetGauge().GetValue()
+		if f.GetType() == dto.MetricType_UNTYPED {
+			v = m.GetUntyped().GetValue()
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return fmt.Errorf("sample %v, want a finite value not below 0", v)
+		}
+		s = append(s, v)
+	}
+	if len(s) == 0 {
+		return fmt.Errorf("no sample")
+	}
+	if check, ok := plausibleGauge[f.GetName()]; ok {
+		return check(s)
+	}
+	return nil
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
@@ -183,9 +259,11 @@ func total(f *dto.MetricFamily) float64 {
 }
 
 // TestGrafanaDashboardMetricsMove runs the pipeline (`tradestream up`, plus
-// `tradestream gen all` beside it), scrapes every /metrics twice and checks
-// that every metric the Grafana dashboard queries is exported, and that
-// every counter and histogram among them moved between the scrapes.
+// `tradestream gen all` beside it) and checks every metric the Grafana
+// dashboard queries: each must be in the first scrape once data flows; each
+// counter and histogram must then move (a later scrape, waited for, shows
+// more), but for the few in mayRest; each gauge must hold a plausible
+// value.
 func TestGrafanaDashboardMetricsMove(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole pipeline for half a minute")
@@ -235,60 +313,97 @@ func TestGrafanaDashboardMetricsMove(t *testing.T) {
 	// fired and stored, frames pushed, lag sampled.
 	ready := []string{"tradestream_sink_rows_written_total", "tradestream_alerts_fired_total",
 		"tradestream_dashboard_frames_total", "tradestream_sink_dead_letters_total", "tradestream_kafka_consumer_lag"}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		fams := scrape(t, urls...)
+	first := awaitScrape(t, urls, 90*time.Second, func(fams map[string]*dto.MetricFamily) []string {
 		var missing []string
 		for _, n := range ready {
 			if f, ok := fams[n]; !ok || total(f) == 0 {
-				missing = append(missing, n)
+				missing = append(missing, n+" (zero)")
 			}
 		}
-		if len(missing) == 0 {
-			break
+		return missing
+	}, upErr)
+	var counters []string
+	for _, n := range names {
+		f, ok := first[n]
+		switch {
+		case !ok:
+			t.Errorf("%s: queried by the dashboard, not exported once data flows", n)
+		case f.GetType() == dto.MetricType_COUNTER || f.GetType() == dto.MetricType_HISTOGRAM:
+			counters = append(counters, n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pipeline not flowing after 90s: %v still zero\nup stderr:\n%s", missing, tail(upErr.String(), 40))
-		}
-		time.Sleep(time.Second)
 	}
 
-	first := scrape(t, urls...)
+	// Counters and histograms must move: wait for a scrape in which every
+	// one of them (but those that may rest) is above the first.
 	badRecords()
-	time.Sleep(12 * time.Second) // more than the lag sampler's 5 s and PostgreSQL's 1 s statistics flush
-	second := scrape(t, urls...)
+	last := awaitScrape(t, urls, 90*time.Second, func(fams map[string]*dto.MetricFamily) []string {
+		var still []string
+		for _, n := range counters {
+			b, ok := fams[n]
+			switch {
+			case !ok:
+				still = append(still, n+" (gone)")
+			case total(b) <= total(first[n]) && mayRest[n] == "":
+				still = append(still, fmt.Sprintf("%s (%v then %v)", n, total(first[n]), total(b)))
+			}
+		}
+		return still
+	}, upErr)
 
-	var moved, present []string
+	var moved, rest, gauges []string
 	for _, n := range names {
-		b, ok := second[n]
+		f, ok := last[n]
+		if first[n] == nil {
+			continue // reported above
+		}
 		if !ok {
-			t.Errorf("%s: queried by the dashboard, not exported", n)
+			t.Errorf("%s: in the first scrape, gone from the last", n)
 			continue
 		}
-		a := first[n]
-		switch b.GetType() {
+		switch f.GetType() {
 		case dto.MetricType_COUNTER, dto.MetricType_HISTOGRAM:
-			if a != nil && total(b) <= total(a) {
-				if why, ok := mayRest[n]; ok {
-					present = append(present, n+" (at rest: "+why+")")
-					continue
-				}
-				t.Errorf("%s: did not move between two scrapes 12s apart (%v then %v)", n, total(a), total(b))
-				continue
+			if total(f) > total(first[n]) {
+				moved = append(moved, n)
+			} else {
+				rest = append(rest, n+" ("+mayRest[n]+")")
 			}
-			moved = append(moved, n)
 		default:
-			present = append(present, n)
+			if err := checkGauge(f); err != nil {
+				t.Errorf("%s: %v", n, err)
+			}
+			gauges = append(gauges, n)
 		}
 	}
-	t.Logf("dashboard metrics moving (%d): %s", len(moved), strings.Join(moved, ", "))
-	t.Logf("dashboard gauges exported (%d): %s", len(present), strings.Join(present, ", "))
+	t.Logf("dashboard metrics: %d queried, %d counters and histograms moved, %d at rest, %d gauges checked",
+		len(names), len(moved), len(rest), len(gauges))
+	t.Logf("moved: %s", strings.Join(moved, ", "))
+	t.Logf("at rest: %s", strings.Join(rest, ", "))
+	t.Logf("gauges: %s", strings.Join(gauges, ", "))
 
 	if code := stopGen(); code != 0 {
 		t.Errorf("gen exited %d", code)
 	}
 	if code := stopUp(); code != 0 {
 		t.Errorf("up exited %d\n%s", code, tail(upErr.String(), 40))
+	}
+}
+
+// awaitScrape scrapes urls every second until pending, given the
+// scrape, lists nothing, and returns that scrape; after timeout it fails
+// the test with what is still pending.
+func awaitScrape(t *testing.T, urls []string, timeout time.Duration, pending func(map[string]*dto.MetricFamily) []string, log *syncBuffer) map[string]*dto.MetricFamily {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		fams := scrape(t, urls...)
+		left := pending(fams)
+		if len(left) == 0 {
+			return fams
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v still waiting for: %s\nup stderr:\n%s", timeout, strings.Join(left, ", "), tail(log.String(), 40))
+		}
+		time.Sleep(time.Second)
 	}
 }
 

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradestream/tradestream/internal/bench/feed"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
-	"github.com/tradestream/tradestream/internal/sink/feed"
 	"github.com/tradestream/tradestream/internal/store"
 )
 

@@ -88,7 +88,7 @@ type SASL struct {
 type Database struct {
 	// URL is a PostgreSQL connection string (URL or key=value form). Any
 	// password in it is never printed.
-	URL Secret `yaml:"url"`
+	URL ConnString `yaml:"url"`
 	// MaxConns bounds the connection pool.
 	MaxConns int `yaml:"max_conns"`
 	// ConnectTimeout bounds how long a service waits at start-up for the

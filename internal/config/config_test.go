@@ -136,21 +136,6 @@ func TestGenValidate(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"postgres://u:pw@h:5432/db?sslmode=disable", "postgres://u:xxxxx@h:5432/db?sslmode=disable"},
-		{"postgres://u:pw@h:bad/db", "postgres://u:xxxxx@h:bad/db"},
-		{"host=h user=u password=pw dbname=d", "host=h user=u password=xxxxx dbname=d"},
-		{"postgres://h/db", "postgres://h/db"},
-		{"s3cr3t-token", "[redacted]"},
-	}
-	for _, tt := range tests {
-		if got := Redact(tt.in); got != tt.want {
-			t.Errorf("Redact(%q): got %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestSecretNeverInHelp(t *testing.T) {
 	c := Default()
 	c.Kafka.SASL.Password = "hunter2"
@@ -161,6 +146,36 @@ func TestSecretNeverInHelp(t *testing.T) {
 	for _, leak := range []string{"hunter2", "0123456789abcdef-token", "tradestream:tradestream@"} {
 		if strings.Contains(usage, leak) {
 			t.Errorf("help text contains %q", leak)
+		}
+	}
+}
+
+func TestGenSpeed(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"", 1, true}, {"1", 1, true}, {"60", 60, true}, {"2.5x", 2.5, true}, {"max", 0, true}, {"MAX", 0, true},
+		{"0", 0, false}, {"-3", 0, false}, {"fast", 0, false}, {"NaN", 0, false}, {"1e9", 0, false},
+	} {
+		g := Default().Gen
+		g.Speed = tc.in
+		got, err := g.SpeedFactor()
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("speed %q: got %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+		if verr := g.Validate(); (verr == nil) != tc.ok {
+			t.Errorf("speed %q: Validate() = %v, want ok %v", tc.in, verr, tc.ok)
+		}
+	}
+}
+
+func TestGenScenarioOff(t *testing.T) {
+	for in, want := range map[string]bool{"": true, "none": true, " None ": true, "flash-crash": false, "x.yaml": false} {
+		g := Gen{Scenario: in}
+		if got := g.ScenarioOff(); got != want {
+			t.Errorf("ScenarioOff(%q) = %v, want %v", in, got, want)
 		}
 	}
 }

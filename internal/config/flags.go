@@ -44,7 +44,7 @@ func (c *Config) BindGlobal(fs *pflag.FlagSet) {
 	b.secret(&k.SASL.Password, "kafka-sasl-password", "SASL password (prefer TRADESTREAM_KAFKA_SASL_PASSWORD)")
 
 	d := &c.Database
-	b.secret(&d.URL, "database-url", "PostgreSQL connection string")
+	b.connString(&d.URL, "database-url", "PostgreSQL connection string")
 	b.int(&d.MaxConns, "database-max-conns", "largest number of pooled database connections")
 	b.duration(&d.ConnectTimeout, "database-connect-timeout", "how long to wait at start-up for the database to answer")
 	b.int(&d.RetentionDays, "database-retention-days", "days of price and trade partitions kept (0 keeps all)")
@@ -79,6 +79,7 @@ func (g *Gen) Bind(fs *pflag.FlagSet) {
 	b.string(&g.Start, "start", "simulated start time, RFC 3339 (default: now, or a fixed date with --seed)")
 	b.bool(&g.DryRun, "dry-run", "write the records to standard output, one JSON value per line, instead of Kafka")
 	b.duration(&g.ReportInterval, "report-interval", "interval of the rate report")
+	g.bindMarket(b)
 	g.bindShapes(b)
 }
 
@@ -140,6 +141,20 @@ func EnvName(f *pflag.Flag) string {
 		return v[0]
 	}
 	return ""
+}
+
+// RawValue returns f's value as it was given, a secret's included (a
+// list's items joined by commas, as its environment variable takes them):
+// for handing a setting on to a child process through its environment.
+func RawValue(f *pflag.Flag) string {
+	switch val := f.Value.(type) {
+	case pflag.SliceValue:
+		return strings.Join(val.GetSlice(), ",")
+	case interface{ raw() string }:
+		return val.raw()
+	default:
+		return val.String()
+	}
 }
 
 // binder registers flags bound to config fields and records each one's
@@ -204,17 +219,31 @@ func (b binder) value(v pflag.Value, name, usage string) {
 }
 
 func (b binder) secret(p *Secret, name, usage string) {
-	b.fs.Var((*secretValue)(p), b.prefix+name, usage)
+	b.fs.Var(maskedValue[Secret]{p}, b.prefix+name, usage)
 	b.annotate(name)
 }
 
-// secretValue is the pflag.Value of a Secret: its String (and so the
-// --help default) is redacted.
-type secretValue Secret
+func (b binder) connString(p *ConnString, name, usage string) {
+	b.fs.Var(maskedValue[ConnString]{p}, b.prefix+name, usage)
+	b.annotate(name)
+}
 
-func (s *secretValue) Set(v string) error { *s = secretValue(v); return nil }
-func (s *secretValue) String() string     { return Secret(*s).String() }
-func (s *secretValue) Type() string       { return "string" }
+// maskedValue is the pflag.Value of a Secret or a ConnString: its String
+// (and so the --help default) is the value's own redacted form.
+type maskedValue[T interface {
+	~string
+	String() string
+}] struct{ p *T }
+
+func (m maskedValue[T]) Set(v string) error { *m.p = T(v); return nil }
+func (m maskedValue[T]) Type() string       { return "string" }
+
+func (m maskedValue[T]) String() string {
+	if m.p == nil { // pflag's zero value, to tell a default
+		return ""
+	}
+	return (*m.p).String()
+}
 
 // raw returns the unredacted value, for re-applying a flag after loading.
-func (s *secretValue) raw() string { return string(*s) }
+func (m maskedValue[T]) raw() string { return string(*m.p) }

@@ -37,6 +37,15 @@ type Gen struct {
 	// ReportInterval is how often the one-line rate report is printed.
 	ReportInterval time.Duration `yaml:"report_interval"`
 
+	// Market time and scenarios (see gen_market.go).
+
+	// Scenario is a built-in scenario name or a YAML file run on simulated
+	// time; empty or "none" runs the plain market.
+	Scenario string `yaml:"scenario"`
+	// Speed is how fast simulated time runs against the wall clock: a
+	// factor ("1", "60") or "max" (as fast as events are made).
+	Speed string `yaml:"speed"`
+
 	// Traffic shapes and deliberate faults (see genshape.go).
 
 	// RateBytes, when set, paces by value bytes per second instead of
@@ -103,6 +112,7 @@ func defaultGen() Gen {
 		TickInterval:   250 * time.Millisecond,
 		TradeSchema:    "trade/2",
 		ReportInterval: 5 * time.Second,
+		Speed:          "1",
 	}
 }
 

@@ -64,6 +64,7 @@ func (g *Gen) Validate() error {
 	if g.ReportInterval <= 0 {
 		p.addf("gen report interval: %v; must be positive", g.ReportInterval)
 	}
+	g.validateMarket(&p)
 	return p.err()
 }
 

@@ -74,7 +74,10 @@ func TestBrowserDemo(t *testing.T) {
 		t.Fatalf("after two runs: %d rules (%v), want the 4 example rules once", rules, err)
 	}
 
-	url, token := startDemo(t, script, env)
+	url, token, genLine := startDemo(t, script, env)
+	if !strings.Contains(genLine, "scenario demo") {
+		t.Errorf("up's generator line %q does not name the demo scenario", genLine)
+	}
 	data, err := os.ReadFile(filepath.Join(state, "dashboard-token"))
 	if err != nil {
 		t.Fatal(err)
@@ -140,8 +143,8 @@ func TestBrowserDemo(t *testing.T) {
 }
 
 // startDemo runs `scripts/demo up` until the test ends and returns the
-// dashboard URL and the token it prints.
-func startDemo(t *testing.T, script string, env []string) (url, token string) {
+// dashboard URL, the token and the generator line it prints.
+func startDemo(t *testing.T, script string, env []string) (url, token, genLine string) {
 	t.Helper()
 	cmd := exec.Command(script, "up")
 	cmd.Env = env
@@ -167,10 +170,10 @@ func startDemo(t *testing.T, script string, env []string) (url, token string) {
 			t.Logf("demo stderr:\n%s", stderr.String())
 		}
 	})
-	found := make(chan [2]string, 1)
+	found := make(chan [3]string, 1)
 	go func() {
 		defer close(exited)
-		var u, tok string
+		var u, tok, g string
 		sc := bufio.NewScanner(out)
 		urlLine := regexp.MustCompile(`^dashboard\s+(http://\S+?)/?$`)
 		tokenLine := regexp.MustCompile(`^demo: dashboard token (\S+) `)
@@ -178,9 +181,12 @@ func startDemo(t *testing.T, script string, env []string) (url, token string) {
 			if m := tokenLine.FindStringSubmatch(sc.Text()); m != nil {
 				tok = m[1]
 			}
+			if strings.HasPrefix(sc.Text(), "gen ") {
+				g = sc.Text()
+				found <- [3]string{u, tok, g}
+			}
 			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
 				u = m[1]
-				found <- [2]string{u, tok}
 			}
 		}
 		_, _ = io.Copy(io.Discard, out)
@@ -188,16 +194,44 @@ func startDemo(t *testing.T, script string, env []string) (url, token string) {
 	}()
 	select {
 	case f := <-found:
-		if f[1] == "" {
-			t.Fatal("scripts/demo printed the dashboard but no token")
+		if f[0] == "" || f[1] == "" {
+			t.Fatalf("scripts/demo printed the generator line but dashboard %q, token %q", f[0], f[1])
 		}
-		return f[0], f[1]
+		return f[0], f[1], f[2]
 	case <-exited:
 		t.Fatalf("scripts/demo exited before the dashboard started:\n%s", stderr.String())
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("scripts/demo did not start the dashboard within 2 minutes:\n%s", stderr.String())
 	}
-	return "", ""
+	return "", "", ""
+}
+
+// TestDemoScenarioSetting runs scripts/demo with a stand-in binary: the
+// demo scenario is on by default, TRADESTREAM_GEN_SCENARIO=none turns it
+// off, and another name is passed through.
+func TestDemoScenarioSetting(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "tradestream")
+	fake := "#!/bin/sh\ncase \"$1 $2\" in\n'alerts list') echo '[]' ;;\n'up '*) echo \"up scenario=$TRADESTREAM_GEN_SCENARIO\" ;;\nesac\n"
+	if err := os.WriteFile(bin, []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join("..", "..", "scripts", "demo")
+	for _, tt := range []struct{ set, want, says string }{
+		{"", "up scenario=demo", "market scenario demo"},
+		{"none", "up scenario=none", "market scenario off"},
+		{"flash-crash", "up scenario=flash-crash", "market scenario flash-crash"},
+	} {
+		cmd := exec.Command(script, "up")
+		cmd.Env = append(withoutTradestream(os.Environ()), "BIN="+bin, "DEMO_STATE_DIR="+dir)
+		if tt.set != "" {
+			cmd.Env = append(cmd.Env, "TRADESTREAM_GEN_SCENARIO="+tt.set)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), tt.want) || !strings.Contains(string(out), tt.says) {
+			t.Errorf("TRADESTREAM_GEN_SCENARIO=%q: %v, output %q; want %q and %q", tt.set, err, out, tt.says, tt.want)
+		}
+	}
 }
 
 // withoutTradestream drops the TRADESTREAM_* variables of the test's own

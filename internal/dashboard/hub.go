@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,6 +19,13 @@ type HubOptions struct {
 	// MaxSkipped is how many frames in a row a client may miss before it is
 	// disconnected as stalled. Default 50 (5 s at 10 frames per second).
 	MaxSkipped int
+	// WriteTimeout bounds one frame's write: a client that stops reading
+	// is cut off after it rather than holding a goroutine forever.
+	// Default 5 s.
+	WriteTimeout time.Duration
+	// Now is the clock frames are stamped with; nil takes the Server's
+	// Options.Now.
+	Now func() time.Time
 }
 
 func (o *HubOptions) setDefaults() {
@@ -29,6 +37,12 @@ func (o *HubOptions) setDefaults() {
 	}
 	if o.MaxSkipped <= 0 {
 		o.MaxSkipped = 50
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 5 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 }
 
@@ -71,6 +85,10 @@ type Hub struct {
 	market  *market
 	health  func() *HealthSample
 	metrics *serverMetrics
+
+	// stopping is the done channel of Run's context, once Run has
+	// started: closed, it says a stream ended because the server stopped.
+	stopping atomic.Pointer[<-chan struct{}]
 
 	mu         sync.Mutex
 	clients    map[*liveClient]struct{}
@@ -131,6 +149,8 @@ func (h *Hub) Clients() int {
 
 // Run builds and fans out frames every FrameInterval until ctx ends.
 func (h *Hub) Run(ctx context.Context) error {
+	done := ctx.Done()
+	h.stopping.Store(&done)
 	t := time.NewTicker(h.opts.FrameInterval)
 	defer t.Stop()
 	for {
@@ -140,6 +160,22 @@ func (h *Hub) Run(ctx context.Context) error {
 		case <-t.C:
 			h.tick()
 		}
+	}
+}
+
+// stopped reports whether Run's context has ended. The server's request
+// contexts derive from it, so when a stream's request context ends
+// because the server stops, stopped already reports true.
+func (h *Hub) stopped() bool {
+	done := h.stopping.Load()
+	if done == nil {
+		return false
+	}
+	select {
+	case <-*done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -179,7 +215,7 @@ func (h *Hub) tick() {
 		m.mu.Unlock()
 		return
 	}
-	shared := framePart{Time: time.Now().UnixMilli()}
+	shared := framePart{Time: h.opts.Now().UnixMilli()}
 	if len(produced) > 0 {
 		// One record of the window, uniformly at random: it samples the
 		// latency of every record, coalescing wait included.
@@ -241,6 +277,13 @@ func (h *Hub) tick() {
 		frames[key] = f
 		return f
 	}
+	h.fanOut(build)
+}
+
+// fanOut queues each client's frame, skipping a client whose queue is full
+// and dropping one that has missed MaxSkipped frames in a row. h.mu must
+// be held.
+func (h *Hub) fanOut(build func(subKey) *frame) {
 	for c := range h.clients {
 		select {
 		case c.ch <- build(c.key):

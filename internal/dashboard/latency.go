@@ -51,7 +51,15 @@ func (w *latencyWindow) percentiles(reset bool) Percentiles {
 		w.n, w.next = 0, 0
 	}
 	w.mu.Unlock()
-	p := Percentiles{Samples: len(s), Total: total}
+	p := PercentilesOf(s)
+	p.Total = total
+	return p
+}
+
+// PercentilesOf returns the percentiles of samples, sorting them in place;
+// Total is the number of samples.
+func PercentilesOf(s []time.Duration) Percentiles {
+	p := Percentiles{Samples: len(s), Total: int64(len(s))}
 	if len(s) == 0 {
 		return p
 	}

@@ -17,6 +17,7 @@ type serverMetrics struct {
 	frames         prometheus.Counter
 	framesSkipped  prometheus.Counter
 	clientsDropped prometheus.Counter
+	streamsEnded   *prometheus.CounterVec
 
 	skippedCount atomic.Int64
 	droppedCount atomic.Int64
@@ -56,14 +57,45 @@ func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
 			Name: "tradestream_dashboard_clients_dropped_total",
 			Help: "Live clients disconnected for being too slow.",
 		}),
+		streamsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: StreamsEndedMetric,
+			Help: "Live streams ended, by cause: client_gone (the client closed it), write_deadline (a frame's write timed out), queue_overflow (dropped for missing too many frames), server_stop.",
+		}, []string{"cause"}),
 		received: newLatencyWindow(16384),
 		pushed:   newLatencyWindow(16384),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.undecodable, m.latency, m.clients, m.frames, m.framesSkipped, m.clientsDropped)
+		reg.MustRegister(m.records, m.undecodable, m.latency, m.clients, m.frames, m.framesSkipped, m.clientsDropped, m.streamsEnded)
+	}
+	for _, c := range StreamEndCauses {
+		m.streamsEnded.WithLabelValues(string(c)) // every cause shows, at 0 until it happens
 	}
 	return m
 }
+
+// StreamEnd is why a live stream ended: the cause label of
+// tradestream_dashboard_streams_ended_total.
+type StreamEnd string
+
+// The causes of a stream's end.
+const (
+	// EndClientGone: the client closed the connection.
+	EndClientGone StreamEnd = "client_gone"
+	// EndWriteDeadline: writing a frame took longer than
+	// HubOptions.WriteTimeout (the client stopped reading).
+	EndWriteDeadline StreamEnd = "write_deadline"
+	// EndQueueOverflow: the hub dropped the client after it missed
+	// HubOptions.MaxSkipped frames in a row.
+	EndQueueOverflow StreamEnd = "queue_overflow"
+	// EndServerStop: the dashboard stopped.
+	EndServerStop StreamEnd = "server_stop"
+)
+
+// StreamEndCauses lists every StreamEnd.
+var StreamEndCauses = []StreamEnd{EndClientGone, EndWriteDeadline, EndQueueOverflow, EndServerStop}
+
+// StreamsEndedMetric is the name of the counter of ended streams.
+const StreamsEndedMetric = "tradestream_dashboard_streams_ended_total"
 
 func (m *serverMetrics) observeReceived(d time.Duration) {
 	m.latency.WithLabelValues("received").Observe(d.Seconds())

@@ -58,21 +58,14 @@ func (r *reader) run(ctx context.Context) error {
 }
 
 func (r *reader) handle(rec *kgo.Record, now time.Time) {
-	var schema string
+	h := event.ReadHeaders(rec.Headers)
 	var produced int64
-	for _, h := range rec.Headers {
-		switch h.Key {
-		case event.HeaderSchema:
-			schema = string(h.Value)
-		case event.HeaderProducedAt:
-			if t, err := time.Parse(time.RFC3339Nano, string(h.Value)); err == nil {
-				produced = t.UnixNano()
-				r.metrics.observeReceived(now.Sub(t))
-			}
-		}
+	if t, ok := event.ParseTime(h.ProducedAt); ok {
+		produced = t.UnixNano()
+		r.metrics.observeReceived(now.Sub(t))
 	}
 	r.metrics.records.WithLabelValues(topicLabel(r.topics, rec.Topic)).Inc()
-	v, err := event.Decode(schema, rec.Value)
+	v, err := event.Decode(string(h.Schema), rec.Value)
 	if err != nil {
 		// The sink dead-letters what cannot be decoded; the live view
 		// only skips it.

@@ -87,6 +87,9 @@ func New(live *kgo.Client, pool *pgxpool.Pool, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Hub.Now == nil {
+		opts.Hub.Now = opts.Now
+	}
 	if opts.Assets == nil {
 		opts.Assets = Assets()
 	}

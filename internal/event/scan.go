@@ -117,34 +117,6 @@ func endOfValue(d []byte, i int) int {
 	return j
 }
 
-// fieldSet tracks which fields of an object were seen.
-type fieldSet uint32
-
-// mark records field bit as seen, failing on a duplicate key.
-func (s *fieldSet) mark(bit fieldSet, name string) error {
-	if *s&bit != 0 {
-		return invalid(name, "duplicate field")
-	}
-	*s |= bit
-	return nil
-}
-
-// firstMissing returns a missing-field error for the lowest bit of required
-// not in s, naming it from names (indexed by bit position), or nil.
-func (s fieldSet) firstMissing(required fieldSet, names []string) error {
-	m := required &^ s
-	for i := range names {
-		if m&(1<<i) != 0 {
-			return missing(names[i])
-		}
-	}
-	return nil
-}
-
-func unknownField(key []byte) error {
-	return invalid(string(key), "unknown field")
-}
-
 func isNull(v []byte) bool { return len(v) == 4 && string(v) == "null" }
 
 // str decodes a JSON string value.

@@ -13,17 +13,6 @@ const (
 // SchemaTradeLatest is the trade schema producers write by default.
 const SchemaTradeLatest = SchemaTradeV2
 
-// Record header names present on every record.
-const (
-	// HeaderSchema holds the schema version of the value, e.g. "trade/2".
-	HeaderSchema = "schema"
-	// HeaderProducedAt holds the RFC3339Nano UTC time the producer handed
-	// the record to Kafka; consumers derive end-to-end latency from it.
-	HeaderProducedAt = "produced_at"
-	// HeaderRunID identifies the generator run that produced the record.
-	HeaderRunID = "run_id"
-)
-
 // KnownSchema reports whether s is a schema version this package decodes.
 func KnownSchema(s string) bool {
 	switch s {

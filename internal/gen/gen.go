@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/rate"
 )
 
@@ -133,7 +134,7 @@ func Run(ctx context.Context, opts Options, src Source) (Summary, error) {
 			recs.put(r)
 			break
 		}
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: "run_id", Value: runID})
+		r.Headers = event.Headers{RunID: runID}.Append(r.Headers)
 		if inj != nil {
 			// Faults are timed on the schedule when paced, so that a
 			// seeded run injects the same stream whatever the machine.

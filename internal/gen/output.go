@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/event"
 )
 
 // Output is where generated records go. Send may block to apply
@@ -56,12 +58,18 @@ func newKafkaOutput(cl *kgo.Client, stats *Stats, pool *pool, metrics *Metrics, 
 }
 
 func (k *kafkaOutput) Send(ctx context.Context, r *kgo.Record) error {
-	stamp := k.now().UTC().AppendFormat(make([]byte, 0, 32), time.RFC3339Nano)
-	r.Headers = append(r.Headers, kgo.RecordHeader{Key: "produced_at", Value: stamp})
+	stampProducedAt(r, k.now())
 	k.stats.Sent.Add(1)
 	k.stats.Bytes.Add(int64(len(r.Value)))
 	k.cl.Produce(ctx, r, k.promise)
 	return k.err()
+}
+
+// stampProducedAt adds the produced_at header, the time r is handed to
+// the producer.
+func stampProducedAt(r *kgo.Record, now time.Time) {
+	stamp := event.AppendTime(make([]byte, 0, 32), now)
+	r.Headers = event.Headers{ProducedAt: stamp}.Append(r.Headers)
 }
 
 func (k *kafkaOutput) promise(r *kgo.Record, err error) {

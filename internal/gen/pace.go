@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/tradestream/tradestream/internal/clock"
 	"github.com/tradestream/tradestream/internal/rate"
 )
 
@@ -22,7 +23,7 @@ type pacer struct {
 }
 
 func newPacer(shape rate.Shape, now func() time.Time) *pacer {
-	return &pacer{shape: shape, start: now(), now: now, sleep: sleepCtx}
+	return &pacer{shape: shape, start: now(), now: now, sleep: clock.Sleep}
 }
 
 // wait blocks until unit n (counting from 0) is due, or ctx ends.
@@ -35,15 +36,4 @@ func (p *pacer) wait(ctx context.Context, n float64) error {
 		return p.sleep(ctx, ahead)
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -33,9 +33,7 @@ func NewSimOf(cfg config.Gen, now time.Time, kinds market.Kind) (*market.Sim, ui
 	if seed != 0 {
 		start = SeededStart
 	} else {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		seed = binary.LittleEndian.Uint64(b[:]) | 1
+		seed = RandomSeed()
 	}
 	if cfg.Start != "" {
 		t, err := time.Parse(time.RFC3339, cfg.Start)
@@ -55,6 +53,10 @@ func NewSimOf(cfg config.Gen, now time.Time, kinds market.Kind) (*market.Sim, ui
 			return nil, 0, fmt.Errorf("symbols file %s: %w", cfg.SymbolsFile, err)
 		}
 	}
+	scenario, err := LoadScenario(cfg)
+	if err != nil {
+		return nil, 0, err
+	}
 	sim, err := market.New(market.Config{
 		Seed:         seed,
 		Users:        cfg.Users,
@@ -63,11 +65,19 @@ func NewSimOf(cfg config.Gen, now time.Time, kinds market.Kind) (*market.Sim, ui
 		TickInterval: cfg.TickInterval,
 		TradeSchema:  cfg.TradeSchema,
 		Kinds:        kinds,
+		Scenario:     scenario,
 	})
 	if err != nil {
 		return nil, 0, err
 	}
 	return sim, seed, nil
+}
+
+// RandomSeed returns a random non-zero seed.
+func RandomSeed() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:]) | 1
 }
 
 // NewRunID returns a random run id for the run_id header.

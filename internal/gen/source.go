@@ -3,6 +3,7 @@ package gen
 import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/market"
 )
@@ -41,7 +42,7 @@ func (m *MarketSource) Next(r *kgo.Record) bool {
 		schema = []byte(e.Schema)
 		m.schemas[e.Schema] = schema
 	}
-	r.Headers = append(r.Headers, kgo.RecordHeader{Key: "schema", Value: schema})
+	r.Headers = event.Headers{Schema: schema}.Append(r.Headers)
 	return true
 }
 

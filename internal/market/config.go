@@ -91,6 +91,9 @@ type Config struct {
 	// prices themselves never depend on trades, so they are the same
 	// whatever Kinds holds, and so are the users.
 	Kinds Kind
+	// Scenario, when not nil, scripts market events on simulated time
+	// (see Scenario); its symbols and sectors must be in Universe.
+	Scenario *Scenario
 }
 
 // withDefaults returns c with zero optional fields set to their defaults.

@@ -74,6 +74,13 @@ func collect(t *testing.T, cfg Config, n int) *run {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	return collectFrom(t, sim, n)
+}
+
+// collectFrom is collect for a Sim already built; it stops early at the
+// end of the stream.
+func collectFrom(t *testing.T, sim *Sim, n int) *run {
+	t.Helper()
 	r := &run{sim: sim, users: map[int64]*userBook{}}
 	idx := map[string]int{}
 	for i, in := range sim.Universe() {
@@ -90,6 +97,9 @@ func collect(t *testing.T, cfg Config, n int) *run {
 
 	for i := range n {
 		ev := sim.Next()
+		if ev.Kind == 0 {
+			return r // the end of a replay
+		}
 		ts := ev.Time()
 		if ts.Before(lastTime) {
 			r.fail("event %d: time %s before previous %s", i, ts, lastTime)

@@ -122,6 +122,7 @@ type symbolState struct {
 	spreadBase float64 // spread fraction of price at unit variance and regime
 	pendingVol float64 // volume since the last emitted tick
 	emit       bool    // whether this round emits a tick
+	halted     bool    // a scenario halted trading in the symbol
 	quote      event.Price
 }
 
@@ -166,7 +167,11 @@ func newPrices(rng *rand.Rand, universe []Instrument, sectorOf []int, nSectors i
 // an overnight return (SessionRegular, first round of a day). It decides
 // which symbols emit a tick this round and updates their quotes; the first
 // round emits every symbol so that each has a quote before any trade.
-func (p *prices) step(t time.Time, dt float64, rg regime, gap bool) {
+//
+// fx, when not nil, is the round's scenario effects: extra drift,
+// volatility, spread and volume multipliers, halted symbols (which emit no
+// tick). The model's random draws are the same with or without it.
+func (p *prices) step(t time.Time, dt float64, rg regime, gap bool, fx *scenarioRun) {
 	r := p.rng
 	p.market.step(r)
 	for i := range p.sectors {
@@ -181,17 +186,23 @@ func (p *prices) step(t time.Time, dt float64, rg regime, gap bool) {
 		s.idio.step(r)
 		u := marketLoading*p.market.shock + sectorLoading*p.sectors[s.sector].shock + idioLoading*s.idio.shock
 		variance := s.varPerSec * volFactor
-		s.logP += math.Sqrt(variance)*u - variance/2
+		drift, volume, spread := 0.0, 1.0, 1.0
+		if fx != nil {
+			variance *= fx.vol[i] * fx.vol[i]
+			drift, volume, spread = fx.drift[i], fx.volume[i], fx.spread[i]
+			s.halted = fx.halted[i]
+		}
+		s.logP += math.Sqrt(variance)*u - variance/2 + drift
 		s.logP = min(max(s.logP, minLogPrice), maxLogPrice)
 
 		// Volume grows with the size of the move; lognormal noise has mean 1.
 		activity := 0.5 + 0.5*math.Abs(u)/meanAbsShock
-		s.pendingVol += s.volPerSec * dt * rg.volume * activity * logNormal(r, -0.18, 0.6)
+		s.pendingVol += s.volPerSec * dt * rg.volume * volume * activity * logNormal(r, -0.18, 0.6)
 
 		skip := r.Float64() < rg.skip
-		s.emit = p.first || !skip
+		s.emit = p.first || (!skip && !s.halted)
 		if s.emit {
-			s.requote(t, rg.spread)
+			s.requote(t, rg.spread*spread)
 		}
 	}
 	p.first = false

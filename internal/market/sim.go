@@ -110,6 +110,11 @@ type Sim struct {
 	symIndex map[string]int
 	prices   *prices
 	trading  trading
+	scenario *scenarioRun // nil without a scenario
+	timeline timeline
+	emitted  int64   // events returned by NextOf
+	replay   *replay // nil unless the prices are replayed
+	err      error
 
 	now      time.Time
 	round    int64
@@ -158,6 +163,13 @@ func New(cfg Config) (*Sim, error) {
 	}
 
 	s.prices = newPrices(newRand(cfg.Seed, streamPrices), cfg.Universe, sectorOf, len(sectors))
+	if cfg.Scenario != nil {
+		run, err := newScenarioRun(cfg.Scenario, cfg.Seed, cfg.Start, cfg.Universe, sectorOf, sectors)
+		if err != nil {
+			return nil, fmt.Errorf("market config: %w", err)
+		}
+		s.scenario = run
+	}
 	s.trading = trading{
 		rng:      newRand(cfg.Seed, streamTrades),
 		feeRate:  cfg.FeeRate,
@@ -191,6 +203,14 @@ func (s *Sim) Next() Event { return s.NextOf(KindAll) }
 // such event can follow: when kinds selects nothing, or only users and all
 // have been returned.
 func (s *Sim) NextOf(kinds Kind) Event {
+	e := s.nextOf(kinds)
+	if e.Kind != 0 {
+		s.emitted++
+	}
+	return e
+}
+
+func (s *Sim) nextOf(kinds Kind) Event {
 	kinds &= s.cfg.Kinds
 	if kinds == 0 {
 		return Event{}
@@ -209,7 +229,15 @@ func (s *Sim) NextOf(kinds Kind) Event {
 		case kinds == KindUser:
 			return Event{}
 		}
-		if s.pricePos < len(s.prices.symbols) {
+		if s.replay != nil {
+			if p, ok := s.nextReplayTick(); ok {
+				if kinds&KindPrice != 0 {
+					s.price = *p
+					return Event{Kind: KindPrice, Schema: event.SchemaPriceV1, Price: &s.price}
+				}
+				continue
+			}
+		} else if s.pricePos < len(s.prices.symbols) {
 			sym := &s.prices.symbols[s.pricePos]
 			s.pricePos++
 			if sym.emit && kinds&KindPrice != 0 {
@@ -223,7 +251,10 @@ func (s *Sim) NextOf(kinds Kind) Event {
 			s.tradePos++
 			ui := s.trading.queue[k]
 			n := len(s.trading.queue)
-			ts := s.now.Add((s.cfg.TickInterval * time.Duration(k+1) / time.Duration(n+1)).Truncate(time.Microsecond))
+			ts := s.tradeTime(k, n)
+			if s.replay != nil {
+				ts = s.replayTradeTime(k, n)
+			}
 			if s.trading.trade(int64(ui)+1, &s.accounts[ui], s.prices.symbols, ts, &s.trade) && kinds&KindTrade != 0 {
 				return Event{Kind: KindTrade, Schema: s.cfg.TradeSchema, Trade: &s.trade}
 			}
@@ -232,6 +263,12 @@ func (s *Sim) NextOf(kinds Kind) Event {
 		if idle++; idle > maxIdleRounds {
 			return Event{}
 		}
+		if s.replay != nil {
+			if !s.startReplayRound() {
+				return Event{}
+			}
+			continue
+		}
 		s.startRound()
 	}
 }
@@ -239,24 +276,37 @@ func (s *Sim) NextOf(kinds Kind) Event {
 // startRound advances the clock one round, moves prices and picks the
 // round's traders.
 func (s *Sim) startRound() {
-	next := s.now.Add(s.cfg.TickInterval)
+	next := s.nextRoundTime()
 	gap := false
 	if s.cfg.Session == SessionRegular {
 		if open, _ := s.clock.session(next); !open {
-			next = s.clock.nextOpen(next)
+			open := s.clock.nextOpen(next)
+			s.timeline.shift += open.Sub(next)
+			next = open
 			gap = s.round > 0
 		}
+	}
+	dt := s.cfg.TickInterval
+	if s.timeline.follow != nil && !gap {
+		dt = next.Sub(s.now)
 	}
 	s.now = next
 	s.round++
 	rg := s.prices.shape.regime(s.clock.session(next))
-	s.prices.step(next, s.cfg.TickInterval.Seconds(), rg, gap)
+	if s.scenario != nil {
+		s.scenario.apply(next)
+		rg.trading *= s.scenario.trading
+	}
+	s.prices.step(next, dt.Seconds(), rg, gap, s.scenario)
 	s.pricePos = 0
 	if s.cfg.Kinds&KindTrade != 0 {
 		s.trading.selectTraders(rg)
 	}
 	s.tradePos = 0
 }
+
+// Emitted returns the number of events NextOf (or Next) has returned.
+func (s *Sim) Emitted() int64 { return s.emitted }
 
 // Config returns the configuration in effect, with defaults filled in.
 func (s *Sim) Config() Config { return s.cfg }

@@ -65,6 +65,8 @@ func correlation(xs, ys []float64) float64 {
 	return sxy / math.Sqrt(sxx*syy)
 }
 
+func logRatio(a, b float64) float64 { return math.Log(a / b) }
+
 func median(xs []float64) float64 {
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)

@@ -256,6 +256,9 @@ func (tb *trading) buy(id int64, a *account, quotes []symbolState, target float6
 	if sym < 0 {
 		sym = tb.pickSymbol(&a.traits)
 	}
+	if quotes[sym].halted {
+		return false
+	}
 	q := &quotes[sym].quote
 	price, lim := tb.execution(q, true, limit)
 	room := a.balance + a.credit
@@ -288,6 +291,9 @@ func (tb *trading) sellLong(id int64, a *account, quotes []symbolState, limit bo
 	}
 	p := a.pos[idx[r.IntN(len(idx))]]
 	sym, held := int(p.sym), p.qty
+	if quotes[sym].halted {
+		return false
+	}
 	qty := held
 	if r.Float64() >= 0.3 {
 		qty = max(1, min(held, tb.roundLot(int64(float64(held)*(0.2+0.6*r.Float64())))))
@@ -310,7 +316,7 @@ func (tb *trading) sellLong(id int64, a *account, quotes []symbolState, limit bo
 
 func (tb *trading) sellShort(id int64, a *account, quotes []symbolState, target float64, limit bool, ts time.Time, out *event.Trade) bool {
 	sym := tb.pickSymbol(&a.traits)
-	if a.position(sym) > 0 {
+	if a.position(sym) > 0 || quotes[sym].halted {
 		return false
 	}
 	var exposure event.Decimal

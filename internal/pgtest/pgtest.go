@@ -77,7 +77,7 @@ func Schema(t testing.TB) config.Database {
 	})
 
 	cfg := config.Default().Database
-	cfg.URL = config.Secret(withSearchPath(t, base, schema))
+	cfg.URL = config.ConnString(withSearchPath(t, base, schema))
 	return cfg
 }
 

@@ -65,16 +65,6 @@ type deadLetter struct {
 	err    string
 }
 
-// header returns the value of a record's header, or nil.
-func header(rec *kgo.Record, key string) []byte {
-	for _, h := range rec.Headers {
-		if h.Key == key {
-			return h.Value
-		}
-	}
-	return nil
-}
-
 // batch is the unit the sink loads in one transaction: decoded rows per
 // table, dead letters, and the offset range of every partition it covers.
 // Memory is bounded by the batch size.
@@ -152,15 +142,8 @@ func (bl *builder) addPartition(b *batch, topic string, partition int32, recs []
 // add decodes one record, runs the transforms and files the result as a
 // row or a dead letter.
 func (bl *builder) add(b *batch, short string, rec *kgo.Record) {
-	var schema, producedAt []byte
-	for _, h := range rec.Headers {
-		switch h.Key {
-		case event.HeaderSchema:
-			schema = h.Value
-		case event.HeaderProducedAt:
-			producedAt = h.Value
-		}
-	}
+	h := event.ReadHeaders(rec.Headers)
+	schema, producedAt := h.Schema, h.ProducedAt
 	dead := func(reason string, err error) {
 		b.dead = append(b.dead, deadLetter{src: rec, reason: reason, err: err.Error()})
 	}
@@ -256,11 +239,8 @@ func (bl *builder) transform() error {
 // observe records a loaded record's produced_at header for the latency
 // metric; a missing or unparsable header is simply not measured.
 func (b *batch) observe(producedAt []byte) {
-	if len(producedAt) == 0 {
-		return
-	}
-	t, err := time.Parse(time.RFC3339Nano, string(producedAt))
-	if err != nil {
+	t, ok := event.ParseTime(producedAt)
+	if !ok {
 		return
 	}
 	b.produced = append(b.produced, t.UnixNano())

@@ -11,43 +11,29 @@ import (
 	"github.com/tradestream/tradestream/internal/event"
 )
 
-// Headers of a record on the deadletter topic, besides the contract's
-// schema (the original record's), produced_at (when the sink sent it) and
-// run_id (the original record's).
-const (
-	// HeaderReason is the dead-letter reason, e.g. "malformed_json".
-	HeaderReason = "reason"
-	// HeaderError is the error text.
-	HeaderError = "error"
-	// HeaderSourceTopic, HeaderSourcePartition and HeaderSourceOffset say
-	// where the original record is.
-	HeaderSourceTopic     = "source_topic"
-	HeaderSourcePartition = "source_partition"
-	HeaderSourceOffset    = "source_offset"
-	// HeaderSourceProducedAt is the original record's produced_at.
-	HeaderSourceProducedAt = "source_produced_at"
-)
-
 // deadLetterRecord builds the deadletter topic's copy of d: the original
-// key and value, and headers saying why and where from.
+// key and value, and headers saying why and where from. Besides the dead
+// letter headers it carries the contract's schema (the original record's,
+// empty when it had none), produced_at (now, when the sink sends it) and
+// run_id (the original record's, when it had one).
 func deadLetterRecord(topic string, d deadLetter, now time.Time) *kgo.Record {
 	src := d.src
-	h := []kgo.RecordHeader{
-		{Key: HeaderReason, Value: []byte(d.reason)},
-		{Key: HeaderError, Value: []byte(d.err)},
-		{Key: HeaderSourceTopic, Value: []byte(src.Topic)},
-		{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(src.Partition), 10)},
-		{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, src.Offset, 10)},
-		{Key: event.HeaderSchema, Value: header(src, event.HeaderSchema)},
-		{Key: event.HeaderProducedAt, Value: now.UTC().AppendFormat(nil, time.RFC3339Nano)},
+	orig := event.ReadHeaders(src.Headers)
+	h := event.Headers{
+		Schema:           orig.Schema,
+		ProducedAt:       event.AppendTime(nil, now),
+		RunID:            orig.RunID,
+		Reason:           []byte(d.reason),
+		Error:            []byte(d.err),
+		SourceTopic:      []byte(src.Topic),
+		SourcePartition:  strconv.AppendInt(nil, int64(src.Partition), 10),
+		SourceOffset:     strconv.AppendInt(nil, src.Offset, 10),
+		SourceProducedAt: orig.ProducedAt,
 	}
-	if v := header(src, event.HeaderProducedAt); v != nil {
-		h = append(h, kgo.RecordHeader{Key: HeaderSourceProducedAt, Value: v})
+	if h.Schema == nil {
+		h.Schema = []byte{}
 	}
-	if v := header(src, event.HeaderRunID); v != nil {
-		h = append(h, kgo.RecordHeader{Key: event.HeaderRunID, Value: v})
-	}
-	return &kgo.Record{Topic: topic, Key: src.Key, Value: src.Value, Headers: h}
+	return &kgo.Record{Topic: topic, Key: src.Key, Value: src.Value, Headers: h.Records()}
 }
 
 // sendDeadLetters produces the batch's dead letters that have not gone to

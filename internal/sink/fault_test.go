@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tradestream/tradestream/internal/sink/feed"
+	"github.com/tradestream/tradestream/internal/bench/feed"
 )
 
 // TestFaultKill500k is the full-size kill test: half a million events

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tradestream/tradestream/internal/clock"
 	"github.com/tradestream/tradestream/internal/store"
 )
 
@@ -62,7 +63,7 @@ func (s *Sink) storedOffsets(ctx context.Context) (map[string]map[int32]int64, e
 		}
 		d := bo.next()
 		s.log.Warn("cannot read stored offsets; retrying", "error", err, "retry_in", d)
-		if err := sleep(ctx, d); err != nil {
+		if err := clock.Sleep(ctx, d); err != nil {
 			return nil, fmt.Errorf("read stored offsets: %w", err)
 		}
 	}

@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/store"
 )
 
 // The sink writes PostgreSQL's binary COPY format itself rather than
@@ -197,21 +197,16 @@ func (c *copyBuffer) bytes() []byte {
 	return out
 }
 
-// copyTable is a COPY target: a table and the columns a copyBuffer fills,
-// in order.
+// copyTable is a COPY target: a table, the number of fields of each row a
+// copyBuffer fills, and the COPY statement naming its columns in order.
 type copyTable struct {
-	name    string
-	columns []string
-	sql     string
+	name  string
+	width int
+	sql   string
 }
 
-func newCopyTable(name string, columns ...string) copyTable {
-	return copyTable{
-		name:    name,
-		columns: columns,
-		sql: fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)",
-			pgx.Identifier{name}.Sanitize(), strings.Join(columns, ", ")),
-	}
+func newCopyTable(t store.Table) copyTable {
+	return copyTable{name: t.Name, width: t.Width(), sql: t.CopySQL()}
 }
 
 // copyRows sends the buffer's rows to t on tx's connection and returns the

@@ -2,7 +2,9 @@ package sink
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tradestream/tradestream/internal/sink/feed"
+	"github.com/tradestream/tradestream/internal/bench/feed"
 )
 
 var (
@@ -55,6 +57,9 @@ func tradestreamBinary(t *testing.T) string {
 type proc struct {
 	t    *testing.T
 	name string
+	// app is the process's PostgreSQL application_name, unique to it; its
+	// Kafka client id is its name.
+	app  string
 	cmd  *exec.Cmd
 	log  string
 	done chan struct{}
@@ -64,7 +69,14 @@ type proc struct {
 // startSink starts `tradestream sink` on e's topics, schema and group.
 func (e *testEnv) startSink(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, name: name, log: filepath.Join(t.TempDir(), name+".log"), done: make(chan struct{})}
+	p := &proc{t: t, name: name, app: name + "-" + rand.Text()[:10], log: filepath.Join(t.TempDir(), name+".log"), done: make(chan struct{})}
+	dbURL, err := url.Parse(e.db.URL.Reveal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := dbURL.Query()
+	q.Set("application_name", p.app)
+	dbURL.RawQuery = q.Encode()
 	f, err := os.Create(p.log)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +91,8 @@ func (e *testEnv) startSink(t *testing.T, name string, args ...string) *proc {
 	}
 	p.cmd.Env = append(p.cmd.Env,
 		"TRADESTREAM_KAFKA_BROKERS="+strings.Join(e.kcfg.Brokers, ","),
-		"TRADESTREAM_DATABASE_URL="+e.db.URL.Reveal(),
+		"TRADESTREAM_DATABASE_URL="+dbURL.String(),
+		"TRADESTREAM_KAFKA_CLIENT_ID="+name,
 		"TRADESTREAM_TOPIC_PREFIX="+e.topics.Prefix,
 		"TRADESTREAM_SINK_GROUP="+e.group,
 		"TRADESTREAM_LOG_LEVEL=info",

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tradestream/tradestream/internal/clock"
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafka"
 	tsmetrics "github.com/tradestream/tradestream/internal/metrics"
@@ -58,8 +59,22 @@ type Options struct {
 	// Transforms is the stage between decoding and loading; nil means
 	// DefaultTransforms.
 	Transforms []Transform
-	// Now is the clock (time.Now when nil).
+	// Now is the clock (time.Now when nil). Every time the sink reads
+	// comes from it: timestamps, durations in the metrics, the batch
+	// timeout and idle detection, so it must advance like time.Now (it
+	// may be shifted).
 	Now func() time.Time
+	// OnCommit, when set, is called from Run's goroutine after every
+	// committed batch; it must return quickly.
+	OnCommit func(Committed)
+}
+
+// Committed describes a committed batch, for Options.OnCommit.
+type Committed struct {
+	// Records is the number of records the batch covered.
+	Records int
+	// FirstRecord is when the batch's first record arrived.
+	FirstRecord time.Time
 }
 
 // OptionsFrom returns the options set by the configuration, with the
@@ -122,8 +137,6 @@ type Sink struct {
 	w          writer
 	parts      partitionCache
 	build      builder
-	// firstBatch is when the first record arrived, for the benchmark.
-	firstBatch time.Time
 }
 
 // New returns a sink that loads into pool and registers its metrics with
@@ -140,7 +153,7 @@ func New(kcfg config.Kafka, pool *pgxpool.Pool, log *slog.Logger, reg prometheus
 		hooks:      tsmetrics.KafkaHooks(reg, "sink"),
 		dataTopics: []string{t.Users, t.Prices, t.Trades, t.Alerts},
 	}
-	s.w = writer{pool: pool, group: opts.Group, metrics: m}
+	s.w = writer{pool: pool, group: opts.Group, metrics: m, now: opts.Now}
 	s.parts = partitionCache{pool: pool, log: s.log, metrics: m}
 	s.build = builder{
 		topics: map[string]string{
@@ -260,13 +273,12 @@ const idlePoll = 500 * time.Millisecond
 func (s *Sink) fill(ctx context.Context) *batch {
 	b := newBatch()
 	for b.records < s.opts.BatchSize {
-		var deadline time.Time
-		if b.empty() {
-			deadline = time.Now().Add(idlePoll)
-		} else {
+		start := s.opts.Now()
+		deadline := start.Add(idlePoll)
+		if !b.empty() {
 			deadline = b.started.Add(s.opts.BatchTimeout)
 		}
-		pctx, cancel := context.WithDeadline(ctx, deadline)
+		pctx, cancel := context.WithTimeout(ctx, deadline.Sub(start))
 		fetches := s.cl.PollRecords(pctx, s.opts.BatchSize-b.records)
 		cancel()
 		if fetches.IsClientClosed() {
@@ -277,16 +289,13 @@ func (s *Sink) fill(ctx context.Context) *batch {
 				s.log.Warn("fetch error", "topic", topic, "partition", part, "error", err)
 			}
 		})
-		now := time.Now()
+		now := s.opts.Now()
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) > 0 {
 				n := s.build.addPartition(b, p.Topic, p.Partition, p.Records, s.pos.get, now)
 				s.metrics.skipped.Add(float64(n))
 			}
 		})
-		if !b.empty() && s.firstBatch.IsZero() {
-			s.firstBatch = b.started
-		}
 		if ctx.Err() != nil {
 			return b
 		}
@@ -304,14 +313,14 @@ func (s *Sink) fill(ctx context.Context) *batch {
 // off (dropped: its records are read again from the stored offsets) or a
 // fatal error stops the sink. While it retries, fetching is paused.
 func (s *Sink) flush(ctx context.Context, b *batch) error {
-	start := time.Now()
+	start := s.opts.Now()
 	bo := backoff{min: s.opts.RetryMin, max: s.opts.RetryMax}
 	paused := false
 	defer func() {
 		if paused {
 			s.cl.ResumeFetchTopics(s.dataTopics...)
 			s.metrics.paused.Set(0)
-			s.log.Info("loading again; consumption resumed", "waited", time.Since(start).Round(time.Millisecond))
+			s.log.Info("loading again; consumption resumed", "waited", s.opts.Now().Sub(start).Round(time.Millisecond))
 		}
 	}()
 	for attempt := 1; ; attempt++ {
@@ -354,7 +363,7 @@ func (s *Sink) flush(ctx context.Context, b *batch) error {
 		wait := bo.next()
 		s.log.Warn("cannot load batch; consumption paused, retrying", "attempt", attempt, "class", class,
 			"error", err, "retry_in", wait.Round(time.Millisecond))
-		if err := sleep(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
@@ -382,7 +391,7 @@ func (s *Sink) committed(ctx context.Context, b *batch, start time.Time) {
 	for tp, r := range b.ranges {
 		s.pos.set(tp, r.to)
 	}
-	now := time.Now()
+	now := s.opts.Now()
 	m := s.metrics
 	m.batchSeconds.Observe(now.Sub(start).Seconds())
 	m.batchRecords.Observe(float64(b.records))
@@ -401,15 +410,7 @@ func (s *Sink) committed(ctx context.Context, b *batch, start time.Time) {
 		m.latency.Observe(float64(nowNano-p) / 1e9)
 	}
 	s.commitToKafka(ctx, b)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	if s.opts.OnCommit != nil {
+		s.opts.OnCommit(Committed{Records: b.records, FirstRecord: b.started})
 	}
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tradestream/tradestream/internal/sink/feed"
+	"github.com/tradestream/tradestream/internal/bench/feed"
 )
 
 // checkFeedLoaded asserts that the tables hold exactly what the feed's

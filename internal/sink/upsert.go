@@ -5,61 +5,76 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tradestream/tradestream/internal/store"
 )
 
 // The latest-state tables: users, accounts (from profiles and from
-// trades) and alerts, loaded through the session's staging tables.
+// trades) and alerts, loaded through the session's staging tables. Every
+// column list comes from store's tables.
+
+// The staging tables. A user's stage row is the profile followed by the
+// account it states.
+var (
+	stageUsers = store.Users.
+			Plus(store.Accounts.Only("account_id", "type", "currency", "balance").Columns...).
+			Renamed("sink_stage_users")
+	stageAccounts = store.Accounts.
+			Only("account_id", "user_id", "balance", "balance_at", "last_trade_id").
+			Renamed("sink_stage_accounts")
+	stageAlerts = store.Alerts.Without("received_at").Renamed("sink_stage_alerts")
+)
+
+// createStages makes the session's staging tables if this connection has
+// not got them yet; ON COMMIT DELETE ROWS empties them at every commit.
+var createStages = strings.Join([]string{
+	stageUsers.CreateTempSQL(), stageAccounts.CreateTempSQL(), stageAlerts.CreateTempSQL(),
+}, ";\n")
 
 // Latest profile wins: the newer record of the key in Kafka order (the
 // order compaction keeps). Offsets the sink has stored are never
 // redelivered, so the guard only matters for hand-made replays.
-const upsertUsers = `
-INSERT INTO users AS u (user_id, name, email, country, signup_at, experience, risk_tolerance, sectors,
-                        updated_at, kafka_partition, kafka_offset)
-SELECT user_id, name, email, country, signup_at, experience, risk_tolerance, sectors,
-       updated_at, kafka_partition, kafka_offset
-FROM sink_stage_users
-ON CONFLICT (user_id) DO UPDATE SET
-    name = excluded.name, email = excluded.email, country = excluded.country,
-    signup_at = excluded.signup_at, experience = excluded.experience,
-    risk_tolerance = excluded.risk_tolerance, sectors = excluded.sectors,
-    updated_at = excluded.updated_at,
-    kafka_partition = excluded.kafka_partition, kafka_offset = excluded.kafka_offset
-WHERE u.kafka_partition <> excluded.kafka_partition OR u.kafka_offset < excluded.kafka_offset`
+var upsertUsers = fmt.Sprintf(`
+INSERT INTO users AS u (%[1]s)
+SELECT %[1]s FROM %[2]s
+ON CONFLICT (user_id) DO UPDATE SET %[3]s
+WHERE u.kafka_partition <> excluded.kafka_partition OR u.kafka_offset < excluded.kafka_offset`,
+	store.Users.ColumnList(), stageUsers.Name, store.ExcludedSet(store.Users.Without("user_id").Names()...))
 
 // A profile states the account's type and currency, and its balance as of
 // updated_at: that balance wins only over an older one.
-const upsertProfileAccounts = `
-INSERT INTO accounts AS a (account_id, user_id, type, currency, balance, balance_at)
-SELECT DISTINCT ON (account_id) account_id, user_id, account_type, currency, balance, updated_at
-FROM sink_stage_users
+var upsertProfileAccounts = fmt.Sprintf(`
+INSERT INTO accounts AS a (%s)
+SELECT DISTINCT ON (account_id) account_id, user_id, type, currency, balance, updated_at
+FROM %s
 ORDER BY account_id, updated_at DESC, kafka_offset DESC
 ON CONFLICT (account_id) DO UPDATE SET
     user_id = excluded.user_id, type = excluded.type, currency = excluded.currency,
     balance = CASE WHEN excluded.balance_at > a.balance_at THEN excluded.balance ELSE a.balance END,
     last_trade_id = CASE WHEN excluded.balance_at > a.balance_at THEN NULL ELSE a.last_trade_id END,
     balance_at = GREATEST(a.balance_at, excluded.balance_at),
-    updated_at = now()`
+    updated_at = now()`,
+	store.Accounts.Only("account_id", "user_id", "type", "currency", "balance", "balance_at").ColumnList(), stageUsers.Name)
 
 // A trade's balance_after wins over an older balance; (time, trade id)
 // orders trades, and a trade wins a tie with a profile.
-const upsertTradeAccounts = `
-INSERT INTO accounts AS a (account_id, user_id, balance, balance_at, last_trade_id)
-SELECT account_id, user_id, balance, balance_at, last_trade_id FROM sink_stage_accounts
-ON CONFLICT (account_id) DO UPDATE SET
-    balance = excluded.balance, balance_at = excluded.balance_at,
-    last_trade_id = excluded.last_trade_id, updated_at = now()
-WHERE (excluded.balance_at, excluded.last_trade_id) > (a.balance_at, coalesce(a.last_trade_id, -1))`
+var upsertTradeAccounts = fmt.Sprintf(`
+INSERT INTO accounts AS a (%[1]s)
+SELECT %[1]s FROM %[2]s
+ON CONFLICT (account_id) DO UPDATE SET %[3]s, updated_at = now()
+WHERE (excluded.balance_at, excluded.last_trade_id) > (a.balance_at, coalesce(a.last_trade_id, -1))`,
+	stageAccounts.ColumnList(), stageAccounts.Name, store.ExcludedSet("balance", "balance_at", "last_trade_id"))
 
 // An alert id is deterministic (rule and source record): one the alerts
 // engine produced twice is stored once.
-const insertAlerts = `
-INSERT INTO alerts (alert_id, rule_id, kind, symbol, message, value, ts, kafka_partition, kafka_offset)
-SELECT alert_id, rule_id, kind, symbol, message, value, ts, kafka_partition, kafka_offset FROM sink_stage_alerts
-ON CONFLICT (alert_id) DO NOTHING`
+var insertAlerts = fmt.Sprintf(`
+INSERT INTO alerts (%[1]s)
+SELECT %[1]s FROM %[2]s
+ON CONFLICT (alert_id) DO NOTHING`, stageAlerts.ColumnList(), stageAlerts.Name)
 
 const deleteUsers = `DELETE FROM users WHERE user_id = ANY($1)`
 
@@ -86,7 +101,7 @@ func (w *writer) upsertUsers(ctx context.Context, tx pgx.Tx, rows []userRow) err
 			continue
 		}
 		u := &r.ev
-		c.row(15)
+		c.row(stageUsersTable.width)
 		c.int64(u.ID)
 		c.text(u.Name)
 		c.text(u.Email)
@@ -104,7 +119,7 @@ func (w *writer) upsertUsers(ctx context.Context, tx pgx.Tx, rows []userRow) err
 		c.numeric(u.Account.Balance)
 	}
 	if c.rows > 0 {
-		if _, err := tx.Exec(ctx, "DELETE FROM sink_stage_users"); err != nil {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+stageUsers.Name); err != nil {
 			return fmt.Errorf("clear user stage: %w", err)
 		}
 		if err := w.timedCopy(ctx, tx, stageUsersTable); err != nil {
@@ -150,14 +165,14 @@ func (w *writer) upsertTradeAccounts(ctx context.Context, tx pgx.Tx, rows []trad
 	c.reset()
 	for _, i := range idx {
 		t := &rows[i].ev
-		c.row(5)
+		c.row(stageAccountsTable.width)
 		c.int64(t.AccountID)
 		c.int64(t.UserID)
 		c.numeric(t.BalanceAfter)
 		c.timestamptz(t.Time)
 		c.int64(t.ID)
 	}
-	if _, err := tx.Exec(ctx, "DELETE FROM sink_stage_accounts"); err != nil {
+	if _, err := tx.Exec(ctx, "DELETE FROM "+stageAccounts.Name); err != nil {
 		return fmt.Errorf("clear account stage: %w", err)
 	}
 	if err := w.timedCopy(ctx, tx, stageAccountsTable); err != nil {
@@ -177,7 +192,7 @@ func (w *writer) insertAlerts(ctx context.Context, tx pgx.Tx, rows []alertRow) e
 	c.reset()
 	for i := range rows {
 		r, a := &rows[i], &rows[i].ev
-		c.row(9)
+		c.row(stageAlertsTable.width)
 		c.text(a.ID)
 		c.int64(a.RuleID)
 		c.text(a.Kind)
@@ -188,7 +203,7 @@ func (w *writer) insertAlerts(ctx context.Context, tx pgx.Tx, rows []alertRow) e
 		c.int32(r.src.Partition)
 		c.int64(r.src.Offset)
 	}
-	if _, err := tx.Exec(ctx, "DELETE FROM sink_stage_alerts"); err != nil {
+	if _, err := tx.Exec(ctx, "DELETE FROM "+stageAlerts.Name); err != nil {
 		return fmt.Errorf("clear alert stage: %w", err)
 	}
 	if err := w.timedCopy(ctx, tx, stageAlertsTable); err != nil {

@@ -103,9 +103,9 @@ func TestDatedRecordsNeverAbortABatch(t *testing.T) {
 		for _, kv := range r.Headers {
 			h[kv.Key] = string(kv.Value)
 		}
-		if h[HeaderSourceTopic] != e.names.Prices || h[HeaderSourcePartition] != "0" || h[event.HeaderSchema] != event.SchemaPriceV1 ||
-			(h[HeaderReason] != ReasonOutsideRetention && h[HeaderReason] != ReasonFutureTime) || h[HeaderError] == "" ||
-			(h[HeaderSourceOffset] != "1" && h[HeaderSourceOffset] != "3") {
+		if h[event.HeaderSourceTopic] != e.names.Prices || h[event.HeaderSourcePartition] != "0" || h[event.HeaderSchema] != event.SchemaPriceV1 ||
+			(h[event.HeaderReason] != ReasonOutsideRetention && h[event.HeaderReason] != ReasonFutureTime) || h[event.HeaderError] == "" ||
+			(h[event.HeaderSourceOffset] != "1" && h[event.HeaderSourceOffset] != "3") {
 			t.Errorf("dead letter headers %v do not say why and where from", h)
 		}
 	}

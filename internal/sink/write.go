@@ -13,43 +13,21 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/store"
 )
 
-// The COPY targets. Ticks and trades go straight into the partitioned
-// tables; users and trade-driven account updates go through per-session
-// temporary staging tables and then INSERT ... ON CONFLICT, since they are
-// latest-state upserts.
+// The COPY targets, from store's column lists. Ticks and trades go
+// straight into the partitioned tables; users, trade-driven account
+// updates and alerts go through per-session temporary staging tables (see
+// upsert.go) and then INSERT ... ON CONFLICT, since they are latest-state
+// upserts.
 var (
-	ticksTable = newCopyTable("price_ticks",
-		"symbol", "sector", "seq", "ts", "bid", "ask", "last", "volume", "run_id", "kafka_partition", "kafka_offset")
-	tradesTable = newCopyTable("trades",
-		"trade_id", "user_id", "account_id", "symbol", "side", "quantity", "price", "fee", "ts",
-		"balance_after", "order_type", "limit_price", "schema_version", "run_id", "kafka_partition", "kafka_offset")
-	stageUsersTable = newCopyTable("sink_stage_users",
-		"user_id", "name", "email", "country", "signup_at", "experience", "risk_tolerance", "sectors",
-		"updated_at", "kafka_partition", "kafka_offset", "account_id", "account_type", "currency", "balance")
-	stageAccountsTable = newCopyTable("sink_stage_accounts",
-		"account_id", "user_id", "balance", "balance_at", "last_trade_id")
-	stageAlertsTable = newCopyTable("sink_stage_alerts",
-		"alert_id", "rule_id", "kind", "symbol", "message", "value", "ts", "kafka_partition", "kafka_offset")
+	ticksTable         = newCopyTable(store.PriceTicks)
+	tradesTable        = newCopyTable(store.Trades)
+	stageUsersTable    = newCopyTable(stageUsers)
+	stageAccountsTable = newCopyTable(stageAccounts)
+	stageAlertsTable   = newCopyTable(stageAlerts)
 )
-
-// createStages makes the session's staging tables if this connection has
-// not got them yet; ON COMMIT DELETE ROWS empties them at every commit.
-const createStages = `
-CREATE TEMP TABLE IF NOT EXISTS sink_stage_users (
-    user_id bigint, name text, email text, country text, signup_at timestamptz,
-    experience text, risk_tolerance text, sectors text[], updated_at timestamptz,
-    kafka_partition integer, kafka_offset bigint,
-    account_id bigint, account_type text, currency text, balance numeric(20,4)
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS sink_stage_accounts (
-    account_id bigint, user_id bigint, balance numeric(20,4), balance_at timestamptz, last_trade_id bigint
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS sink_stage_alerts (
-    alert_id text, rule_id bigint, kind text, symbol text, message text, value numeric(20,4),
-    ts timestamptz, kafka_partition integer, kafka_offset bigint
-) ON COMMIT DELETE ROWS`
 
 const insertDeadLetters = `
 INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, schema, reason, error, key, value)
@@ -90,6 +68,15 @@ type writer struct {
 	group   string
 	metrics *metrics
 	buf     copyBuffer
+	// now is the clock; time.Now when nil.
+	now func() time.Time
+}
+
+func (w *writer) clockNow() time.Time {
+	if w.now == nil {
+		return time.Now()
+	}
+	return w.now()
 }
 
 // commit loads b and moves the stored offsets in one transaction.
@@ -108,11 +95,11 @@ func (w *writer) commit(ctx context.Context, b *batch) error {
 	if err := w.storeOffsets(ctx, tx, b.ranges); err != nil {
 		return err
 	}
-	start := time.Now()
+	start := w.clockNow()
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	w.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	w.metrics.commitSeconds.Observe(w.clockNow().Sub(start).Seconds())
 	return nil
 }
 
@@ -139,11 +126,11 @@ func (w *writer) load(ctx context.Context, tx pgx.Tx, b *batch) error {
 }
 
 func (w *writer) timedCopy(ctx context.Context, tx pgx.Tx, t copyTable) error {
-	start := time.Now()
+	start := w.clockNow()
 	if _, err := copyRows(ctx, tx, t, &w.buf); err != nil {
 		return err
 	}
-	w.metrics.copySeconds.WithLabelValues(t.name).Observe(time.Since(start).Seconds())
+	w.metrics.copySeconds.WithLabelValues(t.name).Observe(w.clockNow().Sub(start).Seconds())
 	return nil
 }
 
@@ -155,7 +142,7 @@ func (w *writer) copyTicks(ctx context.Context, tx pgx.Tx, rows []tickRow) error
 	c.reset()
 	for i := range rows {
 		r, p := &rows[i], &rows[i].ev
-		c.row(11)
+		c.row(ticksTable.width)
 		c.text(p.Symbol)
 		c.text(p.Sector)
 		c.int64(p.Seq)
@@ -164,7 +151,7 @@ func (w *writer) copyTicks(ctx context.Context, tx pgx.Tx, rows []tickRow) error
 		c.numeric(p.Ask)
 		c.numeric(p.Last)
 		c.int64(p.Volume)
-		c.text(string(header(r.src, event.HeaderRunID)))
+		c.text(string(event.ReadHeaders(r.src.Headers).RunID))
 		c.int32(r.src.Partition)
 		c.int64(r.src.Offset)
 	}
@@ -179,7 +166,7 @@ func (w *writer) copyTrades(ctx context.Context, tx pgx.Tx, rows []tradeRow) err
 	c.reset()
 	for i := range rows {
 		r, t := &rows[i], &rows[i].ev
-		c.row(16)
+		c.row(tradesTable.width)
 		c.int64(t.ID)
 		c.int64(t.UserID)
 		c.int64(t.AccountID)
@@ -193,7 +180,7 @@ func (w *writer) copyTrades(ctx context.Context, tx pgx.Tx, rows []tradeRow) err
 		c.textOrNull(string(t.OrderType))
 		c.numericOrNull(t.LimitPrice)
 		c.int16(r.version)
-		c.text(string(header(r.src, event.HeaderRunID)))
+		c.text(string(event.ReadHeaders(r.src.Headers).RunID))
 		c.int32(r.src.Partition)
 		c.int64(r.src.Offset)
 	}
@@ -210,7 +197,7 @@ func (w *writer) insertDeadLetters(ctx context.Context, tx pgx.Tx, dead []deadLe
 	keys, values := make([][]byte, n), make([][]byte, n)
 	for i, d := range dead {
 		topics[i], parts[i], offs[i] = d.src.Topic, d.src.Partition, d.src.Offset
-		schemas[i] = storable(string(header(d.src, event.HeaderSchema)))
+		schemas[i] = storable(string(event.ReadHeaders(d.src.Headers).Schema))
 		reasons[i], errs[i] = d.reason, storable(d.err)
 		keys[i], values[i] = d.src.Key, d.src.Value
 	}

@@ -46,11 +46,11 @@ ORDER BY account_id`
 // balances checks every account against the trades stored.
 func (v *verifier) balances(ctx context.Context) error {
 	b := &v.rep.Balances
-	if err := v.pool.QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&b.Accounts); err != nil {
+	if err := v.db.QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&b.Accounts); err != nil {
 		return fmt.Errorf("count accounts: %w", err)
 	}
 	var sample []int64
-	rows, err := v.pool.Query(ctx, accountFindings)
+	rows, err := v.db.Query(ctx, accountFindings)
 	if err != nil {
 		return fmt.Errorf("check balances: %w", err)
 	}
@@ -68,7 +68,7 @@ func (v *verifier) balances(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("check balances: %w", err)
 	}
-	rows, err = v.pool.Query(ctx, chainBreaks)
+	rows, err = v.db.Query(ctx, chainBreaks)
 	if err != nil {
 		return fmt.Errorf("check balance chains: %w", err)
 	}
@@ -98,12 +98,12 @@ func (v *verifier) balances(ctx context.Context) error {
 // generator run, and the trade id or the symbol and sequence number.
 func (v *verifier) duplicates(ctx context.Context) error {
 	r := v.rep
-	err := v.pool.QueryRow(ctx, `SELECT coalesce(sum(n - 1), 0) FROM (
+	err := v.db.QueryRow(ctx, `SELECT coalesce(sum(n - 1), 0) FROM (
 		SELECT count(*) AS n FROM trades GROUP BY run_id, trade_id HAVING count(*) > 1) d`).Scan(&r.DuplicateTrades)
 	if err != nil {
 		return fmt.Errorf("duplicate trades: %w", err)
 	}
-	err = v.pool.QueryRow(ctx, `SELECT coalesce(sum(n - 1), 0) FROM (
+	err = v.db.QueryRow(ctx, `SELECT coalesce(sum(n - 1), 0) FROM (
 		SELECT count(*) AS n FROM price_ticks GROUP BY run_id, symbol, seq HAVING count(*) > 1) d`).Scan(&r.DuplicateTicks)
 	if err != nil {
 		return fmt.Errorf("duplicate ticks: %w", err)
@@ -120,7 +120,7 @@ func (v *verifier) duplicates(ctx context.Context) error {
 // deadLetters counts the data topics' dead letters by reason.
 func (v *verifier) deadLetters(ctx context.Context) error {
 	t := v.opts.Topics
-	rows, err := v.pool.Query(ctx, `SELECT reason, count(*) FROM dead_letters WHERE topic = ANY($1) GROUP BY reason`,
+	rows, err := v.db.Query(ctx, `SELECT reason, count(*) FROM dead_letters WHERE topic = ANY($1) GROUP BY reason`,
 		[]string{t.Users, t.Prices, t.Trades})
 	if err != nil {
 		return fmt.Errorf("count dead letters: %w", err)

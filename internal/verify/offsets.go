@@ -52,6 +52,13 @@ ORDER BY g`
 func (v *verifier) partitions(ctx context.Context) error {
 	t := v.opts.Topics
 	topics := []string{t.Users, t.Prices, t.Trades, t.Alerts}
+	// The stored offsets first: this query takes the run's snapshot, and
+	// the end offsets listed after it are at or past every stored offset
+	// in it, so [Stored, End) is what the snapshot has not loaded.
+	var err error
+	if v.stored, err = store.StoredOffsets(ctx, v.db, v.opts.Group, topics); err != nil {
+		return err
+	}
 	starts, err := v.adm.ListStartOffsets(ctx, topics...)
 	if err != nil {
 		return fmt.Errorf("list start offsets: %w", err)
@@ -62,9 +69,6 @@ func (v *verifier) partitions(ctx context.Context) error {
 	}
 	if err := ends.Error(); err != nil {
 		return fmt.Errorf("list end offsets: %w", err)
-	}
-	if v.stored, err = store.StoredOffsets(ctx, v.pool, v.opts.Group, topics); err != nil {
-		return err
 	}
 	tables := map[string]string{t.Prices: "price_ticks", t.Trades: "trades", t.Alerts: "alerts"}
 	// Offsets with gaps by design: compaction (users), aborted
@@ -123,7 +127,7 @@ func (v *verifier) cover(ctx context.Context, topic, table string, gaps bool, pa
 	if table != "" {
 		rowsPart = fmt.Sprintf(rowOffsets, pgx.Identifier{table}.Sanitize())
 	}
-	rows, err := v.pool.Query(ctx, fmt.Sprintf(coverage, rowsPart), topic, ps, los, his, aheads)
+	rows, err := v.db.Query(ctx, fmt.Sprintf(coverage, rowsPart), topic, ps, los, his, aheads)
 	if err != nil {
 		return fmt.Errorf("coverage of %s: %w", topic, err)
 	}
@@ -155,7 +159,7 @@ func (v *verifier) cover(ctx context.Context, topic, table string, gaps bool, pa
 func (v *verifier) explainMissing(ctx context.Context, table string, p *Partition) error {
 	lo, hi, _ := checked(p)
 	q := fmt.Sprintf(missingOffsets, pgx.Identifier{table}.Sanitize())
-	rows, err := v.pool.Query(ctx, q, p.Partition, lo, hi, p.Topic)
+	rows, err := v.db.Query(ctx, q, p.Partition, lo, hi, p.Topic)
 	if err != nil {
 		return fmt.Errorf("missing offsets of %s/%d: %w", p.Topic, p.Partition, err)
 	}
@@ -224,13 +228,7 @@ func (v *verifier) expired(ctx context.Context, topic string, part int32, offset
 
 // eventTime decodes the event time of a price or trade record.
 func eventTime(r *kgo.Record) (time.Time, bool) {
-	var schema string
-	for _, h := range r.Headers {
-		if h.Key == event.HeaderSchema {
-			schema = string(h.Value)
-		}
-	}
-	ev, err := event.Decode(schema, r.Value)
+	ev, err := event.Decode(string(event.ReadHeaders(r.Headers).Schema), r.Value)
 	if err != nil {
 		return time.Time{}, false
 	}

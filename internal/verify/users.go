@@ -27,7 +27,7 @@ func (v *verifier) users(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := v.pool.Query(ctx, `SELECT user_id, kafka_partition, kafka_offset FROM users`)
+	rows, err := v.db.Query(ctx, `SELECT user_id, kafka_partition, kafka_offset FROM users`)
 	if err != nil {
 		return fmt.Errorf("read users: %w", err)
 	}
@@ -136,7 +136,7 @@ func (v *verifier) latestUsers(ctx context.Context, topic string) (map[int64]lat
 
 // deadOffsets returns the offsets of topic's dead letters per partition.
 func (v *verifier) deadOffsets(ctx context.Context, topic string) (map[int32]map[int64]bool, error) {
-	rows, err := v.pool.Query(ctx, `SELECT kafka_partition, kafka_offset FROM dead_letters WHERE topic = $1`, topic)
+	rows, err := v.db.Query(ctx, `SELECT kafka_partition, kafka_offset FROM dead_letters WHERE topic = $1`, topic)
 	if err != nil {
 		return nil, fmt.Errorf("read dead letters: %w", err)
 	}

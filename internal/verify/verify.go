@@ -26,6 +26,13 @@
 // must chain: each balance_after is the previous one plus the trade's cash
 // flow.
 //
+// Every PostgreSQL query of a run reads one snapshot (a read-only,
+// repeatable-read transaction), and the topics' offsets are listed after
+// that snapshot is taken, so a sink that keeps loading cannot make the
+// stored offsets, the rows and the dead letters disagree: whatever it
+// commits during the run is neither a row past the stored offset nor
+// missing, only more pending records in Kafka.
+//
 // Any missing, duplicate, misplaced or inconsistent data is a problem;
 // Report.OK is false when there is any. Lag is a problem only when
 // Options.RequireCaughtUp is set.
@@ -37,6 +44,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -147,7 +155,13 @@ func Run(ctx context.Context, kcfg config.Kafka, log *slog.Logger, pool *pgxpool
 		return nil, err
 	}
 	defer cl.Close()
-	v := &verifier{kcfg: kcfg, log: log, cl: cl, adm: kadm.NewClient(cl), pool: pool, opts: opts,
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("verify: begin snapshot: %w", err)
+	}
+	// Read-only: nothing to commit, and rolling back ends the snapshot.
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	v := &verifier{kcfg: kcfg, log: log, cl: cl, adm: kadm.NewClient(cl), db: tx, opts: opts,
 		rep: &Report{Group: opts.Group, DeadLetters: map[string]int64{}, Problems: []string{}}}
 	steps := []func(context.Context) error{v.partitions, v.users, v.balances, v.duplicates, v.deadLetters}
 	for _, step := range steps {
@@ -164,9 +178,17 @@ type verifier struct {
 	log  *slog.Logger
 	cl   *kgo.Client
 	adm  *kadm.Client
-	pool *pgxpool.Pool
+	// db is the run's one snapshot of the database.
+	db   querier
 	opts Options
 	rep  *Report
 	// stored is the sink's stored position per topic and partition.
 	stored map[string]map[int32]int64
+}
+
+// querier is what verify asks of the database: a pgx.Tx, so that every
+// query reads the same snapshot.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradestream/tradestream/internal/bench/feed"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
 	"github.com/tradestream/tradestream/internal/sink"
-	"github.com/tradestream/tradestream/internal/sink/feed"
 	"github.com/tradestream/tradestream/internal/verify"
 )
 

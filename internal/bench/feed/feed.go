@@ -218,11 +218,11 @@ func (p *producer) send(r Record) error {
 	if err := p.failed(); err != nil {
 		return err
 	}
-	rec := &kgo.Record{Topic: p.names[r.Topic], Key: r.Key, Value: r.Value, Headers: []kgo.RecordHeader{
-		{Key: event.HeaderSchema, Value: []byte(r.Schema)},
-		{Key: event.HeaderProducedAt, Value: time.Now().UTC().AppendFormat(nil, time.RFC3339Nano)},
-		{Key: event.HeaderRunID, Value: p.runID},
-	}}
+	rec := &kgo.Record{Topic: p.names[r.Topic], Key: r.Key, Value: r.Value, Headers: event.Headers{
+		Schema:     []byte(r.Schema),
+		ProducedAt: event.AppendTime(nil, time.Now()),
+		RunID:      p.runID,
+	}.Records()}
 	p.cl.Produce(p.ctx, rec, func(_ *kgo.Record, err error) {
 		if err != nil {
 			p.mu.Lock()
