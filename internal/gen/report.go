@@ -113,12 +113,20 @@ func (r *reporter) final(s Summary) {
 	fmt.Fprintln(r.w, line)
 }
 
-// targetText writes a target rate: events/s, or bytes/s for a byte shape.
+// targetText writes a target rate: events/s, or for a byte shape bytes/s
+// in the decimal units --rate-bytes reads (5MB is 5 MB/s).
 func (r *reporter) targetText(v float64) string {
-	if r.shape.Bytes() {
-		return bytesHuman(int64(v)) + "/s"
+	if !r.shape.Bytes() {
+		return human(v) + "/s"
 	}
-	return human(v) + "/s"
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.2f GB/s", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.2f MB/s", v/1e6)
+	default:
+		return fmt.Sprintf("%.1f KB/s", v/1e3)
+	}
 }
 
 func human(v float64) string {

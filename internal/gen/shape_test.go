@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,14 +73,18 @@ func TestRateBytes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for 4 s")
 	}
-	for _, text := range []string{"400KB", "ramp:100KB..600KB/2s"} {
+	for _, tt := range []struct{ text, target string }{
+		{"400KB", "target 400.0 KB/s ("},
+		{"ramp:100KB..600KB/2s", " KB/s ("},
+	} {
+		text := tt.text
 		shape, err := rate.ParseBytes(text)
 		if err != nil {
 			t.Fatal(err)
 		}
 		const run = 2 * time.Second
-		var out bytes.Buffer
-		sum, err := gen.Run(context.Background(), gen.Options{DryRun: &out, Shape: shape, Duration: run},
+		var out, report bytes.Buffer
+		sum, err := gen.Run(context.Background(), gen.Options{DryRun: &out, Shape: shape, Duration: run, Report: &report},
 			newSource(t, 5, 200, market.KindAll, kafka.TopicNames("x.")))
 		if err != nil {
 			t.Fatal(err)
@@ -92,6 +97,11 @@ func TestRateBytes(t *testing.T) {
 		}
 		if sum.Elapsed < run*98/100 {
 			t.Errorf("%s: the run took %v, want at least %v", text, sum.Elapsed, run*98/100)
+		}
+		// The report states the target in the units --rate-bytes reads
+		// (the mean over the run, which a flush can lengthen).
+		if rep := report.String(); !strings.Contains(rep, "gen: wrote ") || !strings.Contains(rep, tt.target) {
+			t.Errorf("%s: report %q, want a final line with %q", text, rep, tt.target)
 		}
 	}
 }
