@@ -35,7 +35,7 @@ the integral of the shape over the duration.
 
 Deliberate faults: --inject KIND=RATE,... sends, per event with that
 probability: duplicates (the record twice), late (held back up to a bounded
-delay, late=0.01:30s), reorder (sent after the next record of its key),
+delay of event time, late=0.01:30s; default 5s), reorder (sent after the next record of its key),
 malformed (a broken copy, cycling through malformed_json, missing_field,
 out_of_range and invalid_field), oversized (a copy padded past 256 KiB) and
 unknown_schema (a copy under an unknown schema version). Each injected

@@ -93,8 +93,9 @@ const InjectSyntax = "duplicates, late (late=RATE:MAXDELAY, e.g. late=0.01:30s),
 type Inject struct {
 	// Duplicates sends the event's record a second time.
 	Duplicates float64 `yaml:"duplicates"`
-	// Late holds the record back for up to LateDelay, so that it arrives
-	// out of event-time order.
+	// Late holds the record back until the stream's event time is up to
+	// LateDelay past the record's, so that it arrives out of event-time
+	// order by at most LateDelay.
 	Late float64 `yaml:"late"`
 	// LateDelay bounds how long a late record is held; 0 means
 	// DefaultLateDelay.

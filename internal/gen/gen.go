@@ -136,12 +136,7 @@ func Run(ctx context.Context, opts Options, src Source) (Summary, error) {
 		}
 		r.Headers = event.Headers{RunID: runID}.Append(r.Headers)
 		if inj != nil {
-			// Faults are timed on the schedule when paced, so that a
-			// seeded run injects the same stream whatever the machine.
-			inj.at = shape.Due(units)
-			if !paced {
-				inj.at = opts.Now().Sub(start)
-			}
+			inj.at = faultTime(src, shape, units, opts.Now().Sub(start))
 		}
 		if byBytes {
 			units += float64(len(r.Value))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/rate"
 )
 
 // Injection configures the deliberate faults of a run (--inject).
@@ -21,6 +22,28 @@ type Injection struct {
 	// ManifestPath is where the manifest goes; empty means
 	// tradestream-inject-RUNID.json in the working directory.
 	ManifestPath string
+}
+
+// EventTimer is a Source that knows its stream's event time (the
+// market's simulated clock). Late faults are delayed in event time when
+// the source is one, so that a seeded run injects the same stream however
+// fast it is made.
+type EventTimer interface {
+	// EventTime is the event time of the last event drawn.
+	EventTime() time.Time
+}
+
+// faultTime is the time the injector times late records on: the event
+// time since the Unix epoch when src knows it, else the event's place in
+// the pacing schedule, else (unpaced) the wall time elapsed.
+func faultTime(src Source, shape rate.Shape, units float64, elapsed time.Duration) time.Duration {
+	if et, ok := src.(EventTimer); ok {
+		return time.Duration(et.EventTime().UnixNano())
+	}
+	if shape.Paced() {
+		return shape.Due(units)
+	}
+	return elapsed
 }
 
 // The faults, as written in the HeaderInjected header and the manifest.
@@ -64,7 +87,7 @@ type injector struct {
 	man   *Manifest
 	path  string
 
-	at        time.Duration // the current event's time since the start
+	at        time.Duration // the current event's time (see faultTime)
 	records   int64
 	malformed int
 	late      []held // in release order (a bounded delay each)

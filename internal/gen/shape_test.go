@@ -3,11 +3,14 @@ package gen_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/gen"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
@@ -103,5 +106,55 @@ func TestRateBytes(t *testing.T) {
 		if rep := report.String(); !strings.Contains(rep, "gen: wrote ") || !strings.Contains(rep, tt.target) {
 			t.Errorf("%s: report %q, want a final line with %q", text, rep, tt.target)
 		}
+	}
+}
+
+// TestInjectDryRunDeterministic: with a seed, an unpaced dry run with
+// faults writes the same bytes twice, and another seed differs. Late
+// records are timed on the market's event time, not the wall clock: they
+// come out within the run (a 2 s delay is a few hundred events of event
+// time), not all at its end, as they would if the delay were wall time in
+// a run that takes a fraction of a second.
+func TestInjectDryRunDeterministic(t *testing.T) {
+	rates := config.Inject{Duplicates: 0.01, Late: 0.02, LateDelay: 2 * time.Second,
+		Malformed: 0.004, Oversized: 0.0005, UnknownSchema: 0.002}
+	run := func(seed uint64) []byte {
+		var out bytes.Buffer
+		in := &gen.Injection{Rates: rates, Seed: seed, ManifestPath: filepath.Join(t.TempDir(), "m.json")}
+		if _, err := gen.Run(context.Background(), gen.Options{DryRun: &out, Count: 30000, Inject: in},
+			newSource(t, seed, 300, market.KindAll, kafka.TopicNames("x."))); err != nil {
+			t.Fatal(err)
+		}
+		return out.Bytes()
+	}
+	a, b, c := run(3), run(3), run(4)
+	if !bytes.Equal(a, b) {
+		t.Error("seed 3 twice with faults: outputs differ, want byte-identical")
+	}
+	if bytes.Equal(a, c) {
+		t.Error("seeds 3 and 4: outputs identical")
+	}
+	// Ticks out of sequence order for their symbol are late ones.
+	lines := bytes.Split(bytes.TrimSpace(a), []byte("\n"))
+	last := map[string]int64{}
+	var early, late int
+	for i, l := range lines {
+		var tk struct {
+			Symbol string `json:"symbol"`
+			Seq    *int64 `json:"seq"`
+		}
+		if json.Unmarshal(l, &tk) != nil || tk.Seq == nil {
+			continue
+		}
+		if *tk.Seq < last[tk.Symbol] {
+			late++
+			if i < len(lines)*9/10 {
+				early++
+			}
+		}
+		last[tk.Symbol] = max(last[tk.Symbol], *tk.Seq)
+	}
+	if late == 0 || early < late/2 {
+		t.Errorf("%d ticks out of order, %d of them before the last tenth of the run: want late ticks released along the run", late, early)
 	}
 }

@@ -34,7 +34,7 @@ func TestSinkReconcilesInjectedFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "manifest.json")
-	rates := config.Inject{Duplicates: 0.01, Late: 0.01, LateDelay: 20 * time.Millisecond, Reorder: 0.01,
+	rates := config.Inject{Duplicates: 0.01, Late: 0.01, LateDelay: 2 * time.Second, Reorder: 0.01,
 		Malformed: 0.004, Oversized: 0.001, UnknownSchema: 0.002}
 	opts := gen.Options{
 		Client: e.producer, Count: 20000, RunID: "inject",
