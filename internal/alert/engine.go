@@ -97,7 +97,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			e.log.Warn("fetch", "topic", topic, "partition", p, "err", err)
 			if isFatal(err) {
-				fatal = err
+				if topic == "" {
+					fatal = kafka.Denied(err, kafka.Principal(e.kcfg), "READ", "group "+e.opts.Group)
+				} else {
+					fatal = kafka.Denied(err, kafka.Principal(e.kcfg), "READ", "topic "+topic)
+				}
 			}
 		})
 		if fatal != nil {
@@ -137,7 +141,8 @@ func (e *Engine) start(ctx context.Context) (*kgo.Client, func(), error) {
 	// before anything reads the alerts topic.
 	if _, _, err := prod.ProducerID(ctx); err != nil {
 		prod.Close()
-		return nil, nil, fmt.Errorf("alerts producer id: %w", err)
+		return nil, nil, fmt.Errorf("alerts producer id: %w",
+			kafka.Denied(err, kafka.Principal(e.kcfg), "WRITE", "transactional-id "+e.opts.Group+"/"+e.opts.Instance))
 	}
 	reset := kgo.NewOffset().AtEnd()
 	if e.opts.FromStart {

@@ -9,15 +9,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tradestream/tradestream/internal/alert"
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/dashboard"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/metrics"
 )
 
 // dashboardService builds the dashboard on its own live Kafka client,
-// reading its health panel from health, and binds its listener; cleanup
+// reading the database through pool and editing alert rules through
+// rules, its health panel from health, and binds its listener; cleanup
 // closes the client once the service has stopped.
-func (e *Env) dashboardService(ctx context.Context, pool *pgxpool.Pool, reg prometheus.Registerer, health dashboard.HealthSource) (svc Service, addr string, cleanup func(), err error) {
+func (e *Env) dashboardService(ctx context.Context, pool, rules *pgxpool.Pool, reg prometheus.Registerer, health dashboard.HealthSource) (svc Service, addr string, cleanup func(), err error) {
 	if err := Invalid(e.Config.Dashboard.Validate()); err != nil {
 		return Service{}, "", nil, err
 	}
@@ -25,6 +27,11 @@ func (e *Env) dashboardService(ctx context.Context, pool *pgxpool.Pool, reg prom
 	live, err := kafka.NewClient(ctx, e.Config.Kafka, e.Log, append(dashboard.LiveOptions(topics), metrics.KafkaHooks(reg, "dashboard"))...)
 	if err != nil {
 		return Service{}, "", nil, err
+	}
+	tlsConfig, err := e.Config.Dashboard.TLSConfig()
+	if err != nil {
+		live.Close()
+		return Service{}, "", nil, Invalid(err)
 	}
 	ln, err := net.Listen("tcp", e.Config.Dashboard.Addr)
 	if err != nil {
@@ -36,7 +43,8 @@ func (e *Env) dashboardService(ctx context.Context, pool *pgxpool.Pool, reg prom
 		SinkGroup:  e.Config.Sink.Group,
 		Health:     health,
 		Token:      e.Config.Dashboard.Token,
-		Rules:      NewRuleStore(alert.NewStore(pool)),
+		TLS:        tlsConfig,
+		Rules:      NewRuleStore(alert.NewStore(rules)),
 		Registerer: reg,
 		Log:        e.Log.With("service", "dashboard"),
 	})
@@ -46,28 +54,47 @@ func (e *Env) dashboardService(ctx context.Context, pool *pgxpool.Pool, reg prom
 
 // RunDashboard runs `tradestream dash`: the dashboard, with the status
 // sampler its health panel reads (once a second), also exported on
-// /metrics.
+// /metrics. It reads as the reader role; with a token, its write API
+// edits alert rules as the owner.
 func (e *Env) RunDashboard(ctx context.Context) error {
-	pool, err := e.OpenPool(ctx, &e.Config.Dashboard, &e.Config.Sink)
+	if err := e.Validate(&e.Config.Dashboard, &e.Config.Sink); err != nil {
+		return err
+	}
+	ps := e.pools()
+	defer ps.close()
+	pool, err := ps.get(ctx, config.RoleReader)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	rules, err := e.rulesPool(ctx, ps, pool)
+	if err != nil {
+		return err
+	}
 	reg := metrics.NewRegistry()
 	obs, err := e.observe(ctx, pool, reg, dashboardInterval, dashboardWindow)
 	if err != nil {
 		return err
 	}
 	defer obs.close()
-	svc, addr, cleanup, err := e.dashboardService(ctx, pool, reg, obs.sampler)
+	svc, addr, cleanup, err := e.dashboardService(ctx, pool, rules, reg, obs.sampler)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	fmt.Fprintf(e.Stdout, "dashboard  http://%s/  (sink group %s)\n", addr, e.Config.Sink.Group)
+	fmt.Fprintf(e.Stdout, "dashboard  %s://%s/  (sink group %s)\n", e.Config.Dashboard.Scheme(), addr, e.Config.Sink.Group)
 	return e.runStandalone(ctx, standalone{
 		main: svc, pool: pool, reg: reg, obs: obs,
 		checks:   map[string]func(context.Context) error{"postgres": pool.Ping},
 		announce: true,
 	})
+}
+
+// rulesPool is the pool the dashboard's write API edits alert rules
+// through: the owner's when a token enables writes, else the reader's
+// (listing only).
+func (e *Env) rulesPool(ctx context.Context, ps *pools, reader *pgxpool.Pool) (*pgxpool.Pool, error) {
+	if e.Config.Dashboard.Token == "" {
+		return reader, nil
+	}
+	return ps.get(ctx, config.RoleOwner)
 }

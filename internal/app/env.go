@@ -77,26 +77,40 @@ func (e *Env) Validate(sections ...interface{ Validate() error }) error {
 }
 
 // OpenPool validates the configuration with sections and opens the
-// database.
+// database as the owner (--database-url).
 func (e *Env) OpenPool(ctx context.Context, sections ...interface{ Validate() error }) (*pgxpool.Pool, error) {
+	return e.OpenPoolAs(ctx, config.RoleOwner, sections...)
+}
+
+// OpenPoolAs validates the configuration with sections and opens the
+// database as role.
+func (e *Env) OpenPoolAs(ctx context.Context, role config.Role, sections ...interface{ Validate() error }) (*pgxpool.Pool, error) {
 	if err := e.Validate(sections...); err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, e.Config.Database)
+	return store.Open(ctx, e.Config.Database.As(role))
 }
 
-// openMigrated is OpenPool followed by Migrate, for the services that
-// write (the pool is closed again on failure).
-func (e *Env) openMigrated(ctx context.Context, sections ...interface{ Validate() error }) (*pgxpool.Pool, error) {
-	pool, err := e.OpenPool(ctx, sections...)
+// openLoader validates the configuration with sections and opens the
+// loader's pool in ps, for the services that write; then, connected as
+// the schema's owner (no separate loader configured), it migrates, and
+// as any other role it only checks that the schema is migrated.
+func (e *Env) openLoader(ctx context.Context, ps *pools, sections ...interface{ Validate() error }) (*pgxpool.Pool, error) {
+	if err := e.Validate(sections...); err != nil {
+		return nil, err
+	}
+	pool, err := ps.get(ctx, config.RoleLoader)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.Migrate(ctx, pool); err != nil {
-		pool.Close()
+	owner, err := store.IsOwner(ctx, pool)
+	if err != nil {
 		return nil, err
 	}
-	return pool, nil
+	if owner {
+		return pool, e.Migrate(ctx, pool)
+	}
+	return pool, store.RequireVersion(ctx, pool)
 }
 
 // Migrate applies migrations and partition upkeep, printing what it did.

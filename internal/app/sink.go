@@ -25,22 +25,28 @@ func (e *Env) sinkService(pool *pgxpool.Pool, reg prometheus.Registerer) (Servic
 	return Service{Name: "sink", Run: s.Run}, s, nil
 }
 
-// RunSink runs `tradestream sink`: it migrates the schema, then loads the
-// topics into PostgreSQL until ctx ends or, with UntilCaughtUp, until the
-// sink has caught up.
+// RunSink runs `tradestream sink`: it migrates the schema (as the owner;
+// as the loader it checks the schema version), then loads the topics into
+// PostgreSQL until ctx ends or, with UntilCaughtUp, until the sink has
+// caught up.
 func (e *Env) RunSink(ctx context.Context) error {
-	pool, err := e.openMigrated(ctx, &e.Config.Sink)
+	ps := e.pools()
+	defer ps.close()
+	pool, err := e.openLoader(ctx, ps, &e.Config.Sink)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	obsPool, err := ps.reader(ctx, pool)
+	if err != nil {
+		return err
+	}
 	reg := metrics.NewRegistry()
 	svc, s, err := e.sinkService(pool, reg)
 	if err != nil {
 		return err
 	}
 	return e.runStandalone(ctx, standalone{
-		main: svc, pool: pool, reg: reg, observe: true, announce: true,
+		main: svc, pool: obsPool, reg: reg, observe: true, announce: true,
 		checks: map[string]func(context.Context) error{"postgres": pool.Ping, "kafka": s.Ping},
 	})
 }
@@ -64,14 +70,19 @@ func (e *Env) alertsService(pool *pgxpool.Pool, reg prometheus.Registerer) (Serv
 	return Service{Name: "alerts", Run: eng.Run}, nil
 }
 
-// RunAlerts runs `tradestream alerts run`: it migrates the schema, then
-// evaluates the rules on the stream until ctx ends.
+// RunAlerts runs `tradestream alerts run`: it migrates the schema (as the
+// owner; as the loader it checks the schema version), then evaluates the rules on the stream until ctx ends.
 func (e *Env) RunAlerts(ctx context.Context) error {
-	pool, err := e.openMigrated(ctx, &e.Config.Alerts)
+	ps := e.pools()
+	defer ps.close()
+	pool, err := e.openLoader(ctx, ps, &e.Config.Alerts)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	obsPool, err := ps.reader(ctx, pool)
+	if err != nil {
+		return err
+	}
 	reg := metrics.NewRegistry()
 	svc, err := e.alertsService(pool, reg)
 	if err != nil {
@@ -80,7 +91,7 @@ func (e *Env) RunAlerts(ctx context.Context) error {
 	t := kafka.TopicNames(e.Config.Topics.Prefix)
 	fmt.Fprintf(e.Stdout, "alerts     group %s: %s, %s -> %s\n", e.Config.Alerts.Group, t.Prices, t.Trades, t.Alerts)
 	return e.runStandalone(ctx, standalone{
-		main: svc, pool: pool, reg: reg, observe: true, announce: true,
+		main: svc, pool: obsPool, reg: reg, observe: true, announce: true,
 		checks: map[string]func(context.Context) error{"postgres": pool.Ping},
 	})
 }

@@ -5,16 +5,18 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/metrics"
 )
 
 // Up runs `tradestream up`: it creates the topics that are missing,
-// migrates the database, then runs the metrics listener, the sink, the
-// alerts engine, the status sampler (once a second, for the dashboard's
-// health panel and /metrics), the dashboard and the generator until ctx
-// ends, printing what it started and where. Every section is validated
-// before anything connects.
+// migrates the database as the owner, then runs the metrics listener, the
+// sink and the alerts engine (as the loader role), the status sampler
+// (once a second, for the dashboard's health panel and /metrics) and the
+// dashboard (as the reader; rules edited as the owner), and the generator
+// until ctx ends, printing what it started and where. Every section is
+// validated before anything connects.
 func (e *Env) Up(ctx context.Context) error {
 	c := &e.Config
 	if err := e.Validate(&c.Gen, &c.Sink, &c.Alerts, &c.Dashboard); err != nil {
@@ -33,19 +35,31 @@ func (e *Env) Up(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(e.Stdout, "kafka      %s  (topics created: %d)\n", strings.Join(c.Kafka.Brokers, ","), len(created))
-	pool, err := e.OpenPool(ctx)
+	ps := e.pools()
+	defer ps.close()
+	owner, err := ps.get(ctx, config.RoleOwner)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := e.Migrate(ctx, pool); err != nil {
+	if err := e.Migrate(ctx, owner); err != nil {
+		return err
+	}
+	loader, err := ps.get(ctx, config.RoleLoader)
+	if err != nil {
+		return err
+	}
+	reader, err := ps.get(ctx, config.RoleReader)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.Stdout, "postgres   %s\n", c.Database.URL)
+	if d := c.Database; d.LoaderURL != "" || d.ReaderURL != "" {
+		fmt.Fprintf(e.Stdout, "           loader %s, reader %s\n", d.As(config.RoleLoader).URL, d.As(config.RoleReader).URL)
+	}
 
 	var services []Service
 	reg := metrics.NewRegistry()
-	msvc, maddr, err := e.metricsService(reg, map[string]func(context.Context) error{"kafka": cl.Ping, "postgres": pool.Ping})
+	msvc, maddr, err := e.metricsService(reg, map[string]func(context.Context) error{"kafka": cl.Ping, "postgres": loader.Ping})
 	if err != nil {
 		return err
 	}
@@ -53,30 +67,30 @@ func (e *Env) Up(ctx context.Context) error {
 		services = append(services, *msvc)
 		fmt.Fprintf(e.Stdout, "metrics    http://%s/metrics  (health: /healthz, /readyz)\n", maddr)
 	}
-	ssvc, _, err := e.sinkService(pool, reg)
+	ssvc, _, err := e.sinkService(loader, reg)
 	if err != nil {
 		return err
 	}
 	services = append(services, ssvc)
 	fmt.Fprintf(e.Stdout, "sink       group %s -> PostgreSQL\n", c.Sink.Group)
-	asvc, err := e.alertsService(pool, reg)
+	asvc, err := e.alertsService(loader, reg)
 	if err != nil {
 		return err
 	}
-	obs, err := e.observe(ctx, pool, reg, dashboardInterval, dashboardWindow)
+	obs, err := e.observe(ctx, reader, reg, dashboardInterval, dashboardWindow)
 	if err != nil {
 		return err
 	}
 	defer obs.close()
 	services = append(services, asvc, obs.service)
 	fmt.Fprintf(e.Stdout, "alerts     group %s -> %s  (rules: tradestream alerts add|list|rm)\n", c.Alerts.Group, kafka.TopicNames(c.Topics.Prefix).Alerts)
-	dsvc, daddr, closeDash, err := e.dashboardService(ctx, pool, reg, obs.sampler)
+	dsvc, daddr, closeDash, err := e.dashboardService(ctx, reader, owner, reg, obs.sampler)
 	if err != nil {
 		return err
 	}
 	defer closeDash()
 	services = append(services, dsvc)
-	fmt.Fprintf(e.Stdout, "dashboard  http://%s/\n", daddr)
+	fmt.Fprintf(e.Stdout, "dashboard  %s://%s/\n", e.Config.Dashboard.Scheme(), daddr)
 	gsvc, closeGen, err := e.genService(ctx, reg)
 	if err != nil {
 		return err

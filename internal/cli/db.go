@@ -13,7 +13,7 @@ import (
 func (r *root) dbCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "db",
-		Short: "Database schema: migrations and partition upkeep",
+		Short: "Database schema: migrations, partition upkeep and roles",
 	}
 	group(cmd)
 	cmd.AddCommand(
@@ -27,6 +27,31 @@ older than --database-retention-days (when positive).`,
 			Example: "  tradestream db migrate --database-url postgres://tradestream:secret@127.0.0.1:5432/tradestream",
 			Args:    cobra.NoArgs,
 			RunE:    r.dbMigrate,
+		},
+		&cobra.Command{
+			Use:   "roles",
+			Short: "Create the loader and reader roles and grant them exactly their rights",
+			Long: `Create (or update) the database roles the services connect as, and grant
+them their rights on the schema, revoking any other they hold there. Run it as
+the owner (--database-url: a role with CREATEROLE that owns the schema) after
+` + "`db migrate`" + `, and again after every upgrade; it is idempotent.
+
+The role names and passwords are those of --database-loader-url and
+--database-reader-url (TRADESTREAM_DATABASE_LOADER_URL, _READER_URL), so the
+services' configuration is the one place they are kept; no password is
+printed. To rotate a password, change it in the URL and run this again.
+
+  loader  (sink, alerts engine): COPY and insert into price_ticks and trades;
+          upserts of users and accounts; dead letters, alerts, sink and
+          alert offsets, the engine's state and outbox; reads alert_rules and
+          only the key columns of users; creates a missing day partition
+          through create_day_partition. No DDL, no other schema.
+  reader  (dash, status, verify, analytics): SELECT on every table and view
+          of the schema, read-only sessions; nothing else.`,
+			Example: "  tradestream db roles --database-loader-url postgres://tradestream_loader:secret1@127.0.0.1/tradestream \\\n" +
+				"    --database-reader-url postgres://tradestream_reader:secret2@127.0.0.1/tradestream",
+			Args: cobra.NoArgs,
+			RunE: r.dbRoles,
 		},
 		&cobra.Command{
 			Use:   "version",
@@ -56,6 +81,42 @@ func (r *root) dbMigrate(cmd *cobra.Command, _ []string) error {
 // migrate applies migrations and partition upkeep, printing what it did.
 func (r *root) migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return r.env().Migrate(ctx, pool)
+}
+
+func (r *root) dbRoles(cmd *cobra.Command, _ []string) error {
+	ctx := cmd.Context()
+	d := r.cfg.Database
+	if d.LoaderURL == "" || d.ReaderURL == "" {
+		return usageError{fmt.Errorf("db roles: set --database-loader-url and --database-reader-url; the roles' names and passwords are taken from them")}
+	}
+	loader, err := store.LoginOf(d.LoaderURL)
+	if err != nil {
+		return usageError{fmt.Errorf("db roles: loader: %w", err)}
+	}
+	reader, err := store.LoginOf(d.ReaderURL)
+	if err != nil {
+		return usageError{fmt.Errorf("db roles: reader: %w", err)}
+	}
+	pool, err := r.pool(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := store.RequireVersion(ctx, pool); err != nil {
+		return err
+	}
+	done, err := store.EnsureRoles(ctx, pool, loader, reader)
+	if err != nil {
+		return err
+	}
+	for i, what := range []string{"loader", "reader"} {
+		verb := "updated"
+		if done[i].Created {
+			verb = "created"
+		}
+		fmt.Fprintf(r.io.Stdout, "role %s (%s): %s, password set, rights granted\n", done[i].Name, what, verb)
+	}
+	return nil
 }
 
 func (r *root) dbVersion(cmd *cobra.Command, _ []string) error {

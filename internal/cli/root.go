@@ -18,6 +18,7 @@ import (
 
 	"github.com/tradestream/tradestream/internal/app"
 	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/kafka"
 )
 
 // Exit codes returned by Run.
@@ -88,7 +89,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(io.Stderr, "tradestream: %v\n", err)
+	// A refusal for want of an ACL names the principal the brokers saw.
+	fmt.Fprintf(io.Stderr, "tradestream: %s\n", kafka.Message(err, r.cfg.Kafka))
 	var ue usageError
 	var ce app.ConfigError
 	if errors.As(err, &ue) || errors.As(err, &ce) {
@@ -128,6 +130,7 @@ then the YAML file given by --config, then the defaults shown here.`,
 		r.statusCommand(),
 		r.verifyCommand(),
 		r.topicsCommand(),
+		r.aclsCommand(),
 		r.dbCommand(),
 		r.benchCommand(),
 		r.versionCommand(),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/status"
 	"github.com/tradestream/tradestream/internal/store"
@@ -83,7 +84,7 @@ func (r *root) status(ctx context.Context, o statusOptions) error {
 	// The database is optional here: without it the screen still shows
 	// Kafka, and says why the tables are missing.
 	var problems []string
-	pool, err := store.Open(ctx, r.cfg.Database)
+	pool, err := store.Open(ctx, r.cfg.Database.As(config.RoleReader))
 	if err != nil {
 		problems = append(problems, fmt.Sprintf("postgresql: %v", err))
 	} else {

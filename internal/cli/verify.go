@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/verify"
 )
@@ -29,7 +30,7 @@ not a mismatch, unless --require-caught-up is given.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, err := r.pool(ctx, &r.cfg.Sink)
+			pool, err := r.env().OpenPoolAs(ctx, config.RoleReader, &r.cfg.Sink)
 			if err != nil {
 				return err
 			}

@@ -32,6 +32,8 @@ type Config struct {
 	Dashboard Dashboard `yaml:"dashboard"`
 	// Metrics configures the /metrics, /healthz and /readyz listener.
 	Metrics Metrics `yaml:"metrics"`
+	// Principals names each service's Kafka principal, for its ACLs.
+	Principals Principals `yaml:"principals"`
 }
 
 // Kafka holds the broker connection and producer settings.
@@ -87,8 +89,16 @@ type SASL struct {
 // Database holds the PostgreSQL connection settings.
 type Database struct {
 	// URL is a PostgreSQL connection string (URL or key=value form). Any
-	// password in it is never printed.
+	// password in it is never printed. It is the owner's: migrations,
+	// partition upkeep, alert rule edits, and every other role's
+	// connection unless that role's URL is set.
 	URL ConnString `yaml:"url"`
+	// LoaderURL connects the sink and the alerts engine, as the loader role
+	// (see `tradestream db roles`); empty uses URL.
+	LoaderURL ConnString `yaml:"loader_url"`
+	// ReaderURL connects the dashboard, status, verify and the status
+	// sampler, as the read-only role; empty uses URL.
+	ReaderURL ConnString `yaml:"reader_url"`
 	// MaxConns bounds the connection pool.
 	MaxConns int `yaml:"max_conns"`
 	// ConnectTimeout bounds how long a service waits at start-up for the
@@ -99,6 +109,29 @@ type Database struct {
 	RetentionDays int `yaml:"retention_days"`
 	// PartitionsAhead is how many future daily partitions to keep created.
 	PartitionsAhead int `yaml:"partitions_ahead"`
+}
+
+// Role is a database role a service connects as.
+type Role int
+
+// The database roles: RoleOwner migrates and edits, RoleLoader loads,
+// RoleReader reads.
+const (
+	RoleOwner Role = iota
+	RoleLoader
+	RoleReader
+)
+
+// As returns the settings with URL set to role's connection string: its
+// own when configured, else the owner's.
+func (d Database) As(role Role) Database {
+	switch {
+	case role == RoleLoader && d.LoaderURL != "":
+		d.URL = d.LoaderURL
+	case role == RoleReader && d.ReaderURL != "":
+		d.URL = d.ReaderURL
+	}
+	return d
 }
 
 // Topics names and shapes the Kafka topics.
@@ -163,5 +196,7 @@ func Default() Config {
 		Alerts:    defaultAlerts(),
 		Dashboard: defaultDashboard(),
 		Metrics:   Metrics{Addr: "127.0.0.1:9464"},
+
+		Principals: defaultPrincipals(),
 	}
 }

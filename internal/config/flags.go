@@ -44,7 +44,9 @@ func (c *Config) BindGlobal(fs *pflag.FlagSet) {
 	b.secret(&k.SASL.Password, "kafka-sasl-password", "SASL password (prefer TRADESTREAM_KAFKA_SASL_PASSWORD)")
 
 	d := &c.Database
-	b.connString(&d.URL, "database-url", "PostgreSQL connection string")
+	b.connString(&d.URL, "database-url", "PostgreSQL connection string of the owner role (migrations; every service unless its role's URL is set)")
+	b.connString(&d.LoaderURL, "database-loader-url", "connection string of the loader role, for the sink and the alerts engine (default: --database-url)")
+	b.connString(&d.ReaderURL, "database-reader-url", "connection string of the read-only role, for dash, status and verify (default: --database-url)")
 	b.int(&d.MaxConns, "database-max-conns", "largest number of pooled database connections")
 	b.duration(&d.ConnectTimeout, "database-connect-timeout", "how long to wait at start-up for the database to answer")
 	b.int(&d.RetentionDays, "database-retention-days", "days of price and trade partitions kept (0 keeps all)")
@@ -133,6 +135,8 @@ func (d *Dashboard) BindPrefixed(fs *pflag.FlagSet) {
 func (d *Dashboard) bind(b binder) {
 	b.string(&d.Addr, "addr", "dashboard listen address")
 	b.secret(&d.Token, "token", "token authorising the write API (prefer TRADESTREAM_DASHBOARD_TOKEN)")
+	b.string(&d.TLSCert, "tls-cert", "PEM certificate (chain) to serve the dashboard over HTTPS; needs --tls-key")
+	b.string(&d.TLSKey, "tls-key", "PEM key of --tls-cert")
 }
 
 // EnvName returns the environment variable bound to a flag, or "".

@@ -103,6 +103,11 @@ type Dashboard struct {
 	// Token authorises the write API (alert rules); empty disables writes.
 	// It is never printed.
 	Token Secret `yaml:"token"`
+	// TLSCert and TLSKey are a PEM certificate (chain) and its key; set,
+	// the dashboard serves HTTPS only.
+	TLSCert string `yaml:"tls_cert"`
+	// TLSKey is the PEM key of TLSCert.
+	TLSKey string `yaml:"tls_key"`
 }
 
 func defaultGen() Gen {

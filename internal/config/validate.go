@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -108,7 +109,35 @@ func (d *Dashboard) Validate() error {
 	if t := d.Token.Reveal(); t != "" && len(t) < 16 {
 		p.addf("dashboard token: shorter than 16 characters")
 	}
+	if (d.TLSCert == "") != (d.TLSKey == "") {
+		p.addf("dashboard tls: give both --tls-cert and --tls-key, or neither")
+	} else if _, err := d.TLSConfig(); err != nil {
+		p.addf("%v", err)
+	}
 	return p.err()
+}
+
+// Scheme is the dashboard's URL scheme: https with a certificate, else
+// http.
+func (d *Dashboard) Scheme() string {
+	if d.TLSCert != "" {
+		return "https"
+	}
+	return "http"
+}
+
+// TLSConfig returns the dashboard's server TLS settings, or nil when no
+// certificate is configured. A file that cannot be read or a key that
+// does not match the certificate is an error.
+func (d *Dashboard) TLSConfig() (*tls.Config, error) {
+	if d.TLSCert == "" && d.TLSKey == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(d.TLSCert, d.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard tls: certificate %s and key %s: %w", d.TLSCert, d.TLSKey, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 func (k *Kafka) validate(p *problems) {
@@ -168,6 +197,17 @@ func (d *Database) validate(p *problems) {
 	} else if _, err := pgxpool.ParseConfig(d.URL.Reveal()); err != nil {
 		// pgx's message may quote the string; say what is wrong without it.
 		p.addf("database url: malformed connection string %s", Redact(d.URL.Reveal()))
+	}
+	for _, u := range []struct {
+		name string
+		url  ConnString
+	}{{"database loader url", d.LoaderURL}, {"database reader url", d.ReaderURL}} {
+		if u.url == "" {
+			continue
+		}
+		if _, err := pgxpool.ParseConfig(u.url.Reveal()); err != nil {
+			p.addf("%s: malformed connection string %s", u.name, u.url)
+		}
 	}
 	if d.MaxConns < 1 {
 		p.addf("database max conns: %d; need at least 1", d.MaxConns)

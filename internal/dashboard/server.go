@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -43,6 +44,10 @@ type Options struct {
 	Health HealthSource
 	// Token authorises the write API; empty disables writes (403).
 	Token config.Secret
+	// AuthLimit bounds wrong tokens per client address (429 beyond it).
+	AuthLimit AuthLimit
+	// TLS, when set, makes Run serve HTTPS only on its listener.
+	TLS *tls.Config
 	// Rules backs the alerts panel and rule API; nil answers 503 there.
 	Rules RuleStore
 	// Hub tunes the live push.
@@ -72,6 +77,7 @@ type Server struct {
 	metrics *serverMetrics
 	log     *slog.Logger
 	handler http.Handler
+	auth    *authLimiter
 
 	knownMu sync.Mutex
 	known   map[string]bool // symbols confirmed to exist in PostgreSQL
@@ -99,6 +105,7 @@ func New(live *kgo.Client, pool *pgxpool.Pool, opts Options) *Server {
 		opts: opts, live: live, pool: pool, market: m, metrics: met, log: opts.Log,
 		hist:  &history{pool: pool},
 		known: map[string]bool{},
+		auth:  newAuthLimiter(opts.AuthLimit, opts.Now),
 	}
 	s.health = &healthSampler{
 		src: opts.Health, topics: opts.Topics, group: opts.SinkGroup, metrics: met, now: opts.Now,
@@ -170,7 +177,9 @@ func onlyGet(next http.Handler) http.Handler {
 }
 
 // requireToken lets a request through only with the configured token as a
-// bearer credential; without a configured token, writes are disabled.
+// bearer credential, compared in constant time; without a configured
+// token, writes are disabled. An address that has sent too many wrong
+// tokens is answered 429 with Retry-After until it may try again.
 func (s *Server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		want := s.opts.Token.Reveal()
@@ -178,8 +187,16 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 			writeError(w, http.StatusForbidden, "writes are disabled: start the dashboard with --token (or TRADESTREAM_DASHBOARD_TOKEN) to enable them")
 			return
 		}
+		addr := clientAddr(r)
+		if wait, blocked := s.auth.blocked(addr); blocked {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			writeError(w, http.StatusTooManyRequests, "too many wrong tokens from this address; retry after "+retryAfter(wait)+"s")
+			return
+		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(want)) != 1 {
+			s.auth.failed(addr)
+			s.log.Warn("dashboard write refused: missing or wrong token", "client", addr, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tradestream"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong token: send Authorization: Bearer <token>")
 			return
@@ -221,6 +238,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		if s.opts.TLS != nil {
+			ln = tls.NewListener(ln, s.opts.TLS)
+		}
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("dashboard http: %w", err)
 			cancel()

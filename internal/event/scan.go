@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The decoder checks syntax once with json.Valid and then walks the value
@@ -128,12 +130,21 @@ func str(field string, v []byte) (string, error) {
 		return "", invalid(field, "want a string")
 	}
 	inner := v[1 : len(v)-1]
+	// PostgreSQL text holds neither invalid UTF-8 nor NUL, and the
+	// encoder would write U+FFFD for the first: reject both here, where
+	// the record still becomes a dead letter with its reason.
+	if !utf8.Valid(inner) {
+		return "", invalid(field, "not valid UTF-8")
+	}
 	if bytes.IndexByte(inner, '\\') < 0 {
 		return string(inner), nil
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
 		return "", &Error{Reason: ReasonInvalidField, Field: field, Msg: "bad string", Err: err}
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return "", invalid(field, "holds a NUL character")
 	}
 	return s, nil
 }

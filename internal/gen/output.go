@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/kafka"
 )
 
 // Output is where generated records go. Send may block to apply
@@ -78,7 +79,9 @@ func (k *kafkaOutput) promise(r *kgo.Record, err error) {
 		k.metrics.fail(r.Topic)
 		k.mu.Lock()
 		if k.firstErr == nil {
-			k.firstErr = fmt.Errorf("produce to %s: %w", r.Topic, err)
+			// An idempotent producer without WRITE on any topic is
+			// refused its producer id with CLUSTER_AUTHORIZATION_FAILED.
+			k.firstErr = fmt.Errorf("produce to %s: %w", r.Topic, kafka.Denied(err, "", "WRITE", "topic "+r.Topic))
 		}
 		k.mu.Unlock()
 	} else {

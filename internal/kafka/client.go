@@ -111,8 +111,8 @@ func Ping(ctx context.Context, cl *kgo.Client, cfg config.Kafka) error {
 		if err == nil {
 			return nil
 		}
-		if fatal(err) {
-			return fmt.Errorf("kafka: brokers at %s refused the connection: %w", strings.Join(cfg.Brokers, ","), err)
+		if why := refusal(err, cfg); why != "" {
+			return fmt.Errorf("kafka: brokers at %s refused the connection: %s: %w", strings.Join(cfg.Brokers, ","), why, err)
 		}
 		last = err
 		select {
@@ -127,15 +127,47 @@ func Ping(ctx context.Context, cl *kgo.Client, cfg config.Kafka) error {
 	}
 }
 
-// fatal reports whether a connection error will not pass by retrying:
-// rejected credentials or a certificate that does not verify.
-func fatal(err error) bool {
+// refusal says why a connection error will not pass by retrying, or ""
+// when it may: rejected credentials, a broker certificate that does not
+// verify, a client certificate the broker rejects, or plaintext spoken to
+// a TLS listener.
+func refusal(err error, cfg config.Kafka) string {
 	var unknownCA x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
-	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) ||
-		errors.Is(err, kerr.UnsupportedSaslMechanism) ||
-		errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid)
+	msg := err.Error()
+	switch {
+	case errors.Is(err, kerr.SaslAuthenticationFailed):
+		return fmt.Sprintf("SASL authentication failed: wrong user name or password for %s (%s)", cfg.SASL.Username, cfg.SASL.Mechanism)
+	case errors.Is(err, kerr.IllegalSaslState), errors.Is(err, kerr.UnsupportedSaslMechanism):
+		return fmt.Sprintf("the listener does not take SASL %s", cfg.SASL.Mechanism)
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid):
+		return "the broker's certificate does not verify (--kafka-tls-ca)"
+	case strings.Contains(msg, "remote error: tls: "):
+		// The broker's alert does not say why (Java sends the same
+		// alert for an expired and an untrusted certificate): look.
+		return "the broker rejected the client certificate " + certProblem(cfg.TLS)
+	case strings.Contains(msg, "plaintext connection speaking to a tls endpoint"):
+		return "the broker closed the connection at once: a TLS listener? (set --kafka-tls or --kafka-tls-ca)"
+	}
+	return ""
+}
+
+// certProblem guesses why a broker rejected the client certificate in cfg.
+func certProblem(cfg config.TLS) string {
+	if cfg.CertFile == "" {
+		return "(none given: the listener requires one, --kafka-tls-cert and --kafka-tls-key)"
+	}
+	cert, err := readCert(cfg.CertFile)
+	if err != nil {
+		return cfg.CertFile
+	}
+	if now := time.Now(); now.After(cert.NotAfter) {
+		return fmt.Sprintf("%s: it expired on %s", cfg.CertFile, cert.NotAfter.UTC().Format(time.RFC3339))
+	} else if now.Before(cert.NotBefore) {
+		return fmt.Sprintf("%s: it is not valid before %s", cfg.CertFile, cert.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%s (issued by %q: not a CA the broker trusts?)", cfg.CertFile, cert.Issuer.String())
 }
 
 func tlsConfig(cfg config.TLS) (*tls.Config, error) {

@@ -104,6 +104,10 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []TopicSpec) ([]str
 			if r.ErrMessage != "" {
 				msg += ": " + r.ErrMessage
 			}
+			if IsDenied(r.Err) {
+				errs = append(errs, fmt.Errorf("create topic %s: %w", s.Name, Denied(r.Err, "", "CREATE", "topic "+s.Name)))
+				continue
+			}
 			errs = append(errs, fmt.Errorf("create topic %s: %s", s.Name, msg))
 		default:
 			created = append(created, s.Name)

@@ -6,8 +6,6 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
 	"os"
 	"regexp"
@@ -44,13 +42,11 @@ var unsafe = regexp.MustCompile(`[^a-z0-9]+`)
 func Schema(t testing.TB) config.Database {
 	t.Helper()
 	base := URL(t)
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
 	name := unsafe.ReplaceAllString(strings.ToLower(t.Name()), "_")
 	if len(name) > 40 {
 		name = name[:40]
 	}
-	schema := "t_" + name + "_" + hex.EncodeToString(b)
+	schema := "t_" + name + "_" + randomHex(4)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -145,7 +145,7 @@ func (bl *builder) add(b *batch, short string, rec *kgo.Record) {
 	h := event.ReadHeaders(rec.Headers)
 	schema, producedAt := h.Schema, h.ProducedAt
 	dead := func(reason string, err error) {
-		b.dead = append(b.dead, deadLetter{src: rec, reason: reason, err: err.Error()})
+		b.dead = append(b.dead, newDeadLetter(rec, reason, err))
 	}
 	s := string(schema)
 	bl.rec = Record{Topic: short, Partition: rec.Partition, Offset: rec.Offset, Schema: s, Key: rec.Key}

@@ -44,7 +44,7 @@ func (s *Sink) isolate(ctx context.Context, b *batch) (int, error) {
 	}
 	var dead []deadLetter
 	reject := func(src *kgo.Record, refused error) {
-		dead = append(dead, deadLetter{src: src, reason: ReasonRejectedByDatabase, err: refused.Error()})
+		dead = append(dead, newDeadLetter(src, ReasonRejectedByDatabase, refused))
 	}
 	// b changes only once every row has been probed.
 	ticks, err := keepTaken(b.ticks, func(r []tickRow) *batch { return &batch{ticks: r} },

@@ -233,7 +233,10 @@ func (s *Sink) Run(ctx context.Context) error {
 	s.log.Info("sink running", "group", s.opts.Group, "topics", s.dataTopics,
 		"batch_size", s.opts.BatchSize, "batch_timeout", s.opts.BatchTimeout, "until_caught_up", s.opts.UntilCaughtUp)
 	for {
-		b := s.fill(ctx)
+		b, refused := s.fill(ctx)
+		if refused != nil {
+			return fmt.Errorf("sink: %w", refused)
+		}
 		if !b.empty() {
 			if err := s.flush(ctx, b); err != nil {
 				if ctx.Err() != nil {
@@ -269,8 +272,9 @@ const idlePoll = 500 * time.Millisecond
 
 // fill polls records into a new batch until it holds BatchSize records,
 // BatchTimeout has passed since its first record, an idle poll ends empty
-// or ctx ends.
-func (s *Sink) fill(ctx context.Context) *batch {
+// or ctx ends. A refusal for want of an ACL (to join the group, to read a
+// topic) ends it with that error: no retry fixes it.
+func (s *Sink) fill(ctx context.Context) (*batch, error) {
 	b := newBatch()
 	for b.records < s.opts.BatchSize {
 		start := s.opts.Now()
@@ -282,13 +286,20 @@ func (s *Sink) fill(ctx context.Context) *batch {
 		fetches := s.cl.PollRecords(pctx, s.opts.BatchSize-b.records)
 		cancel()
 		if fetches.IsClientClosed() {
-			return b
+			return b, nil
 		}
+		var refused error
 		fetches.EachError(func(topic string, part int32, err error) {
+			if kafka.IsDenied(err) && refused == nil {
+				refused = kafka.Denied(err, kafka.Principal(s.kcfg), "READ", resource(topic, s.opts.Group))
+			}
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				s.log.Warn("fetch error", "topic", topic, "partition", part, "error", err)
 			}
 		})
+		if refused != nil {
+			return b, refused
+		}
 		now := s.opts.Now()
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) > 0 {
@@ -297,16 +308,25 @@ func (s *Sink) fill(ctx context.Context) *batch {
 			}
 		})
 		if ctx.Err() != nil {
-			return b
+			return b, nil
 		}
 		if b.empty() && !now.Before(deadline) {
-			return b // idle
+			return b, nil // idle
 		}
 		if !b.empty() && !now.Before(b.started.Add(s.opts.BatchTimeout)) {
-			return b
+			return b, nil
 		}
 	}
-	return b
+	return b, nil
+}
+
+// resource names what a fetch error is about: the topic, or the group
+// when it has none (joining the group failed).
+func resource(topic, group string) string {
+	if topic == "" {
+		return "group " + group
+	}
+	return "topic " + topic
 }
 
 // flush loads b, retrying what can pass, until it is committed, fenced

@@ -197,7 +197,7 @@ func (w *writer) insertDeadLetters(ctx context.Context, tx pgx.Tx, dead []deadLe
 	keys, values := make([][]byte, n), make([][]byte, n)
 	for i, d := range dead {
 		topics[i], parts[i], offs[i] = d.src.Topic, d.src.Partition, d.src.Offset
-		schemas[i] = storable(string(event.ReadHeaders(d.src.Headers).Schema))
+		schemas[i] = storable(boundedText(string(event.ReadHeaders(d.src.Headers).Schema), maxSchemaText))
 		reasons[i], errs[i] = d.reason, storable(d.err)
 		keys[i], values[i] = d.src.Key, d.src.Value
 	}

@@ -15,10 +15,6 @@ var PartitionedTables = []string{"price_ticks", "trades"}
 
 const dayLayout = "20060102"
 
-// partitionLock is the advisory lock key serialising partition DDL, so that
-// concurrent sinks never race on CREATE TABLE ... PARTITION OF.
-const partitionLock = 0x7472_6164_6573 // "trades"
-
 // PartitionName returns the name of table's partition holding day.
 func PartitionName(table string, day time.Time) string {
 	return table + "_p" + day.UTC().Format(dayLayout)
@@ -54,39 +50,18 @@ func EnsurePartitions(ctx context.Context, pool *pgxpool.Pool, from, to time.Tim
 }
 
 // EnsurePartition creates table's partition for day inside tx unless it
-// exists, and reports whether it created it. The check is done again under
-// an advisory transaction lock, so concurrent callers never collide.
+// exists, and reports whether it created it. It calls the schema's
+// create_day_partition function (migration 4), which runs as the tables'
+// owner, so a role without DDL rights that may execute it (the loader)
+// creates partitions too; the function checks again under an advisory
+// transaction lock, so concurrent callers never collide.
 func EnsurePartition(ctx context.Context, tx pgx.Tx, table string, day time.Time) (bool, error) {
-	name := PartitionName(table, day)
-	exists := func() (bool, error) {
-		// A query on pg_class reads with the statement's snapshot, so it
-		// sees a partition another transaction committed while this one
-		// waited for the lock (to_regclass could answer from a stale cache).
-		var ok bool
-		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class
-			WHERE relname = $1 AND relnamespace = current_schema()::regnamespace)`, name).Scan(&ok)
-		if err != nil {
-			return false, fmt.Errorf("look up partition %s: %w", name, err)
-		}
-		return ok, nil
-	}
-	if ok, err := exists(); err != nil || ok {
-		return false, err
-	}
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(partitionLock)); err != nil {
-		return false, fmt.Errorf("lock partitions: %w", err)
-	}
-	if ok, err := exists(); err != nil || ok {
-		return false, err
-	}
+	var created bool
 	d := Day(day)
-	sql := fmt.Sprintf("CREATE TABLE %s PARTITION OF %s FOR VALUES FROM ('%s') TO ('%s')",
-		pgx.Identifier{name}.Sanitize(), pgx.Identifier{table}.Sanitize(),
-		d.Format(time.RFC3339), d.AddDate(0, 0, 1).Format(time.RFC3339))
-	if _, err := tx.Exec(ctx, sql); err != nil {
-		return false, fmt.Errorf("create partition %s: %w", name, err)
+	if err := tx.QueryRow(ctx, "SELECT create_day_partition($1, $2::date)", table, d.Format(time.DateOnly)).Scan(&created); err != nil {
+		return false, fmt.Errorf("create partition %s: %w", PartitionName(table, d), err)
 	}
-	return true, nil
+	return created, nil
 }
 
 // Partition is one daily partition of a partitioned table.
@@ -149,10 +124,15 @@ func DropPartitionsBefore(ctx context.Context, pool *pgxpool.Pool, cutoff time.T
 }
 
 // Upkeep creates the partitions from yesterday to ahead days from now and,
-// when retentionDays is positive, drops those older than that.
+// when retentionDays is positive and the connection's role owns the
+// tables, drops those older than that. Dropping is the owner's job (`db
+// migrate`): as any other role (the loader) Upkeep only creates.
 func Upkeep(ctx context.Context, pool *pgxpool.Pool, now time.Time, ahead, retentionDays int) (created, dropped []string, err error) {
 	created, err = EnsurePartitions(ctx, pool, now.AddDate(0, 0, -1), now.AddDate(0, 0, ahead))
 	if err != nil || retentionDays <= 0 {
+		return created, nil, err
+	}
+	if owner, err := IsOwner(ctx, pool); err != nil || !owner {
 		return created, nil, err
 	}
 	dropped, err = DropPartitionsBefore(ctx, pool, now.AddDate(0, 0, -retentionDays))
