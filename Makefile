@@ -11,9 +11,11 @@ all: build
 build:
 	scripts/build
 
-## demo: bring up Kafka and PostgreSQL, build, and run the whole pipeline
+## demo: bring up Kafka and PostgreSQL, build, and run the whole pipeline with example alert
+## rules, a market scenario every few minutes (TRADESTREAM_GEN_SCENARIO=none: off) and the
+## dashboard token printed (see scripts/demo)
 demo: stack-up build
-	set -a; source .stack/env; set +a; exec $(BIN) up
+	set -a; source .stack/env; set +a; BIN=$(BIN) exec scripts/demo up
 
 ## test: bring up the stack, run every test against the real services, stop what was started
 test:

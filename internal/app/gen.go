@@ -27,6 +27,9 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 		return gen.WriteScenarios(e.Stdout)
 	}
 	kinds, _ := gen.Kinds(target)
+	if grown := GrowUsers(&e.Config.Gen, target); grown != "" {
+		fmt.Fprintln(e.Stderr, grown)
+	}
 	sim, seed, err := gen.NewSimOf(e.Config.Gen, e.now(), kinds)
 	if err != nil {
 		return Invalid(err)
@@ -35,9 +38,9 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 	topics := kafka.TopicNames(e.Config.Topics.Prefix)
 	g := e.Config.Gen
 	opts := gen.Options{
-		Rate: g.Rate, Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
+		Shape: g.Pace(), Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
 		Report: e.Stderr, Terminal: e.Terminal && !g.DryRun, ReportInterval: g.ReportInterval,
-		Now: e.Now,
+		Now: e.Now, Inject: injection(g, seed),
 	}
 	if g.DryRun {
 		opts.DryRun = e.Stdout
@@ -52,7 +55,7 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 	defer cl.Close()
 	opts.Client, opts.Metrics = cl, gen.NewMetrics(reg)
 	fmt.Fprintf(e.Stderr, "gen %s: seed %d, run %s, %d users, to %s at %s, event time from %s (speed %s)%s\n", target, seed, opts.RunID,
-		g.Users, strings.Join(e.Config.Kafka.Brokers, ","), RateText(g.Rate), timing, g.Speed, scenarioText(g))
+		g.Users, strings.Join(e.Config.Kafka.Brokers, ","), RateText(g.Pace()), timing, g.Speed, scenarioText(g))
 	return e.runStandalone(ctx, standalone{
 		main: generatorService(opts, gen.NewMarketSource(sim, kinds, topics)), reg: reg,
 		checks: map[string]func(context.Context) error{"kafka": cl.Ping},
@@ -81,7 +84,7 @@ func (e *Env) genService(ctx context.Context, reg prometheus.Registerer) (Servic
 	if e.Config.Gen.DryRun {
 		return Service{}, nil, Invalid(fmt.Errorf("--dry-run is for `tradestream gen`, not `up`"))
 	}
-	sim, _, err := gen.NewSim(e.Config.Gen, e.now())
+	sim, seed, err := gen.NewSim(e.Config.Gen, e.now())
 	if err != nil {
 		return Service{}, nil, Invalid(err)
 	}
@@ -92,8 +95,9 @@ func (e *Env) genService(ctx context.Context, reg prometheus.Registerer) (Servic
 	}
 	g := e.Config.Gen
 	opts := gen.Options{
-		Client: cl, Rate: g.Rate, Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
+		Client: cl, Shape: g.Pace(), Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
 		Report: e.Stderr, ReportInterval: g.ReportInterval, Now: e.Now, Metrics: gen.NewMetrics(reg),
+		Inject: injection(g, seed),
 	}
 	src := gen.NewMarketSource(sim, market.KindAll, kafka.TopicNames(e.Config.Topics.Prefix))
 	return generatorService(opts, src), cl.Close, nil
@@ -119,15 +123,6 @@ func scenarioText(g config.Gen) string {
 		return ""
 	}
 	return ", scenario " + g.Scenario
-}
-
-// RateText writes a generator rate for people: "full speed" or "200
-// events/s".
-func RateText(rate float64) string {
-	if rate <= 0 {
-		return "full speed"
-	}
-	return fmt.Sprintf("%g events/s", rate)
 }
 
 func topicsFor(kinds market.Kind, t kafka.Topics) []string {

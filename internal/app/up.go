@@ -97,7 +97,7 @@ func (e *Env) Up(ctx context.Context) error {
 	}
 	defer closeGen()
 	services = append(services, gsvc)
-	fmt.Fprintf(e.Stdout, "gen        %s, %d users -> %s{users,prices,trades}\n", RateText(c.Gen.Rate), c.Gen.Users, c.Topics.Prefix)
+	fmt.Fprintf(e.Stdout, "gen        %s, %d users%s -> %s{users,prices,trades}\n", RateText(c.Gen.Pace()), c.Gen.Users, scenarioText(c.Gen), c.Topics.Prefix)
 	fmt.Fprintln(e.Stdout, "running; press Ctrl-C to stop")
 	return Run(ctx, e.Log, services)
 }

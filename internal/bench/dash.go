@@ -68,7 +68,7 @@ type DashResult struct {
 // measures the dashboard's CPU, peak memory and the latency the clients
 // see. Everything runs on 127.0.0.1.
 func Dash(ctx context.Context, o DashOptions) (DashResult, error) {
-	res := DashResult{Machine: Describe(""), TargetRate: o.Gen.Rate, Duration: o.Measure}
+	res := DashResult{Machine: Describe(""), TargetRate: o.Gen.Rate.At(0), Duration: o.Measure}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -188,7 +188,7 @@ func startGenerator(ctx context.Context, g config.Gen, cl *kgo.Client, topics ka
 	}
 	done := make(chan genOut, 1)
 	go func() {
-		sum, err := gen.Run(ctx, gen.Options{Client: cl, Rate: g.Rate, RunID: gen.NewRunID()},
+		sum, err := gen.Run(ctx, gen.Options{Client: cl, Shape: g.Rate, RunID: gen.NewRunID()},
 			gen.NewMarketSource(sim, market.KindAll, topics))
 		done <- genOut{sum, err}
 	}()

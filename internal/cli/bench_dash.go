@@ -16,6 +16,7 @@ import (
 	"github.com/tradestream/tradestream/internal/bench"
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/dashboard"
+	"github.com/tradestream/tradestream/internal/rate"
 )
 
 // benchDashRate is the generator rate `bench dash` runs at by default.
@@ -38,12 +39,12 @@ clients saw it. Everything runs on 127.0.0.1.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("rate") && r.io.Getenv("TRADESTREAM_GEN_RATE") == "" {
-				r.cfg.Gen.Rate = benchDashRate
+				r.cfg.Gen.Rate = rate.Of(benchDashRate)
 			}
 			if err := r.validate(&r.cfg.Gen); err != nil {
 				return err
 			}
-			if o.Clients <= 0 || o.Measure <= 0 || r.cfg.Gen.Rate <= 0 {
+			if o.Clients <= 0 || o.Measure <= 0 || !r.cfg.Gen.Rate.Paced() {
 				return usageError{errors.New("--clients, --measure and --rate must be positive")}
 			}
 			if _, err := dashboard.ParseInterval(o.Interval); err != nil {

@@ -39,7 +39,7 @@ func TestLoadPrecedence(t *testing.T) {
 	}{
 		{"flag beats env and file", c.Kafka.ClientID, "from-flag"},
 		{"flag slice beats env", strings.Join(c.Kafka.Brokers, ","), "flag:9"},
-		{"subcommand flag", c.Gen.Rate, 100.0},
+		{"subcommand flag", c.Gen.Rate.String(), "100"},
 		{"env beats file", c.Topics.Partitions, 8},
 		{"env secret", c.Database.URL.Reveal(), "postgres://u:envpass@db:5432/y"},
 		{"env duration", c.Kafka.Linger, 20 * time.Millisecond},
@@ -114,7 +114,11 @@ func TestGenValidate(t *testing.T) {
 		mod  func(*Gen)
 		want string
 	}{
-		{"negative rate", func(g *Gen) { g.Rate = -1 }, "rate"},
+		{"rate and rate bytes", func(g *Gen) {
+			_ = g.Rate.Set("100")
+			_ = g.RateBytes.Set("5MB")
+		}, "not both"},
+		{"manifest without inject", func(g *Gen) { g.InjectManifest = "m.json" }, "without --inject"},
 		{"zero users", func(g *Gen) { g.Users = 0 }, "users"},
 		{"missing symbols file", func(g *Gen) { g.SymbolsFile = "testdata/nope.csv" }, "symbols"},
 		{"bad schema", func(g *Gen) { g.TradeSchema = "trade/7" }, "trade schema"},

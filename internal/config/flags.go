@@ -69,7 +69,8 @@ func (c *Config) BindGlobal(fs *pflag.FlagSet) {
 // TRADESTREAM_GEN_<FLAG>.
 func (g *Gen) Bind(fs *pflag.FlagSet) {
 	b := binder{fs: fs, env: "GEN_"}
-	b.float(&g.Rate, "rate", "events per second (0: as fast as possible)")
+	b.value(&deferredFlag{v: &g.Rate, err: &g.rateErr}, "rate", "events per second (0: as fast as possible), or a shape: ramp:FROM..TO/DURATION, "+
+		"steps:R1,...,RN/STEP, burst:BASE,PEAK/LENGTH/PERIOD, daily:MEAN/PERIOD; default 200, unpaced for a --dry-run")
 	b.int64(&g.Count, "count", "stop after this many events (0: no limit)")
 	b.duration(&g.Duration, "duration", "stop after this long (0: no limit)")
 	b.uint64(&g.Seed, "seed", "random seed for a reproducible stream (0: random)")
@@ -81,6 +82,7 @@ func (g *Gen) Bind(fs *pflag.FlagSet) {
 	b.bool(&g.DryRun, "dry-run", "write the records to standard output, one JSON value per line, instead of Kafka")
 	b.duration(&g.ReportInterval, "report-interval", "interval of the rate report")
 	g.bindMarket(b)
+	g.bindShapes(b)
 }
 
 // Bind registers the sink flags; their environment variables are
@@ -205,11 +207,6 @@ func (b binder) uint64(p *uint64, name, usage string) {
 	b.annotate(name)
 }
 
-func (b binder) float(p *float64, name, usage string) {
-	b.fs.Float64Var(p, b.prefix+name, *p, usage)
-	b.annotate(name)
-}
-
 func (b binder) bool(p *bool, name, usage string) {
 	b.fs.BoolVar(p, b.prefix+name, *p, usage)
 	b.annotate(name)
@@ -217,6 +214,11 @@ func (b binder) bool(p *bool, name, usage string) {
 
 func (b binder) duration(p *time.Duration, name, usage string) {
 	b.fs.DurationVar(p, b.prefix+name, *p, usage)
+	b.annotate(name)
+}
+
+func (b binder) value(v pflag.Value, name, usage string) {
+	b.fs.Var(v, b.prefix+name, usage)
 	b.annotate(name)
 }
 

@@ -1,12 +1,19 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/tradestream/tradestream/internal/rate"
+)
 
 // Gen configures the synthetic data generators (`tradestream gen`, and the
 // generators `tradestream up` runs).
 type Gen struct {
-	// Rate is the target events per second; 0 sends as fast as possible.
-	Rate float64 `yaml:"rate"`
+	// Rate is the target events per second as a shape over time (see
+	// package rate: 5000, ramp:1000..20000/5m, ...); 0 sends as fast as
+	// possible. Unset means DefaultRate, or unpaced for a dry run: read it
+	// through Pace.
+	Rate rate.Shape `yaml:"rate"`
 	// Count stops after this many events; 0 means no limit.
 	Count int64 `yaml:"count"`
 	// Duration stops after this long; 0 means no limit.
@@ -38,6 +45,21 @@ type Gen struct {
 	// Speed is how fast simulated time runs against the wall clock: a
 	// factor ("1", "60") or "max" (as fast as events are made).
 	Speed string `yaml:"speed"`
+
+	// Traffic shapes and deliberate faults (see genshape.go).
+
+	// RateBytes, when set, paces by value bytes per second instead of
+	// events (a shape of sizes: 5MB, ramp:1MB..10MB/5m); it excludes Rate.
+	RateBytes rate.Shape `yaml:"rate_bytes"`
+	// Inject sends deliberate faults at the given rates per event.
+	Inject Inject `yaml:"inject"`
+	// InjectManifest is where the JSON manifest of what was injected is
+	// written at the end of a run with Inject; empty writes
+	// tradestream-inject-RUNID.json in the working directory.
+	InjectManifest string `yaml:"inject_manifest"`
+	// rateErr, rateBytesErr and injectErr keep a bad --rate, --rate-bytes
+	// or --inject for Validate to report with the other problems.
+	rateErr, rateBytesErr, injectErr error
 }
 
 // Sink configures the Kafka to PostgreSQL loader.
@@ -90,7 +112,7 @@ type Dashboard struct {
 
 func defaultGen() Gen {
 	return Gen{
-		Rate:           200,
+		RateBytes:      rate.BytesUnset(),
 		Users:          1000,
 		TickInterval:   250 * time.Millisecond,
 		TradeSchema:    "trade/2",

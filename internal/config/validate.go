@@ -36,9 +36,7 @@ func (c *Config) Validate() error {
 // ValidateGen checks the generator settings.
 func (g *Gen) Validate() error {
 	var p problems
-	if g.Rate < 0 {
-		p.addf("gen rate: %v is negative; use 0 for as fast as possible", g.Rate)
-	}
+	g.validateShapes(&p)
 	if g.Count < 0 {
 		p.addf("gen count: %d is negative", g.Count)
 	}

@@ -30,6 +30,13 @@ const (
 	HeaderSourceOffset    = "source_offset"
 	// HeaderSourceProducedAt is a dead letter's original produced_at.
 	HeaderSourceProducedAt = "source_produced_at"
+
+	// HeaderInjected marks a record the generator's --inject sent on
+	// purpose as a fault; its value names the fault: duplicate, late,
+	// reorder, malformed_json, missing_field, out_of_range, invalid_field,
+	// oversized or unknown_schema. Consumers may ignore it; tests
+	// reconcile with it.
+	HeaderInjected = "injected"
 )
 
 // Headers holds a record's headers by name, their values as raw bytes. A

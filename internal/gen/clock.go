@@ -27,10 +27,12 @@ const (
 //   - --speed max: one tick interval per round (TimeTicks), the calendar
 //     as fast as events are made, for backfills;
 //   - a dry run or a seeded run: from the event count and the rate
-//     (TimeSchedule), start + speed * n/rate, which keeps pace with the
-//     wall clock when the run keeps its rate and never depends on it, so
-//     the same seed gives byte-identical output; without a rate
-//     (--rate 0) there is no schedule and it falls back to TimeTicks;
+//     (TimeSchedule), start + speed * the time event n is due by the rate
+//     shape (n/rate for a constant rate), which keeps pace with the wall
+//     clock when the run keeps its rate and never depends on it, so the
+//     same seed gives byte-identical output; without a rate (--rate 0, a
+//     dry run without --rate, or --rate-bytes) there is no event schedule
+//     and it falls back to TimeTicks;
 //   - otherwise: the wall clock (TimeWall), start + speed * elapsed.
 //
 // now is the wall clock; the run's elapsed time counts from this call.
@@ -42,11 +44,14 @@ func FollowClock(sim *market.Sim, cfg config.Gen, now func() time.Time) string {
 	start := sim.Config().Start
 	scale := func(d float64) time.Time { return start.Add(time.Duration(d * speed)) }
 	if cfg.DryRun || cfg.Seed != 0 {
-		if cfg.Rate <= 0 {
+		// The schedule of a shape is when each event is due (a byte shape
+		// has no event schedule: its events are dated like an unpaced
+		// run's).
+		shape := cfg.Pace()
+		if !shape.Paced() || shape.Bytes() {
 			return TimeTicks
 		}
-		perEvent := float64(time.Second) / cfg.Rate
-		sim.FollowClock(func() time.Time { return scale(float64(sim.Emitted()) * perEvent) })
+		sim.FollowClock(func() time.Time { return scale(float64(shape.Due(float64(sim.Emitted())))) })
 		return TimeSchedule
 	}
 	wallStart := now()

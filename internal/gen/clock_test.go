@@ -13,6 +13,7 @@ import (
 	"github.com/tradestream/tradestream/internal/gen"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/market"
+	"github.com/tradestream/tradestream/internal/rate"
 )
 
 // fakeWall is a wall clock that advances by step for every event drawn:
@@ -82,7 +83,7 @@ func timedRun(t *testing.T, cfg config.Gen, wall *fakeWall, count int64) (*timed
 func TestEventTimeKeepsPaceAtHighRate(t *testing.T) {
 	wall := &fakeWall{t: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC), step: 10 * time.Microsecond}
 	cfg := config.Default().Gen
-	cfg.Rate = 100_000
+	cfg.Rate = rate.Of(100_000)
 	src, mode := timedRun(t, cfg, wall, 200_000)
 	t.Logf("%s: %d events over %s of wall time; event time at most %s ahead, %s behind", mode, src.events, 2*time.Second, src.ahead, src.behind)
 	if mode != gen.TimeWall {
@@ -122,7 +123,7 @@ func TestEventTimeSpeed(t *testing.T) {
 // wall clock: two runs at different wall speeds give the same bytes.
 func TestSeededEventTimeFromSchedule(t *testing.T) {
 	cfg := config.Default().Gen
-	cfg.Seed, cfg.Users, cfg.Rate = 42, 500, 1000
+	cfg.Seed, cfg.Users, cfg.Rate = 42, 500, rate.Of(1000)
 	run := func(step time.Duration) ([]byte, *timedSource) {
 		wall := &fakeWall{t: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC), step: step}
 		sim, _, err := gen.NewSim(cfg, wall.now())

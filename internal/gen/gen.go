@@ -8,11 +8,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/rate"
 )
 
 // Source yields events already encoded as records.
@@ -29,7 +31,15 @@ type Options struct {
 	// DryRun, when not nil, receives one JSON value per line instead.
 	DryRun io.Writer
 	// Rate is the target events per second; 0 means as fast as possible.
+	// Shape, when set, replaces it.
 	Rate float64
+	// Shape, when set (IsSet), is the target rate as a function of the
+	// time since the start (package rate); a byte shape (Bytes) paces the
+	// value bytes sent instead of the events.
+	Shape rate.Shape
+	// Inject, when not nil, sends deliberate faults and writes their
+	// manifest at the end (see Injection).
+	Inject *Injection
 	// Count stops the run after this many events; 0 means no limit.
 	Count int64
 	// Duration stops the run after this long; 0 means no limit.
@@ -71,15 +81,23 @@ func Run(ctx context.Context, opts Options, src Source) (Summary, error) {
 		out = newKafkaOutput(opts.Client, stats, recs, opts.Metrics, opts.Now)
 	}
 
-	if opts.Metrics != nil {
-		opts.Metrics.target.Set(opts.Rate)
+	shape := opts.Shape
+	if !shape.IsSet() {
+		shape = rate.Of(opts.Rate)
 	}
+	byBytes := shape.Bytes()
 	start := opts.Now()
-	rep := &reporter{w: opts.Report, terminal: opts.Terminal, count: opts.Count, target: opts.Rate, dryRun: opts.DryRun != nil}
+	rep := &reporter{w: opts.Report, terminal: opts.Terminal, count: opts.Count, shape: shape, dryRun: opts.DryRun != nil}
 	stopReport := startReporting(rep, stats, opts, start)
 
 	runID := []byte(opts.RunID)
-	pace := newPacer(opts.Rate, opts.Now)
+	pace := newPacer(shape, opts.Now)
+	send := out.Send
+	var inj *injector
+	if opts.Inject != nil {
+		inj = newInjector(out, *opts.Inject, recs, opts.RunID)
+		send = inj.Send
+	}
 	// Records are produced under a context that outlives a cancelled ctx,
 	// so that a stop flushes what was accepted instead of failing it.
 	produceCtx := context.WithoutCancel(ctx)
@@ -87,26 +105,29 @@ func Run(ctx context.Context, opts Options, src Source) (Summary, error) {
 	// within the duration; the wall-clock deadline (with a second's grace
 	// when paced) only stops a run that has fallen behind its schedule.
 	var deadline time.Time
-	limit := opts.Count
+	paced := shape.Paced()
+	due := math.Inf(1) // units (events or bytes) due within the duration
 	if opts.Duration > 0 {
 		deadline = start.Add(opts.Duration)
-		if opts.Rate > 0 {
+		if paced {
 			deadline = deadline.Add(time.Second)
-			if due := int64(opts.Rate * opts.Duration.Seconds()); limit == 0 || due < limit {
-				limit = due
-			}
+			due = shape.Count(opts.Duration)
 		}
 	}
 	var sendErr error
-	for n := int64(0); limit == 0 || n < limit; n++ {
-		if ctx.Err() != nil {
+	units := 0.0 // events, or value bytes, sent so far
+	for n := int64(0); opts.Count == 0 || n < opts.Count; n++ {
+		if ctx.Err() != nil || units >= due {
 			break
 		}
-		if !deadline.IsZero() && (opts.Rate > 0 || n&255 == 0) && !opts.Now().Before(deadline) {
+		if !deadline.IsZero() && (paced || n&255 == 0) && !opts.Now().Before(deadline) {
 			break
 		}
-		if err := pace.wait(ctx, n); err != nil {
+		if err := pace.wait(ctx, units); err != nil {
 			break // cancelled while waiting
+		}
+		if opts.Metrics != nil && n&1023 == 0 {
+			opts.Metrics.target.Set(shape.At(opts.Now().Sub(start)))
 		}
 		r := recs.get()
 		if !src.Next(r) {
@@ -114,9 +135,20 @@ func Run(ctx context.Context, opts Options, src Source) (Summary, error) {
 			break
 		}
 		r.Headers = event.Headers{RunID: runID}.Append(r.Headers)
-		if sendErr = out.Send(produceCtx, r); sendErr != nil {
+		if inj != nil {
+			inj.at = faultTime(src, shape, units, opts.Now().Sub(start))
+		}
+		if byBytes {
+			units += float64(len(r.Value))
+		} else {
+			units++
+		}
+		if sendErr = send(produceCtx, r); sendErr != nil {
 			break
 		}
+	}
+	if inj != nil && sendErr == nil {
+		sendErr = inj.release(produceCtx)
 	}
 
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.FlushTimeout)
@@ -127,7 +159,11 @@ func Run(ctx context.Context, opts Options, src Source) (Summary, error) {
 	if rep.w != nil {
 		rep.final(sum)
 	}
-	return sum, errors.Join(sendErr, flushErr)
+	var manifestErr error
+	if inj != nil {
+		manifestErr = inj.writeManifest(opts.Report)
+	}
+	return sum, errors.Join(sendErr, flushErr, manifestErr)
 }
 
 // startReporting runs the periodic reporter until the returned function is

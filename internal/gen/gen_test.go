@@ -98,15 +98,7 @@ func TestRateAgainstBroker(t *testing.T) {
 		t.Fatalf("gen: %v\n%s", err, stderr.String())
 	}
 
-	ends, err := kafkatest.Admin(t, brokers).ListEndOffsets(ctx, topics.Users, topics.Prices, topics.Trades)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inKafka int64
-	ends.Each(func(o kadm.ListedOffset) { inKafka += o.Offset })
+	inKafka := endOffsets(t, brokers, topics)
 	if inKafka != want {
 		t.Errorf("Kafka holds %d events, want exactly %d (%d/s for %v)", inKafka, want, rate, duration)
 	}
@@ -131,6 +123,23 @@ func TestRateAgainstBroker(t *testing.T) {
 			span, duration-time.Second, n, rate)
 	}
 	t.Logf("%s", stderr.String())
+}
+
+// endOffsets returns the records in the data topics, from their end offsets.
+func endOffsets(t *testing.T, brokers []string, topics kafka.Topics) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ends, err := kafkatest.Admin(t, brokers).ListEndOffsets(ctx, topics.Users, topics.Prices, topics.Trades)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
 }
 
 // timestampSpan reads n records from the start of topics and returns the

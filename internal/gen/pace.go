@@ -5,29 +5,33 @@ import (
 	"time"
 
 	"github.com/tradestream/tradestream/internal/clock"
+	"github.com/tradestream/tradestream/internal/rate"
 )
 
-// pacer spaces events evenly at a target rate. It schedules event i at
-// start + i/rate, so the long-run rate is exact whatever the sleep
-// granularity, and it sleeps only when at least a millisecond ahead, so the
-// cost per event is one clock read.
+// pacer spaces units (events, or value bytes with a byte shape) at a
+// target rate that follows a shape over time. It schedules unit n at
+// start + shape.Due(n), the exact inverse of the shape's integral, so the
+// count sent by any time is the shape's integral up to it whatever the
+// sleep granularity; it sleeps only when at least a millisecond ahead, so
+// the cost per event is one clock read and the shape's closed-form maths,
+// with no allocation.
 type pacer struct {
-	rate  float64 // events per second; 0 means no pacing
+	shape rate.Shape // unpaced unless shape.Paced()
 	start time.Time
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
 }
 
-func newPacer(rate float64, now func() time.Time) *pacer {
-	return &pacer{rate: rate, start: now(), now: now, sleep: clock.Sleep}
+func newPacer(shape rate.Shape, now func() time.Time) *pacer {
+	return &pacer{shape: shape, start: now(), now: now, sleep: clock.Sleep}
 }
 
-// wait blocks until event number n (counting from 0) is due, or ctx ends.
-func (p *pacer) wait(ctx context.Context, n int64) error {
-	if p.rate <= 0 {
+// wait blocks until unit n (counting from 0) is due, or ctx ends.
+func (p *pacer) wait(ctx context.Context, n float64) error {
+	if !p.shape.Paced() {
 		return nil
 	}
-	due := p.start.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
+	due := p.start.Add(p.shape.Due(n))
 	if ahead := due.Sub(p.now()); ahead >= time.Millisecond {
 		return p.sleep(ctx, ahead)
 	}

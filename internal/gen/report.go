@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tradestream/tradestream/internal/rate"
 )
 
 // Stats counts a run's events. It is safe for concurrent use: the producer's
@@ -46,8 +48,8 @@ func (s *Stats) summary(elapsed time.Duration, dryRun bool) Summary {
 type reporter struct {
 	w        io.Writer
 	terminal bool
-	count    int64   // 0: unknown total
-	target   float64 // target rate, 0: unlimited
+	count    int64      // 0: unknown total
+	shape    rate.Shape // the target rate; unpaced: none
 	dryRun   bool
 	lastN    int64
 	lastT    time.Duration
@@ -77,8 +79,8 @@ func (r *reporter) tick(s Summary) {
 	}
 	line := fmt.Sprintf("gen: %s elapsed, %d sent, %d delivered, %d failed, %s/s now, %s/s average",
 		s.Elapsed.Round(time.Second), s.Sent, s.Delivered, s.Failed, human(cur), human(s.Rate))
-	if r.target > 0 {
-		line += fmt.Sprintf(" (target %s/s)", human(r.target))
+	if r.shape.Paced() {
+		line += fmt.Sprintf(" (target %s)", r.targetText(r.shape.At(s.Elapsed)))
 	}
 	fmt.Fprintln(r.w, line)
 }
@@ -95,13 +97,36 @@ func (r *reporter) final(s Summary) {
 	}
 	line := fmt.Sprintf("gen: %s %d events (%s) in %s: %s/s", verb, n, bytesHuman(s.Bytes),
 		s.Elapsed.Round(time.Millisecond), human(s.Rate))
-	if r.target > 0 {
-		line += fmt.Sprintf(", target %s/s (%.1f%%)", human(r.target), 100*s.Rate/r.target)
+	if r.shape.Paced() && s.Elapsed > 0 {
+		// The target over the run is the shape's mean: its integral over
+		// the elapsed time divided by the time.
+		target := r.shape.Count(s.Elapsed) / s.Elapsed.Seconds()
+		got := s.Rate
+		if r.shape.Bytes() {
+			got = float64(s.Bytes) / s.Elapsed.Seconds()
+		}
+		line += fmt.Sprintf(", target %s (%.1f%%)", r.targetText(target), 100*got/target)
 	}
 	if s.Failed > 0 {
 		line += fmt.Sprintf("; %d FAILED", s.Failed)
 	}
 	fmt.Fprintln(r.w, line)
+}
+
+// targetText writes a target rate: events/s, or for a byte shape bytes/s
+// in the decimal units --rate-bytes reads (5MB is 5 MB/s).
+func (r *reporter) targetText(v float64) string {
+	if !r.shape.Bytes() {
+		return human(v) + "/s"
+	}
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.2f GB/s", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.2f MB/s", v/1e6)
+	default:
+		return fmt.Sprintf("%.1f KB/s", v/1e3)
+	}
 }
 
 func human(v float64) string {

@@ -1,6 +1,8 @@
 package gen
 
 import (
+	"time"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/event"
@@ -45,6 +47,9 @@ func (m *MarketSource) Next(r *kgo.Record) bool {
 	r.Headers = event.Headers{Schema: schema}.Append(r.Headers)
 	return true
 }
+
+// EventTime implements EventTimer: the simulated market's clock.
+func (m *MarketSource) EventTime() time.Time { return m.sim.Now() }
 
 // Kinds parses the gen subcommand's target: users, prices, trades or all.
 func Kinds(target string) (market.Kind, bool) {

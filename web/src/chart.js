@@ -85,6 +85,8 @@ export class PriceChart {
       }))
       .sort((x, y) => x.time - y.time);
     this.markers.setMarkers(ms);
+    // Read by the browser test: the markers drawn on the canvas.
+    this.container.dataset.markers = String(ms.length);
   }
 
   describe(symbol, interval) {
