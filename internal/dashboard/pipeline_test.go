@@ -57,6 +57,10 @@ func startPipeline(t testing.TB, o pipelineOptions) *pipeline {
 	gcfg := config.Default().Gen
 	gcfg.Users = o.users
 	gcfg.TickInterval = 200 * time.Millisecond
+	// Start at New York's open, whatever the time of day: outside regular
+	// hours users trade at a twentieth of their rate, and a symbol's tape
+	// could stay empty for the whole test.
+	gcfg.Start = gen.SeededStart.Format(time.RFC3339)
 	sim, _, err := gen.NewSim(gcfg, time.Now())
 	if err != nil {
 		t.Fatalf("simulated market: %v", err)
