@@ -74,6 +74,13 @@ func (c *copyBuffer) text(s string) {
 	c.b = append(c.b, s...)
 }
 
+// textBytes writes b as text (the bytes of a header, without a string
+// conversion).
+func (c *copyBuffer) textBytes(b []byte) {
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(b)))
+	c.b = append(c.b, b...)
+}
+
 // textOrNull writes s, or NULL when s is empty.
 func (c *copyBuffer) textOrNull(s string) {
 	if s == "" {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/pgtest"
 	"github.com/tradestream/tradestream/internal/store"
@@ -127,28 +129,9 @@ func tickRowsForBench(n int) []tickRow {
 	for i := range rows {
 		rows[i].ev = event.Price{Symbol: "AAPL", Sector: "Technology", Seq: int64(i), Time: time.Unix(1700000000+int64(i), 0),
 			Bid: event.Decimal(1872500 + i), Ask: event.Decimal(1872600 + i), Last: event.Decimal(1872550 + i), Volume: 100}
+		rows[i].src = &kgo.Record{Partition: 3, Offset: int64(i), Headers: event.Headers{RunID: []byte("run")}.Records()}
 	}
 	return rows
-}
-
-// encodeTicks fills c as copyTicks does, without the server.
-func encodeTicks(c *copyBuffer, rows []tickRow) {
-	c.reset()
-	for i := range rows {
-		p := &rows[i].ev
-		c.row(ticksTable.width)
-		c.text(p.Symbol)
-		c.text(p.Sector)
-		c.int64(p.Seq)
-		c.timestamptz(p.Time)
-		c.numeric(p.Bid)
-		c.numeric(p.Ask)
-		c.numeric(p.Last)
-		c.int64(p.Volume)
-		c.text("run")
-		c.int32(3)
-		c.int64(int64(i))
-	}
 }
 
 func TestCopyEncodingDoesNotAllocate(t *testing.T) {

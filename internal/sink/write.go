@@ -138,7 +138,12 @@ func (w *writer) copyTicks(ctx context.Context, tx pgx.Tx, rows []tickRow) error
 	if len(rows) == 0 {
 		return nil
 	}
-	c := &w.buf
+	encodeTicks(&w.buf, rows)
+	return w.timedCopy(ctx, tx, ticksTable)
+}
+
+// encodeTicks fills c with rows in price_ticks' COPY layout.
+func encodeTicks(c *copyBuffer, rows []tickRow) {
 	c.reset()
 	for i := range rows {
 		r, p := &rows[i], &rows[i].ev
@@ -151,11 +156,10 @@ func (w *writer) copyTicks(ctx context.Context, tx pgx.Tx, rows []tickRow) error
 		c.numeric(p.Ask)
 		c.numeric(p.Last)
 		c.int64(p.Volume)
-		c.text(string(event.ReadHeaders(r.src.Headers).RunID))
+		c.textBytes(event.ReadHeaders(r.src.Headers).RunID)
 		c.int32(r.src.Partition)
 		c.int64(r.src.Offset)
 	}
-	return w.timedCopy(ctx, tx, ticksTable)
 }
 
 func (w *writer) copyTrades(ctx context.Context, tx pgx.Tx, rows []tradeRow) error {
