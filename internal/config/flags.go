@@ -78,7 +78,7 @@ func (g *Gen) Bind(fs *pflag.FlagSet) {
 	b.string(&g.SymbolsFile, "symbols", "CSV file of symbol,sector,price,volatility (default: built-in universe)")
 	b.duration(&g.TickInterval, "tick-interval", "simulated time between price rounds")
 	b.string(&g.TradeSchema, "trade-schema", "trade event version to produce: trade/1 or trade/2")
-	b.string(&g.Start, "start", "simulated start time, RFC 3339 (default: now, or a fixed date with --seed)")
+	b.string(&g.Start, "start", "simulated start time, RFC 3339, or open: now in New York's trading hours, else the latest open (default: now, or a fixed date with --seed)")
 	b.bool(&g.DryRun, "dry-run", "write the records to standard output, one JSON value per line, instead of Kafka")
 	b.duration(&g.ReportInterval, "report-interval", "interval of the rate report")
 	g.bindMarket(b)

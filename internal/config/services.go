@@ -29,7 +29,8 @@ type Gen struct {
 	TickInterval time.Duration `yaml:"tick_interval"`
 	// TradeSchema is the trade event version produced: trade/1 or trade/2.
 	TradeSchema string `yaml:"trade_schema"`
-	// Start is the simulated clock's start (RFC 3339); empty means now, or a
+	// Start is the simulated clock's start (RFC 3339, or "open": now in New
+	// York's trading hours, else the latest open); empty means now, or a
 	// fixed date when a seed is given so that seeded runs are identical.
 	Start string `yaml:"start"`
 	// DryRun writes the records to standard output instead of Kafka.

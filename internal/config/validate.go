@@ -57,9 +57,9 @@ func (g *Gen) Validate() error {
 			p.addf("gen symbols: %v", err)
 		}
 	}
-	if g.Start != "" {
+	if g.Start != "" && !strings.EqualFold(strings.TrimSpace(g.Start), "open") {
 		if _, err := time.Parse(time.RFC3339, g.Start); err != nil {
-			p.addf("gen start: %q is not an RFC 3339 time", g.Start)
+			p.addf("gen start: %q is neither an RFC 3339 time nor `open`", g.Start)
 		}
 	}
 	if g.ReportInterval <= 0 {

@@ -87,10 +87,15 @@ func TestBrowserDemo(t *testing.T) {
 	}
 
 	// Every example rule fires soon after the start.
+	var fired []string
+	defer func() {
+		if t.Failed() {
+			t.Logf("kinds of alert stored: %v", fired)
+		}
+	}()
 	waitFor(t, 3*time.Minute, "an alert of each example rule stored", func() (bool, error) {
-		var kinds int
-		err := pool.QueryRow(ctx, `SELECT count(DISTINCT kind) FROM alerts`).Scan(&kinds)
-		return kinds == 4, err
+		err := pool.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT kind), '{}') FROM alerts`).Scan(&fired)
+		return len(fired) == 4, err
 	})
 
 	bctx, consoleErrors := browser(t)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +149,42 @@ func TestSeededEventTimeFromSchedule(t *testing.T) {
 	// 50,000 events at 1,000/s span 50 s of event time.
 	if span := src.last.Sub(gen.SeededStart); span < 49*time.Second || span > 50*time.Second {
 		t.Errorf("last event %s after the start, want about 50s (events / rate)", span)
+	}
+}
+
+func TestStartOpenBeginsInTradingHours(t *testing.T) {
+	night := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)     // 22:00 in New York, Monday
+	midday := time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC)   // 12:00 in New York
+	saturday := time.Date(2026, 12, 5, 15, 0, 0, 0, time.UTC) // 10:00 in New York
+	for _, tc := range []struct {
+		start string
+		now   time.Time
+		want  time.Time
+	}{
+		{"open", night, time.Date(2026, 11, 30, 14, 30, 0, 0, time.UTC)},
+		{"open", midday, midday},
+		{" OPEN ", saturday, time.Date(2026, 12, 4, 14, 30, 0, 0, time.UTC)},
+		{"2026-01-05T14:30:00Z", night, gen.SeededStart},
+	} {
+		cfg := config.Default().Gen
+		cfg.Start = tc.start
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("start %q: %v", tc.start, err)
+		}
+		sim, _, err := gen.NewSim(cfg, tc.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sim.Config().Start; !got.Equal(tc.want) {
+			t.Errorf("start %q at %s: simulated start %s, want %s", tc.start, tc.now, got, tc.want)
+		}
+	}
+	cfg := config.Default().Gen
+	cfg.Start = "opening"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "neither an RFC 3339 time nor `open`") {
+		t.Errorf("start opening: got %v, want a clear error", err)
+	}
+	if _, err := gen.StartTime("opening", night); err == nil {
+		t.Error("StartTime(opening): got no error")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tradestream/tradestream/internal/config"
@@ -19,7 +20,8 @@ var SeededStart = time.Date(2026, 1, 5, 14, 30, 0, 0, time.UTC)
 
 // NewSim builds the simulated market cfg describes and returns it with the
 // seed used (cfg.Seed, or a random one when that is 0). The start is
-// cfg.Start, else SeededStart when a seed was given, else now.
+// cfg.Start (see StartTime), else SeededStart when a seed was given, else
+// now.
 func NewSim(cfg config.Gen, now time.Time) (*market.Sim, uint64, error) {
 	return NewSimOf(cfg, now, market.KindAll)
 }
@@ -36,9 +38,9 @@ func NewSimOf(cfg config.Gen, now time.Time, kinds market.Kind) (*market.Sim, ui
 		seed = RandomSeed()
 	}
 	if cfg.Start != "" {
-		t, err := time.Parse(time.RFC3339, cfg.Start)
+		t, err := StartTime(cfg.Start, now)
 		if err != nil {
-			return nil, 0, fmt.Errorf("start: %w", err)
+			return nil, 0, err
 		}
 		start = t
 	}
@@ -71,6 +73,26 @@ func NewSimOf(cfg config.Gen, now time.Time, kinds market.Kind) (*market.Sim, ui
 		return nil, 0, err
 	}
 	return sim, seed, nil
+}
+
+// StartOpen is the --start that begins the calendar in New York's trading
+// hours: now when the exchange is open, else the latest open, so that a
+// demo at night or at the weekend shows a busy market.
+const StartOpen = "open"
+
+// StartTime resolves a --start value: an RFC 3339 time, or StartOpen.
+func StartTime(s string, now time.Time) (time.Time, error) {
+	if strings.EqualFold(strings.TrimSpace(s), StartOpen) {
+		if market.InSession(now) {
+			return now, nil
+		}
+		return market.LatestOpen(now), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("start: %q is neither an RFC 3339 time nor %q", s, StartOpen)
+	}
+	return t, nil
 }
 
 // RandomSeed returns a random non-zero seed.

@@ -81,3 +81,26 @@ func (c *exchangeClock) nextOpen(t time.Time) time.Time {
 	}
 	return cand
 }
+
+// InSession reports whether t is within New York's regular hours
+// (09:30-16:00, Monday to Friday).
+func InSession(t time.Time) bool {
+	var c exchangeClock
+	open, _ := c.session(t)
+	return open
+}
+
+// LatestOpen returns the latest session open at or before t: today's
+// 09:30 New York time once it has passed on a weekday, else the previous
+// weekday's.
+func LatestOpen(t time.Time) time.Time {
+	var c exchangeClock
+	open := c.nextOpen(t.AddDate(0, 0, -5))
+	for {
+		next := c.nextOpen(open.Add(time.Second))
+		if next.After(t) {
+			return open
+		}
+		open = next
+	}
+}

@@ -195,3 +195,24 @@ func TestExchangeClock(t *testing.T) {
 		})
 	}
 }
+
+func TestLatestOpen(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		at, want time.Time
+	}{
+		{"at the open", time.Date(2025, 1, 6, 14, 30, 0, 0, time.UTC), time.Date(2025, 1, 6, 14, 30, 0, 0, time.UTC)},
+		{"midday", time.Date(2025, 1, 6, 17, 45, 0, 0, time.UTC), time.Date(2025, 1, 6, 14, 30, 0, 0, time.UTC)},
+		{"before the open", time.Date(2025, 1, 7, 14, 29, 0, 0, time.UTC), time.Date(2025, 1, 6, 14, 30, 0, 0, time.UTC)},
+		{"monday morning", time.Date(2025, 7, 14, 11, 0, 0, 0, time.UTC), time.Date(2025, 7, 11, 13, 30, 0, 0, time.UTC)},
+		{"sunday", time.Date(2025, 7, 13, 15, 0, 0, 0, time.UTC), time.Date(2025, 7, 11, 13, 30, 0, 0, time.UTC)},
+		{"across spring forward", time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC), time.Date(2025, 3, 7, 14, 30, 0, 0, time.UTC)},
+	} {
+		if got := LatestOpen(tc.at); !got.Equal(tc.want) {
+			t.Errorf("%s: LatestOpen(%s) = %s, want %s", tc.name, tc.at, got, tc.want)
+		}
+		if InSession(tc.at) != (tc.at.Sub(tc.want) < 390*time.Minute) {
+			t.Errorf("%s: InSession(%s) = %v", tc.name, tc.at, InSession(tc.at))
+		}
+	}
+}

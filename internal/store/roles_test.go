@@ -199,8 +199,8 @@ func TestRoleSessionsUseVerifiedTLS(t *testing.T) {
 	cfg := pgtest.TLS(t, rs.cfg, wrong)
 	cfg.ConnectTimeout = 3 * time.Second
 	_, err := store.Open(ctx, cfg)
-	if err == nil || !strings.Contains(err.Error(), "28P01") {
-		t.Errorf("wrong password: got %v, want an authentication failure (28P01)", err)
+	if err == nil || !strings.Contains(err.Error(), "28P01") || !strings.Contains(err.Error(), "refused the connection") {
+		t.Errorf("wrong password: got %v, want a refusal at once: an authentication failure (28P01)", err)
 	}
 	if err != nil && strings.Contains(err.Error(), wrong.Password.Reveal()) {
 		t.Errorf("wrong password: the error shows the password: %v", err)

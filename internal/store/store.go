@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tradestream/tradestream/internal/config"
@@ -16,7 +18,9 @@ import (
 
 // Open connects a pool to the configured database and waits, up to
 // cfg.ConnectTimeout, until it answers; an unreachable database is an error
-// naming it (password hidden) rather than a hang.
+// naming it (password hidden) rather than a hang. A database that answers
+// with a refusal (a wrong password, a missing database, no pg_hba entry) is
+// an error at once: waiting longer would not change its answer.
 func Open(ctx context.Context, cfg config.Database) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.URL.Reveal())
 	if err != nil {
@@ -37,6 +41,12 @@ func Open(ctx context.Context, cfg config.Database) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// transient reports whether a server's refusal may go away by itself: it is
+// starting up or shutting down (class 57), or the connection broke (08).
+func transient(code string) bool {
+	return strings.HasPrefix(code, "57") || strings.HasPrefix(code, "08")
+}
+
 func ping(ctx context.Context, pool *pgxpool.Pool, cfg config.Database) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
@@ -44,6 +54,10 @@ func ping(ctx context.Context, pool *pgxpool.Pool, cfg config.Database) error {
 	for {
 		if last = pool.Ping(ctx); last == nil {
 			return nil
+		}
+		var pgErr *pgconn.PgError
+		if errors.As(last, &pgErr) && !transient(pgErr.Code) {
+			return fmt.Errorf("database %s refused the connection: %w", cfg.URL, last)
 		}
 		select {
 		case <-ctx.Done():
