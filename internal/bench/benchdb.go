@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -29,6 +30,9 @@ type benchDB struct {
 	pool   *pgxpool.Pool
 	admin  *pgx.Conn
 	schema string
+	// rawURL is the database's connection string, rawSchema the schema's
+	// name unquoted.
+	rawURL, rawSchema string
 }
 
 // newBenchDB creates schema in the database at url.
@@ -41,7 +45,7 @@ func newBenchDB(ctx context.Context, url, schema string) (*benchDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	db := &benchDB{admin: admin, schema: pgx.Identifier{schema}.Sanitize()}
+	db := &benchDB{admin: admin, schema: pgx.Identifier{schema}.Sanitize(), rawURL: url, rawSchema: schema}
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+db.schema); err != nil {
 		admin.Close(ctx)
 		return nil, fmt.Errorf("create schema %s: %w", schema, err)
@@ -52,6 +56,19 @@ func newBenchDB(ctx context.Context, url, schema string) (*benchDB, error) {
 		return nil, fmt.Errorf("database: %w", err)
 	}
 	return db, nil
+}
+
+// url returns the connection string with the schema as its search path,
+// for another process.
+func (db *benchDB) url() string {
+	u, err := neturl.Parse(db.rawURL)
+	if err != nil || u.Scheme == "" {
+		return db.rawURL + " search_path=" + db.rawSchema
+	}
+	q := u.Query()
+	q.Set("search_path", db.rawSchema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // close closes the pool and drops the schema.

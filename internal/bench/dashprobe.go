@@ -150,15 +150,22 @@ func procCPU(pid int) (float64, error) {
 
 // procRSSMiB returns process pid's resident memory in MiB.
 func procRSSMiB(pid int) (float64, error) {
+	kb, err := procStatusKiB(pid, "VmRSS")
+	return kb / 1024, err
+}
+
+// procStatusKiB reads a memory field of /proc/PID/status, in KiB: VmRSS
+// (resident now) or VmHWM (the peak resident set of the process's own
+// memory, unlike getrusage's, which counts the parent's at fork).
+func procStatusKiB(pid int, field string) (float64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024, err
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 		}
 	}
-	return 0, errors.New("no VmRSS")
+	return 0, errors.New("no " + field)
 }

@@ -26,13 +26,17 @@ type SinkOptions struct {
 	Topics config.Topics
 	// DatabaseURL is the database the benchmark makes its own schema in.
 	DatabaseURL string
+	// Command runs the sink as its own process (the tradestream binary and
+	// "sink"); Env is added to its environment.
+	Command []string
+	Env     []string
 	// Partitions of the benchmark topics.
 	Partitions int
 	// Events is the number of events (users, prices, trades) per run.
 	Events int
 	// Users is the number of synthetic users.
 	Users int
-	// BatchSize is the records per transaction, for both sides.
+	// BatchSize is the records per transaction of the sink and its writer.
 	BatchSize int
 	// Rounds is how many times each side runs, alternating; the best run
 	// of each is compared.
@@ -50,6 +54,11 @@ type SinkRun struct {
 	Rows       int64   `json:"rows"`
 	Seconds    float64 `json:"seconds"`
 	RowsPerSec float64 `json:"rows_per_sec"`
+	// MBPerSec is the feed's record values loaded per second, in MB (10^6
+	// bytes): the same bytes for every side.
+	MBPerSec float64 `json:"mb_per_sec"`
+	// PeakRSSBytes is the sink process's peak resident set (sink runs).
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 func newSinkRun(rows int64, d time.Duration) SinkRun {
@@ -62,27 +71,46 @@ type SinkResult struct {
 	Rows   int64 `json:"rows"`
 	// RowsByTable splits Rows: price_ticks, trades, users.
 	RowsByTable map[string]int64 `json:"rows_by_table"`
-	BatchSize   int              `json:"batch_size"`
-	Partitions  int              `json:"partitions"`
-	// Raw is COPY of the pre-built rows into the same schema, in the same
-	// batches and transactions, without Kafka or decoding.
-	Raw []SinkRun `json:"raw_copy_runs"`
-	// Sink is the sink from Kafka, from its first record to caught up.
+	// ValueBytes is the size of the feed's record values.
+	ValueBytes int64 `json:"value_bytes"`
+	BatchSize  int   `json:"batch_size"`
+	Partitions int   `json:"partitions"`
+	// Ceiling is PostgreSQL's own binary COPY of the same rows through pgx:
+	// one COPY per table holding all its rows, in one transaction.
+	Ceiling []SinkRun `json:"ceiling_runs"`
+	// Sink is `tradestream sink --until-caught-up` from Kafka, in its own
+	// process, from its first record to caught up.
 	Sink []SinkRun `json:"sink_runs"`
+	// Writer is the sink's own writer on the rows decoded beforehand, in
+	// the sink's batches and transactions, without Kafka or decoding.
+	Writer []SinkRun `json:"writer_runs"`
 	// Naive is one INSERT and one commit per record.
 	Naive SinkRun `json:"naive_insert_run"`
-	// Best rates and the sink's share of the raw rate.
-	RawRate   float64 `json:"raw_copy_rows_per_sec"`
-	SinkRate  float64 `json:"sink_rows_per_sec"`
-	NaiveRate float64 `json:"naive_insert_rows_per_sec"`
-	Ratio     float64 `json:"ratio"`
-	Target    float64 `json:"target_ratio"`
+	// Best rates, and the sink's and the writer's shares of the ceiling.
+	CeilingRate float64 `json:"ceiling_rows_per_sec"`
+	SinkRate    float64 `json:"sink_rows_per_sec"`
+	WriterRate  float64 `json:"writer_rows_per_sec"`
+	NaiveRate   float64 `json:"naive_insert_rows_per_sec"`
+	Ratio       float64 `json:"sink_ceiling_ratio"`
+	WriterRatio float64 `json:"writer_ceiling_ratio"`
+	Target      float64 `json:"target_ratio"`
+	// SinkPeakRSSBytes is the largest peak RSS of the sink runs.
+	SinkPeakRSSBytes int64 `json:"sink_peak_rss_bytes"`
+	// Differences lists what the sides do differently.
+	Differences []string `json:"differences"`
 	// Postgres holds the server version and the settings that matter.
 	Postgres map[string]string `json:"postgres"`
 }
 
-// sinkTarget is the share of the raw COPY rate the sink aims for.
+// sinkTarget is the share of the ceiling the sink aims for.
 const sinkTarget = 0.75
+
+// sinkDifferences are the differences between the sides, for the report.
+var sinkDifferences = []string{
+	"ceiling: one COPY per table of all its rows in one transaction (pgx's CopyFrom); accounts get the profiles' rows only, with no per-trade balance updates",
+	"sink and writer: transactions of --batch-size records with the Kafka offsets stored in each, users and accounts upserted (latest state) through staging tables, each trade's balance applied to its account",
+	"sink: also fetches from Kafka, decodes and validates every record, and commits the offsets to Kafka",
+}
 
 // sinkTables are the tables the benchmark's rows go to.
 var sinkTables = []store.Table{store.PriceTicks, store.Trades, store.Users}
@@ -92,18 +120,22 @@ var sinkTables = []store.Table{store.PriceTicks, store.Trades, store.Users}
 type sinkBench struct {
 	o      SinkOptions
 	suffix string
+	prefix string
 	db     *benchDB
 	topics kafka.Topics
 }
 
-// Sink measures the sink loading a seeded feed from Kafka into the
-// partitioned, indexed schema against a raw COPY of the same rows into the
-// same schema, in the same run, plus the naive one-INSERT-per-record rate.
-// It works in its own topics and database schema and deletes both at the
-// end.
+// Sink measures, in one run on the same rows and schema, PostgreSQL's own
+// binary COPY of the rows (the ceiling), the sink loading them from Kafka
+// as its own process, and the sink's writer on rows decoded beforehand,
+// alternating rounds, plus the naive one-INSERT-per-record rate. It works
+// in its own topics and database schema and deletes both at the end.
 func Sink(ctx context.Context, o SinkOptions) (*SinkResult, error) {
 	if o.Progress == nil {
 		o.Progress = io.Discard
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	sb := &sinkBench{o: o, suffix: randomSuffix(4)}
 	db, err := newBenchDB(ctx, o.DatabaseURL, "bench_sink_"+sb.suffix)
@@ -126,29 +158,44 @@ func Sink(ctx context.Context, o SinkOptions) (*SinkResult, error) {
 		return nil, err
 	}
 
-	sopts := sink.Options{Topics: sb.topics, BatchSize: o.BatchSize, UntilCaughtUp: true, Group: "bench"}
+	sopts := sink.Options{Topics: sb.topics, BatchSize: o.BatchSize, Group: "bench"}
 	batches := sink.Prepare(sopts, sb.kafkaRecords(recs))
 	naive := naiveRows(recs, o.NaiveRecords)
-	recs = nil
 	res := newSinkResult(o, batches)
+	for _, r := range recs {
+		res.ValueBytes += int64(len(r.Value))
+	}
+	recs = nil
+	ceiling := newCeilingRows(batches)
 	loader := sink.NewLoader(db.pool, o.Log)
 	if err := loader.EnsurePartitions(ctx, batches...); err != nil {
 		return nil, err
 	}
+	report := func(round int, side string, run SinkRun) {
+		rss := ""
+		if run.PeakRSSBytes > 0 {
+			rss = fmt.Sprintf(", peak RSS %.0f MiB", float64(run.PeakRSSBytes)/(1<<20))
+		}
+		fmt.Fprintf(o.Progress, "round %d: %-8s %9.0f rows/s %6.1f MB/s (%d rows in %.2fs%s)\n",
+			round, side, run.RowsPerSec, run.MBPerSec, run.Rows, run.Seconds, rss)
+	}
 	for round := 1; round <= o.Rounds; round++ {
-		raw, err := sb.rawRound(ctx, loader, batches, res.Rows)
+		run, err := sb.ceilingRound(ctx, ceiling, res.Rows)
 		if err != nil {
 			return nil, err
 		}
-		res.Raw = append(res.Raw, raw)
-		fmt.Fprintf(o.Progress, "round %d: raw COPY  %9.0f rows/s (%d rows in %.2fs)\n", round, raw.RowsPerSec, raw.Rows, raw.Seconds)
-		sopts.Group = fmt.Sprintf("bench-%s-%d", sb.suffix, round)
-		run, err := sb.sinkRound(ctx, sopts, res.Rows)
-		if err != nil {
+		res.Ceiling = append(res.Ceiling, res.withBytes(run))
+		report(round, "ceiling", res.Ceiling[len(res.Ceiling)-1])
+		if run, err = sb.sinkRound(ctx, fmt.Sprintf("bench-%s-%d", sb.suffix, round), res.Rows); err != nil {
 			return nil, err
 		}
-		res.Sink = append(res.Sink, run)
-		fmt.Fprintf(o.Progress, "round %d: sink      %9.0f rows/s (%d rows in %.2fs)\n", round, run.RowsPerSec, run.Rows, run.Seconds)
+		res.Sink = append(res.Sink, res.withBytes(run))
+		report(round, "sink", res.Sink[len(res.Sink)-1])
+		if run, err = sb.writerRound(ctx, loader, batches, res.Rows); err != nil {
+			return nil, err
+		}
+		res.Writer = append(res.Writer, res.withBytes(run))
+		report(round, "writer", res.Writer[len(res.Writer)-1])
 	}
 	if res.Naive, err = sb.naiveRound(ctx, naive); err != nil {
 		return nil, err
@@ -161,7 +208,7 @@ func Sink(ctx context.Context, o SinkOptions) (*SinkResult, error) {
 
 func newSinkResult(o SinkOptions, batches []*sink.Batch) *SinkResult {
 	res := &SinkResult{Events: o.Events, RowsByTable: map[string]int64{}, BatchSize: o.BatchSize,
-		Partitions: o.Partitions, Target: sinkTarget}
+		Partitions: o.Partitions, Target: sinkTarget, Differences: sinkDifferences}
 	for _, b := range batches {
 		rows := b.Rows()
 		for _, t := range sinkTables {
@@ -172,7 +219,13 @@ func newSinkResult(o SinkOptions, batches []*sink.Batch) *SinkResult {
 	return res
 }
 
-// summarize sets the best rates and the ratio.
+// withBytes sets run's MB/s from the feed's value bytes.
+func (res *SinkResult) withBytes(run SinkRun) SinkRun {
+	run.MBPerSec = float64(res.ValueBytes) / 1e6 / run.Seconds
+	return run
+}
+
+// summarize sets the best rates, the ratios and the sink's peak RSS.
 func (res *SinkResult) summarize() {
 	best := func(runs []SinkRun) float64 {
 		var b float64
@@ -181,8 +234,12 @@ func (res *SinkResult) summarize() {
 		}
 		return b
 	}
-	res.RawRate, res.SinkRate, res.NaiveRate = best(res.Raw), best(res.Sink), res.Naive.RowsPerSec
-	res.Ratio = res.SinkRate / res.RawRate
+	res.CeilingRate, res.SinkRate, res.WriterRate = best(res.Ceiling), best(res.Sink), best(res.Writer)
+	res.NaiveRate = res.Naive.RowsPerSec
+	res.Ratio, res.WriterRatio = res.SinkRate/res.CeilingRate, res.WriterRate/res.CeilingRate
+	for _, r := range res.Sink {
+		res.SinkPeakRSSBytes = max(res.SinkPeakRSSBytes, r.PeakRSSBytes)
+	}
 }
 
 // produceFeed creates the benchmark's topics, generates the feed and
@@ -190,7 +247,7 @@ func (res *SinkResult) summarize() {
 func (sb *sinkBench) produceFeed(ctx context.Context, cl *kgo.Client) ([]feed.Record, error) {
 	tc := sb.o.Topics
 	tc.Prefix, tc.Partitions = "bench.sink."+sb.suffix+".", sb.o.Partitions
-	sb.topics = kafka.TopicNames(tc.Prefix)
+	sb.prefix, sb.topics = tc.Prefix, kafka.TopicNames(tc.Prefix)
 	if _, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(tc)); err != nil {
 		return nil, err
 	}
@@ -231,47 +288,39 @@ func (sb *sinkBench) topicOf(t feed.Topic) string {
 	}
 }
 
-// rawRound loads the prepared batches with the sink's own loader, without
-// Kafka or decoding: the yardstick.
-func (sb *sinkBench) rawRound(ctx context.Context, l *sink.Loader, batches []*sink.Batch, rows int64) (SinkRun, error) {
+// writerRound loads the prepared batches with the sink's own writer,
+// without Kafka or decoding.
+func (sb *sinkBench) writerRound(ctx context.Context, l *sink.Loader, batches []*sink.Batch, rows int64) (SinkRun, error) {
 	if err := sb.db.truncate(ctx); err != nil {
 		return SinkRun{}, err
 	}
 	start := time.Now()
 	for _, b := range batches {
 		if err := l.Load(ctx, b); err != nil {
-			return SinkRun{}, fmt.Errorf("raw copy: %w", err)
+			return SinkRun{}, fmt.Errorf("writer: %w", err)
 		}
 	}
 	return newSinkRun(rows, time.Since(start)), nil
 }
 
-// sinkRound runs the sink from Kafka until it has caught up, timed from
-// the arrival of its first record, and checks it loaded every row.
-func (sb *sinkBench) sinkRound(ctx context.Context, opts sink.Options, rows int64) (SinkRun, error) {
+// sinkRound runs the sink process from Kafka until it has caught up, timed
+// from the arrival of its first record, and checks it loaded every row.
+func (sb *sinkBench) sinkRound(ctx context.Context, group string, rows int64) (SinkRun, error) {
 	if err := sb.db.truncate(ctx); err != nil {
 		return SinkRun{}, err
 	}
-	var first time.Time
-	opts.OnCommit = func(c sink.Committed) {
-		if first.IsZero() {
-			first = c.FirstRecord
-		}
-	}
-	s, err := sink.New(sb.o.Kafka, sb.db.pool, sb.o.Log, nil, opts)
+	proc, err := sb.runSinkProcess(ctx, group)
 	if err != nil {
 		return SinkRun{}, err
 	}
-	if err := s.Run(ctx); err != nil {
-		return SinkRun{}, fmt.Errorf("sink: %w", err)
-	}
-	end := time.Now()
 	loaded, err := sb.db.countRows(ctx, sinkTables)
 	if err != nil {
 		return SinkRun{}, err
 	}
-	if loaded != rows || first.IsZero() {
+	if loaded != rows {
 		return SinkRun{}, fmt.Errorf("sink loaded %d rows, want %d", loaded, rows)
 	}
-	return newSinkRun(rows, end.Sub(first)), nil
+	run := newSinkRun(rows, time.Duration(proc.seconds*float64(time.Second)))
+	run.PeakRSSBytes = proc.peakRSS
+	return run, nil
 }

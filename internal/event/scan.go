@@ -10,7 +10,8 @@ import (
 	"unicode/utf8"
 )
 
-// The decoder checks syntax once with json.Valid and then walks the value
+// The decoder checks syntax once (validJSON, encoding/json's Valid in a
+// loop of its own) and then walks the value
 // with the small scanner below, which may therefore assume well-formed
 // JSON. That keeps decoding strict (unknown, duplicate and mistyped fields
 // are errors with a precise Reason) and cheap (no reflection, and no
@@ -34,7 +35,7 @@ func openObject(value []byte) (object, error) {
 
 // checkedObject validates value's syntax, then opens it.
 func checkedObject(value []byte) (object, error) {
-	if !json.Valid(value) {
+	if !validJSON(value) {
 		return object{}, &Error{Reason: ReasonMalformedJSON, Msg: "invalid JSON"}
 	}
 	return openObject(value)

@@ -3,10 +3,15 @@ package sink
 import (
 	"context"
 	"log/slog"
+	"math/big"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/store"
 )
 
 // This file is the sink's load path without Kafka: records decoded into
@@ -83,4 +88,57 @@ func (l *Loader) EnsurePartitions(ctx context.Context, batches ...*Batch) error 
 // EnsurePartitions).
 func (l *Loader) Load(ctx context.Context, b *Batch) error {
 	return l.w.commit(ctx, b.b)
+}
+
+// Values returns the batch's rows for table (store.PriceTicks, Trades,
+// Users or Accounts) in the table's column order, as plain Go values that
+// pgx encodes by itself: for a yardstick that loads the same rows with a
+// COPY of its own (pgx.CopyFrom). Accounts are those the profiles state,
+// one per user; the trades' balance updates have no rows of their own.
+func (b *Batch) Values(table store.Table) [][]any {
+	var out [][]any
+	switch table.Name {
+	case store.PriceTicks.Name:
+		for i := range b.b.ticks {
+			r, p := &b.b.ticks[i], &b.b.ticks[i].ev
+			out = append(out, []any{p.Symbol, p.Sector, p.Seq, p.Time, numeric(p.Bid), numeric(p.Ask),
+				numeric(p.Last), p.Volume, string(event.ReadHeaders(r.src.Headers).RunID), r.src.Partition, r.src.Offset})
+		}
+	case store.Trades.Name:
+		for i := range b.b.trades {
+			r, t := &b.b.trades[i], &b.b.trades[i].ev
+			var orderType, limit any
+			if t.OrderType != "" {
+				orderType = string(t.OrderType)
+			}
+			if t.LimitPrice != 0 {
+				limit = numeric(t.LimitPrice)
+			}
+			out = append(out, []any{t.ID, t.UserID, t.AccountID, t.Symbol, string(t.Side), t.Quantity,
+				numeric(t.Price), numeric(t.Fee), t.Time, numeric(t.BalanceAfter), orderType, limit, r.version,
+				string(event.ReadHeaders(r.src.Headers).RunID), r.src.Partition, r.src.Offset})
+		}
+	case store.Users.Name:
+		for i := range b.b.users {
+			r, u := &b.b.users[i], &b.b.users[i].ev
+			if !r.deleted {
+				out = append(out, []any{u.ID, u.Name, u.Email, u.Country, u.SignupAt, string(u.Experience),
+					string(u.RiskTolerance), u.Sectors, u.UpdatedAt, r.src.Partition, r.src.Offset})
+			}
+		}
+	case store.Accounts.Name:
+		for i := range b.b.users {
+			r, u := &b.b.users[i], &b.b.users[i].ev
+			if !r.deleted {
+				a := &u.Account
+				out = append(out, []any{a.ID, u.ID, string(a.Type), a.Currency, numeric(a.Balance), u.UpdatedAt, nil, u.UpdatedAt})
+			}
+		}
+	}
+	return out
+}
+
+// numeric is d as pgx's numeric value.
+func numeric(d event.Decimal) pgtype.Numeric {
+	return pgtype.Numeric{Int: big.NewInt(int64(d)), Exp: -event.Scale, Valid: true}
 }

@@ -39,6 +39,15 @@ func (p *positions) set(tp topicPartition, next int64) {
 	p.m[tp] = next
 }
 
+// advance sets tp's position if tp is still assigned (it has one).
+func (p *positions) advance(tp topicPartition, next int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.m[tp]; ok {
+		p.m[tp] = next
+	}
+}
+
 func (p *positions) drop(parts map[string][]int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -53,8 +53,10 @@ type Options struct {
 	// AttemptTimeout bounds one attempt to load a batch (default 60 s).
 	// An attempt in flight when Run's context ends is allowed to finish.
 	AttemptTimeout time.Duration
-	// FetchMaxBytes bounds one fetch response per broker (default 16 MiB);
-	// with the batch it bounds the sink's memory.
+	// FetchMaxBytes bounds one fetch response per broker (default 2 MiB,
+	// a quarter of it per partition); with the batch it bounds the sink's
+	// memory. The bound is on compressed bytes: JSON records compressed
+	// with zstd take about ten times as much once decompressed.
 	FetchMaxBytes int32
 	// Transforms is the stage between decoding and loading; nil means
 	// DefaultTransforms.
@@ -108,7 +110,7 @@ func (o *Options) setDefaults() {
 		o.BatchSize = 5000
 	}
 	if o.FetchMaxBytes <= 0 {
-		o.FetchMaxBytes = 16 << 20
+		o.FetchMaxBytes = 2 << 20
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -137,6 +139,14 @@ type Sink struct {
 	w          writer
 	parts      partitionCache
 	build      builder
+	// first is when the first committed batch's first record arrived,
+	// loaded the records committed since: Run's end report.
+	first  time.Time
+	loaded int64
+	// loading is the batch being loaded while the next one is fetched,
+	// if any; revoked counts the revocations and losses of partitions.
+	loading atomic.Pointer[loadJob]
+	revoked atomic.Int64
 }
 
 // New returns a sink that loads into pool and registers its metrics with
@@ -181,13 +191,15 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.AdjustFetchOffsetsFn(s.adjustOffsets),
-		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+		kgo.OnPartitionsRevoked(func(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+			s.handOver(ctx)
 			s.pos.drop(revoked)
 			if len(revoked) > 0 {
 				s.log.Info("partitions revoked", "partitions", revoked)
 			}
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+			s.revoked.Add(1)
 			s.pos.drop(lost)
 			s.log.Warn("partitions lost", "partitions", lost)
 		}),
@@ -197,7 +209,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxBytes(s.opts.FetchMaxBytes),
-		kgo.FetchMaxPartitionBytes(min(s.opts.FetchMaxBytes, 4<<20)),
+		kgo.FetchMaxPartitionBytes(max(s.opts.FetchMaxBytes/4, 64<<10)),
 		s.hooks,
 	)
 	if s.opts.SessionTimeout > 0 {
@@ -232,28 +244,7 @@ func (s *Sink) Run(ctx context.Context) error {
 
 	s.log.Info("sink running", "group", s.opts.Group, "topics", s.dataTopics,
 		"batch_size", s.opts.BatchSize, "batch_timeout", s.opts.BatchTimeout, "until_caught_up", s.opts.UntilCaughtUp)
-	for {
-		b, refused := s.fill(ctx)
-		if refused != nil {
-			return fmt.Errorf("sink: %w", refused)
-		}
-		if !b.empty() {
-			if err := s.flush(ctx, b); err != nil {
-				if ctx.Err() != nil {
-					return nil // stopped while retrying: the batch loads next time
-				}
-				return fmt.Errorf("sink: %w", err)
-			}
-		}
-		cl.AllowRebalance()
-		if ctx.Err() != nil {
-			return nil
-		}
-		if target != nil && s.caughtUp(ctx, target) {
-			s.log.Info("caught up with the end offsets seen at start")
-			return nil
-		}
-	}
+	return s.consume(ctx, target)
 }
 
 // Ping reports whether the sink is running and a broker answers; it is
@@ -274,7 +265,7 @@ const idlePoll = 500 * time.Millisecond
 // BatchTimeout has passed since its first record, an idle poll ends empty
 // or ctx ends. A refusal for want of an ACL (to join the group, to read a
 // topic) ends it with that error: no retry fixes it.
-func (s *Sink) fill(ctx context.Context) (*batch, error) {
+func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64) (*batch, error) {
 	b := newBatch()
 	for b.records < s.opts.BatchSize {
 		start := s.opts.Now()
@@ -303,7 +294,7 @@ func (s *Sink) fill(ctx context.Context) (*batch, error) {
 		now := s.opts.Now()
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) > 0 {
-				n := s.build.addPartition(b, p.Topic, p.Partition, p.Records, s.pos.get, now)
+				n := s.build.addPartition(b, p.Topic, p.Partition, p.Records, pos, now)
 				s.metrics.skipped.Add(float64(n))
 			}
 		})
@@ -329,9 +320,10 @@ func resource(topic, group string) string {
 	return "topic " + topic
 }
 
-// flush loads b, retrying what can pass, until it is committed, fenced
-// off (dropped: its records are read again from the stored offsets) or a
-// fatal error stops the sink. While it retries, fetching is paused.
+// flush loads b, retrying what can pass, until it is committed (nil), or
+// fenced off (errFenced: its partitions must be re-read from the stored
+// offsets), or a fatal error stops the sink, or ctx ends. While it
+// retries, fetching is paused. It runs on the loading goroutine.
 func (s *Sink) flush(ctx context.Context, b *batch) error {
 	start := s.opts.Now()
 	bo := backoff{min: s.opts.RetryMin, max: s.opts.RetryMax}
@@ -346,7 +338,6 @@ func (s *Sink) flush(ctx context.Context, b *batch) error {
 	for attempt := 1; ; attempt++ {
 		err := s.attempt(ctx, b)
 		if err == nil {
-			s.committed(ctx, b, start)
 			return nil
 		}
 		class := classify(err)
@@ -357,7 +348,7 @@ func (s *Sink) flush(ctx context.Context, b *batch) error {
 		case classFenced:
 			s.metrics.fenced.Inc()
 			s.log.Warn("batch fenced off; re-reading from the stored offsets", "records", b.records)
-			return s.resync(ctx, b)
+			return errFenced
 		case classPartition:
 			s.log.Info("a partition went missing; creating it again", "error", err)
 			s.parts.forget()
@@ -405,12 +396,17 @@ func (s *Sink) attempt(ctx context.Context, b *batch) error {
 	return s.w.commit(actx, b)
 }
 
-// committed records a committed batch: positions, metrics, the Kafka
-// commit.
+// committed records a committed batch: positions (of the partitions
+// still assigned), metrics, the Kafka commit. start is when its loading
+// began.
 func (s *Sink) committed(ctx context.Context, b *batch, start time.Time) {
 	for tp, r := range b.ranges {
-		s.pos.set(tp, r.to)
+		s.pos.advance(tp, r.to)
 	}
+	if s.first.IsZero() {
+		s.first = b.started
+	}
+	s.loaded += int64(b.records)
 	now := s.opts.Now()
 	m := s.metrics
 	m.batchSeconds.Observe(now.Sub(start).Seconds())
