@@ -91,6 +91,7 @@ func (s *Sink) Bind(fs *pflag.FlagSet) {
 	b := binder{fs: fs, env: "SINK_"}
 	b.string(&s.Group, "group", "Kafka consumer group of the sink")
 	b.int(&s.BatchSize, "batch-size", "most records loaded in one transaction")
+	b.int(&s.BatchBytes, "batch-bytes", "most record bytes (keys and values) loaded in one transaction")
 	b.duration(&s.BatchTimeout, "batch-timeout", "flush a partial batch after this long")
 	b.bool(&s.UntilCaughtUp, "until-caught-up", "exit 0 once every partition reaches the end offsets seen at start")
 	b.duration(&s.SessionTimeout, "session-timeout", "consumer group session timeout: how soon a dead instance's partitions move to the others")

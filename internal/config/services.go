@@ -69,6 +69,10 @@ type Sink struct {
 	Group string `yaml:"group"`
 	// BatchSize is the most records loaded in one transaction.
 	BatchSize int `yaml:"batch_size"`
+	// BatchBytes is the most record bytes (keys and values) loaded in one
+	// transaction: with BatchSize it bounds the sink's memory whatever the
+	// record size.
+	BatchBytes int `yaml:"batch_bytes"`
 	// BatchTimeout flushes a partial batch after this long.
 	BatchTimeout time.Duration `yaml:"batch_timeout"`
 	// UntilCaughtUp exits once every partition is consumed up to the end
@@ -126,6 +130,7 @@ func defaultSink() Sink {
 	return Sink{
 		Group:          "tradestream-sink",
 		BatchSize:      5000,
+		BatchBytes:     16 << 20,
 		BatchTimeout:   200 * time.Millisecond,
 		SessionTimeout: 45 * time.Second,
 	}

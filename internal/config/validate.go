@@ -78,6 +78,9 @@ func (s *Sink) Validate() error {
 	if s.BatchSize <= 0 {
 		p.addf("sink batch size: %d; must be positive", s.BatchSize)
 	}
+	if s.BatchBytes < 1<<10 {
+		p.addf("sink batch bytes: %d; must be at least 1024", s.BatchBytes)
+	}
 	if s.BatchTimeout <= 0 {
 		p.addf("sink batch timeout: %v; must be positive", s.BatchTimeout)
 	}

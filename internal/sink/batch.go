@@ -81,6 +81,7 @@ type batch struct {
 	// perTopic counts the records consumed per short topic name.
 	perTopic map[string]int
 	records  int
+	bytes    int // keys and values of the records
 	started  time.Time
 	// dlqSent is how many of dead have gone to the deadletter topic, so a
 	// retried batch does not send them again.
@@ -130,6 +131,7 @@ func (bl *builder) addPartition(b *batch, topic string, partition int32, recs []
 			continue
 		}
 		b.records++
+		b.bytes += len(rec.Key) + len(rec.Value)
 		b.perTopic[short]++
 		bl.add(b, short, rec)
 	}

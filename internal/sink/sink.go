@@ -28,6 +28,9 @@ type Options struct {
 	Topics kafka.Topics
 	// BatchSize is the most records loaded in one transaction.
 	BatchSize int
+	// BatchBytes is the most record bytes (keys and values) in one batch
+	// (default 16 MiB); a batch ends at the poll that reaches it.
+	BatchBytes int
 	// BatchTimeout is how long a partial batch waits for more records.
 	BatchTimeout time.Duration
 	// UntilCaughtUp makes Run return nil once the stored offsets of every
@@ -73,8 +76,9 @@ type Options struct {
 
 // Committed describes a committed batch, for Options.OnCommit.
 type Committed struct {
-	// Records is the number of records the batch covered.
-	Records int
+	// Records is the number of records the batch covered, Bytes their
+	// keys and values.
+	Records, Bytes int
 	// FirstRecord is when the batch's first record arrived.
 	FirstRecord time.Time
 }
@@ -86,6 +90,7 @@ func OptionsFrom(cfg config.Config) Options {
 		Group:           cfg.Sink.Group,
 		Topics:          kafka.TopicNames(cfg.Topics.Prefix),
 		BatchSize:       cfg.Sink.BatchSize,
+		BatchBytes:      cfg.Sink.BatchBytes,
 		BatchTimeout:    cfg.Sink.BatchTimeout,
 		UntilCaughtUp:   cfg.Sink.UntilCaughtUp,
 		RetentionDays:   cfg.Database.RetentionDays,
@@ -108,6 +113,9 @@ func (o *Options) setDefaults() {
 	def(&o.AttemptTimeout, 60*time.Second)
 	if o.BatchSize <= 0 {
 		o.BatchSize = 5000
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 16 << 20
 	}
 	if o.FetchMaxBytes <= 0 {
 		o.FetchMaxBytes = 2 << 20
@@ -261,20 +269,21 @@ func (s *Sink) Ping(ctx context.Context) error {
 // sink still lets rebalances through and checks whether it has caught up.
 const idlePoll = 500 * time.Millisecond
 
-// fill polls records into a new batch until it holds BatchSize records,
+// fill polls records into a new batch until it holds BatchSize records or
+// BatchBytes bytes,
 // BatchTimeout has passed since its first record, an idle poll ends empty
 // or ctx ends. A refusal for want of an ACL (to join the group, to read a
 // topic) ends it with that error: no retry fixes it.
 func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64) (*batch, error) {
 	b := newBatch()
-	for b.records < s.opts.BatchSize {
+	for b.records < s.opts.BatchSize && b.bytes < s.opts.BatchBytes {
 		start := s.opts.Now()
 		deadline := start.Add(idlePoll)
 		if !b.empty() {
 			deadline = b.started.Add(s.opts.BatchTimeout)
 		}
 		pctx, cancel := context.WithTimeout(ctx, deadline.Sub(start))
-		fetches := s.cl.PollRecords(pctx, s.opts.BatchSize-b.records)
+		fetches := s.cl.PollRecords(pctx, s.pollSize(b))
 		cancel()
 		if fetches.IsClientClosed() {
 			return b, nil
@@ -309,6 +318,22 @@ func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64) (*batch
 		}
 	}
 	return b, nil
+}
+
+// firstPoll is the most records the first poll of a batch takes, before
+// their size is known.
+const firstPoll = 1000
+
+// pollSize is how many records the next poll into b may take: what is left
+// of BatchSize, and of BatchBytes at the batch's mean record size so far,
+// so that records of any size keep a batch near its byte bound.
+func (s *Sink) pollSize(b *batch) int {
+	n := s.opts.BatchSize - b.records
+	if b.records == 0 {
+		return min(n, firstPoll)
+	}
+	mean := b.bytes/b.records + 1
+	return max(1, min(n, (s.opts.BatchBytes-b.bytes)/mean+1))
 }
 
 // resource names what a fetch error is about: the topic, or the group
@@ -427,6 +452,6 @@ func (s *Sink) committed(ctx context.Context, b *batch, start time.Time) {
 	}
 	s.commitToKafka(ctx, b)
 	if s.opts.OnCommit != nil {
-		s.opts.OnCommit(Committed{Records: b.records, FirstRecord: b.started})
+		s.opts.OnCommit(Committed{Records: b.records, Bytes: b.bytes, FirstRecord: b.started})
 	}
 }
