@@ -116,21 +116,22 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []TopicSpec) ([]str
 	if err := errors.Join(errs...); err != nil {
 		return created, err
 	}
-	return created, waitVisible(ctx, cl, created)
+	return created, waitVisible(ctx, cl, created, 0)
 }
 
 // waitVisible waits, for at most fifteen seconds, until every broker's
-// metadata has a leader for every partition of the named topics. Brokers
+// metadata has a leader for every partition of the named topics, and at
+// least want partitions of each (0: any number). Brokers
 // learn of new topics asynchronously, so asking one is not enough: a
 // listing that follows could be answered by another.
-func waitVisible(ctx context.Context, cl *kgo.Client, topics []string) error {
+func waitVisible(ctx context.Context, cl *kgo.Client, topics []string, want int) error {
 	if len(topics) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	for {
-		ready, err := visibleEverywhere(ctx, cl, topics)
+		ready, err := visibleEverywhere(ctx, cl, topics, want)
 		if ready {
 			return nil
 		}
@@ -145,7 +146,7 @@ func waitVisible(ctx context.Context, cl *kgo.Client, topics []string) error {
 	}
 }
 
-func visibleEverywhere(ctx context.Context, cl *kgo.Client, topics []string) (bool, error) {
+func visibleEverywhere(ctx context.Context, cl *kgo.Client, topics []string, want int) (bool, error) {
 	md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
 	if err != nil {
 		return false, err
@@ -167,6 +168,9 @@ func visibleEverywhere(ctx context.Context, cl *kgo.Client, topics []string) (bo
 		for _, t := range resp.Topics {
 			if t.ErrorCode != 0 || len(t.Partitions) == 0 {
 				return false, kerr.ErrorForCode(t.ErrorCode)
+			}
+			if len(t.Partitions) < want {
+				return false, nil
 			}
 			for _, p := range t.Partitions {
 				if p.ErrorCode != 0 || p.Leader < 0 {
