@@ -59,6 +59,7 @@ printed. To rotate a password, change it in the URL and run this again.
 			Args:  cobra.NoArgs,
 			RunE:  r.dbVersion,
 		},
+		r.dbRebuildCommand(),
 	)
 	return cmd
 }
