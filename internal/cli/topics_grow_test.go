@@ -193,4 +193,3 @@ func caughtUp(ctx context.Context, t *testing.T, pool *pgxpool.Pool, brokers []s
 	}
 	return true
 }
-
