@@ -195,15 +195,7 @@ func AddPartitions(ctx context.Context, cl *kgo.Client, n int, topics ...string)
 	}
 	for _, r := range resp.Sorted() {
 		if r.Err != nil {
-			msg := r.Err.Error()
-			if r.ErrMessage != "" {
-				msg += ": " + r.ErrMessage
-			}
-			if IsDenied(r.Err) {
-				errs = append(errs, fmt.Errorf("add partitions to %s: %w", r.Topic, Denied(r.Err, "", "ALTER", "topic "+r.Topic)))
-				continue
-			}
-			errs = append(errs, fmt.Errorf("add partitions to %s: %s", r.Topic, msg))
+			errs = append(errs, topicError("add partitions to "+r.Topic, r.Err, r.ErrMessage, "ALTER", r.Topic))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -100,15 +100,7 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []TopicSpec) ([]str
 			errs = append(errs, fmt.Errorf("create topic %s: %w", s.Name, err))
 		case errors.Is(r.Err, kerr.TopicAlreadyExists):
 		case r.Err != nil:
-			msg := r.Err.Error()
-			if r.ErrMessage != "" {
-				msg += ": " + r.ErrMessage
-			}
-			if IsDenied(r.Err) {
-				errs = append(errs, fmt.Errorf("create topic %s: %w", s.Name, Denied(r.Err, "", "CREATE", "topic "+s.Name)))
-				continue
-			}
-			errs = append(errs, fmt.Errorf("create topic %s: %s", s.Name, msg))
+			errs = append(errs, topicError("create topic "+s.Name, r.Err, r.ErrMessage, "CREATE", s.Name))
 		default:
 			created = append(created, s.Name)
 		}
@@ -117,6 +109,20 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []TopicSpec) ([]str
 		return created, err
 	}
 	return created, waitVisible(ctx, cl, created, 0)
+}
+
+// topicError is a topic's error in an admin response, what the op was
+// doing: a refusal for want of an ACL names the operation, else the
+// broker's message is added.
+func topicError(what string, err error, message, operation, topic string) error {
+	if IsDenied(err) {
+		return fmt.Errorf("%s: %w", what, Denied(err, "", operation, "topic "+topic))
+	}
+	msg := err.Error()
+	if message != "" {
+		msg += ": " + message
+	}
+	return fmt.Errorf("%s: %s", what, msg)
 }
 
 // waitVisible waits, for at most fifteen seconds, until every broker's
