@@ -13,7 +13,7 @@ import (
 func (r *root) dbCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "db",
-		Short: "Database schema: migrations, partition upkeep and roles",
+		Short: "Database schema: migrations, partition upkeep, roles, and rebuilding from the topics",
 	}
 	group(cmd)
 	cmd.AddCommand(
