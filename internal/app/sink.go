@@ -13,12 +13,17 @@ import (
 	"github.com/tradestream/tradestream/internal/sink"
 )
 
-// sinkService builds the sink on pool with its metrics in reg.
-func (e *Env) sinkService(pool *pgxpool.Pool, reg prometheus.Registerer) (Service, *sink.Sink, error) {
+// sinkService builds the sink on pool with its metrics in reg; adjust
+// changes the options the configuration sets (db rebuild's progress).
+func (e *Env) sinkService(pool *pgxpool.Pool, reg prometheus.Registerer, adjust ...func(*sink.Options)) (Service, *sink.Sink, error) {
 	if err := Invalid(e.Config.Sink.Validate()); err != nil {
 		return Service{}, nil, err
 	}
-	s, err := sink.New(e.Config.Kafka, pool, e.Log, reg, sink.OptionsFrom(e.Config))
+	opts := sink.OptionsFrom(e.Config)
+	for _, f := range adjust {
+		f(&opts)
+	}
+	s, err := sink.New(e.Config.Kafka, pool, e.Log, reg, opts)
 	if err != nil {
 		return Service{}, nil, fmt.Errorf("sink: %w", err)
 	}

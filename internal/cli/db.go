@@ -13,7 +13,7 @@ import (
 func (r *root) dbCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "db",
-		Short: "Database schema: migrations, partition upkeep and roles",
+		Short: "Database schema: migrations, partition upkeep, roles, and rebuilding from the topics",
 	}
 	group(cmd)
 	cmd.AddCommand(
@@ -59,6 +59,7 @@ printed. To rotate a password, change it in the URL and run this again.
 			Args:  cobra.NoArgs,
 			RunE:  r.dbVersion,
 		},
+		r.dbRebuildCommand(),
 	)
 	return cmd
 }

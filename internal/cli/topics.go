@@ -18,7 +18,7 @@ import (
 func (r *root) topicsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "topics",
-		Short: "Create, list and describe tradestream's Kafka topics",
+		Short: "Create, list, describe, grow, export and import tradestream's Kafka topics",
 		Long: `Manage tradestream's topics through the Kafka admin API. The topics are
 <prefix>users (compacted), <prefix>prices, <prefix>trades, <prefix>alerts and
 <prefix>deadletter, with the partitions, replication factor and retention of
@@ -47,6 +47,7 @@ the --topic-* settings.`,
 			RunE:    r.topicsDescribe,
 		},
 	)
+	cmd.AddCommand(r.topicsDataCommands()...)
 	return cmd
 }
 

@@ -24,6 +24,10 @@ import (
 	"github.com/tradestream/tradestream/internal/config"
 )
 
+// MetadataMaxAge is how often every client refreshes its metadata, and so
+// how soon it sees partitions added to a topic.
+const MetadataMaxAge = 10 * time.Second
+
 // Options translates the connection part of cfg (brokers, client id, TLS,
 // SASL, timeouts) into franz-go options, with logging through log.
 func Options(cfg config.Kafka, log *slog.Logger) ([]kgo.Opt, error) {
@@ -35,6 +39,10 @@ func Options(cfg config.Kafka, log *slog.Logger) ([]kgo.Opt, error) {
 		// Retries are bounded in time rather than count so that a broker
 		// restart is ridden out but a dead cluster surfaces as an error.
 		kgo.RetryTimeout(30 * time.Second),
+		// Partitions added online (`topics add-partitions`) reach the
+		// producers and consumer groups at their next metadata refresh:
+		// every 10 s rather than franz-go's 5 min, a small request.
+		kgo.MetadataMaxAge(MetadataMaxAge),
 	}
 	tc, err := tlsConfig(cfg.TLS)
 	if err != nil {

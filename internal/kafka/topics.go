@@ -100,15 +100,7 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []TopicSpec) ([]str
 			errs = append(errs, fmt.Errorf("create topic %s: %w", s.Name, err))
 		case errors.Is(r.Err, kerr.TopicAlreadyExists):
 		case r.Err != nil:
-			msg := r.Err.Error()
-			if r.ErrMessage != "" {
-				msg += ": " + r.ErrMessage
-			}
-			if IsDenied(r.Err) {
-				errs = append(errs, fmt.Errorf("create topic %s: %w", s.Name, Denied(r.Err, "", "CREATE", "topic "+s.Name)))
-				continue
-			}
-			errs = append(errs, fmt.Errorf("create topic %s: %s", s.Name, msg))
+			errs = append(errs, topicError("create topic "+s.Name, r.Err, r.ErrMessage, "CREATE", s.Name))
 		default:
 			created = append(created, s.Name)
 		}
@@ -116,21 +108,36 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []TopicSpec) ([]str
 	if err := errors.Join(errs...); err != nil {
 		return created, err
 	}
-	return created, waitVisible(ctx, cl, created)
+	return created, waitVisible(ctx, cl, created, 0)
+}
+
+// topicError is a topic's error in an admin response, what the op was
+// doing: a refusal for want of an ACL names the operation, else the
+// broker's message is added.
+func topicError(what string, err error, message, operation, topic string) error {
+	if IsDenied(err) {
+		return fmt.Errorf("%s: %w", what, Denied(err, "", operation, "topic "+topic))
+	}
+	msg := err.Error()
+	if message != "" {
+		msg += ": " + message
+	}
+	return fmt.Errorf("%s: %s", what, msg)
 }
 
 // waitVisible waits, for at most fifteen seconds, until every broker's
-// metadata has a leader for every partition of the named topics. Brokers
+// metadata has a leader for every partition of the named topics, and at
+// least want partitions of each (0: any number). Brokers
 // learn of new topics asynchronously, so asking one is not enough: a
 // listing that follows could be answered by another.
-func waitVisible(ctx context.Context, cl *kgo.Client, topics []string) error {
+func waitVisible(ctx context.Context, cl *kgo.Client, topics []string, want int) error {
 	if len(topics) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	for {
-		ready, err := visibleEverywhere(ctx, cl, topics)
+		ready, err := visibleEverywhere(ctx, cl, topics, want)
 		if ready {
 			return nil
 		}
@@ -145,7 +152,7 @@ func waitVisible(ctx context.Context, cl *kgo.Client, topics []string) error {
 	}
 }
 
-func visibleEverywhere(ctx context.Context, cl *kgo.Client, topics []string) (bool, error) {
+func visibleEverywhere(ctx context.Context, cl *kgo.Client, topics []string, want int) (bool, error) {
 	md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
 	if err != nil {
 		return false, err
@@ -167,6 +174,9 @@ func visibleEverywhere(ctx context.Context, cl *kgo.Client, topics []string) (bo
 		for _, t := range resp.Topics {
 			if t.ErrorCode != 0 || len(t.Partitions) == 0 {
 				return false, kerr.ErrorForCode(t.ErrorCode)
+			}
+			if len(t.Partitions) < want {
+				return false, nil
 			}
 			for _, p := range t.Partitions {
 				if p.ErrorCode != 0 || p.Leader < 0 {

@@ -35,14 +35,17 @@ var createStages = strings.Join([]string{
 	stageUsers.CreateTempSQL(), stageAccounts.CreateTempSQL(), stageAlerts.CreateTempSQL(),
 }, ";\n")
 
-// Latest profile wins: the newer record of the key in Kafka order (the
-// order compaction keeps). Offsets the sink has stored are never
-// redelivered, so the guard only matters for hand-made replays.
+// Latest profile wins: the newer updated_at, the profile's own version.
+// Kafka order decides only between equal versions: within a partition the
+// later record, from another partition the one loaded last. Offsets do
+// not order a key's records once partitions were added (its versions then
+// span two partitions, loaded in any order), nor across a rebuild.
 var upsertUsers = fmt.Sprintf(`
 INSERT INTO users AS u (%[1]s)
 SELECT %[1]s FROM %[2]s
 ON CONFLICT (user_id) DO UPDATE SET %[3]s
-WHERE u.kafka_partition <> excluded.kafka_partition OR u.kafka_offset < excluded.kafka_offset`,
+WHERE excluded.updated_at > u.updated_at OR (excluded.updated_at = u.updated_at
+  AND (u.kafka_partition <> excluded.kafka_partition OR u.kafka_offset < excluded.kafka_offset))`,
 	store.Users.ColumnList(), stageUsers.Name, store.ExcludedSet(store.Users.Without("user_id").Names()...))
 
 // A profile states the account's type and currency, and its balance as of
@@ -78,15 +81,20 @@ ON CONFLICT (alert_id) DO NOTHING`, stageAlerts.ColumnList(), stageAlerts.Name)
 
 const deleteUsers = `DELETE FROM users WHERE user_id = ANY($1)`
 
-// upsertUsers applies the last record of each user in rows: a profile is
-// upserted (with its account), a tombstone deletes the user.
+// upsertUsers applies the newest record of each user in rows: a profile
+// is upserted (with its account), a tombstone deletes the user. Newest is
+// the latest updated_at, arrival deciding a tie; a tombstone is newer than
+// the profiles before it and older than those after it.
 func (w *writer) upsertUsers(ctx context.Context, tx pgx.Tx, rows []userRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	last := make(map[int64]int, len(rows))
 	for i := range rows {
-		last[rows[i].id] = i
+		j, ok := last[rows[i].id]
+		if !ok || rows[i].deleted || rows[j].deleted || !rows[i].ev.UpdatedAt.Before(rows[j].ev.UpdatedAt) {
+			last[rows[i].id] = i
+		}
 	}
 	c := &w.buf
 	c.reset()

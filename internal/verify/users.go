@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/kafka"
 )
 
@@ -16,6 +18,41 @@ type latest struct {
 	partition int32
 	offset    int64
 	tombstone bool
+	// opaque is a record that does not decode (and is no dead letter): it
+	// is ordered by arrival, like a tombstone, and no row can hold it.
+	opaque bool
+	// at is the profile's updated_at, its version.
+	at time.Time
+	// also are records of the same version in other partitions, which
+	// the row may hold instead: the sink keeps whichever it loaded last.
+	also []position
+}
+
+type position struct {
+	partition int32
+	offset    int64
+}
+
+// holds reports whether a row stored from partition and offset holds l.
+func (l latest) holds(partition int32, offset int64) bool {
+	if l.partition == partition && l.offset == offset {
+		return true
+	}
+	return slices.Contains(l.also, position{partition, offset})
+}
+
+// newer folds the record at (partition, offset) into the key's latest, as
+// the sink orders a key's records: by updated_at, the later record of a
+// partition winning a tie; a tombstone by arrival.
+func (l *latest) newer(r latest, seen bool) {
+	switch {
+	case !seen || r.tombstone || l.tombstone || r.opaque || l.opaque || r.at.After(l.at):
+		*l = r
+	case r.at.Equal(l.at) && r.partition == l.partition:
+		l.offset = r.offset
+	case r.at.Equal(l.at):
+		l.also = append(l.also, position{r.partition, r.offset})
+	}
 }
 
 // users reads the users topic up to the sink's stored positions and checks
@@ -48,7 +85,7 @@ func (v *verifier) users(ctx context.Context) error {
 		case !ok || w.tombstone:
 			u.Extra++
 			sample = append(sample, id)
-		case w.partition != part || w.offset != off:
+		case !w.holds(part, off):
 			u.Stale++
 			sample = append(sample, id)
 		}
@@ -77,7 +114,9 @@ func (v *verifier) users(ctx context.Context) error {
 
 // latestUsers reads topic from the start of each partition up to its
 // stored position and returns the last record per user id, skipping dead
-// letters. A key that is not a user id can only be a dead letter.
+// letters. A key that is not a user id can only be a dead letter. Once
+// partitions were added a key's records span two partitions, so "last"
+// is by the profile's updated_at, as the sink keeps them.
 func (v *verifier) latestUsers(ctx context.Context, topic string) (map[int64]latest, error) {
 	dead, err := v.deadOffsets(ctx, topic)
 	if err != nil {
@@ -128,7 +167,14 @@ func (v *verifier) latestUsers(ctx context.Context, topic string) (map[int64]lat
 			if err != nil {
 				return
 			}
-			out[id] = latest{partition: r.Partition, offset: r.Offset, tombstone: r.Value == nil}
+			rec := latest{partition: r.Partition, offset: r.Offset, tombstone: r.Value == nil}
+			if !rec.tombstone {
+				u, err := event.DecodeUser(r.Value)
+				rec.at, rec.opaque = u.UpdatedAt, err != nil
+			}
+			cur, seen := out[id]
+			cur.newer(rec, seen)
+			out[id] = cur
 		})
 	}
 	return out, nil

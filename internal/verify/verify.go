@@ -15,8 +15,10 @@
 // transactions, so their offsets have gaps by design: there only
 // duplicates and rows past the stored position are checked by offset. For
 // users the check is per key. The topic is read up to the stored positions, and
-// each user's row must hold the last record of its key that is not a dead
-// letter (none after a tombstone).
+// each user's row must hold the newest record of its key that is not a dead
+// letter (none after a tombstone): the latest updated_at, and of equal ones
+// the last in its partition (a key's records span two partitions once
+// partitions were added).
 //
 // Balances: every account whose balance came from a trade must hold that
 // trade's balance_after, and no stored trade of the account may be newer;
