@@ -38,7 +38,7 @@ var testTime = time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
 func testUser(id int64, email string) event.User {
 	return event.User{ID: id, Name: "Ada", Email: email, Country: "GB", SignupAt: testTime,
 		Experience: event.ExperienceBeginner, RiskTolerance: event.RiskLow, Sectors: []string{"Energy"},
-		Account: event.Account{ID: id, Type: event.AccountCash, Currency: "USD", Balance: event.FromInt(1000)},
+		Account:   event.Account{ID: id, Type: event.AccountCash, Currency: "USD", Balance: event.FromInt(1000)},
 		UpdatedAt: testTime}
 }
 

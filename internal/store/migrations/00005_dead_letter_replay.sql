@@ -4,11 +4,12 @@
 -- `tradestream deadletters replay`. The mark and the rows it loaded commit
 -- in one transaction, so a dead letter is replayed at most once and a
 -- crashed replay leaves no trace. replay_outcome is 'loaded' (the record
--- is now a row, and no longer counts as a dead letter) or 'dead' (dead
--- again, with replay_reason and replay_error saying why this time).
+-- is now a row, and no longer counts as a dead letter), 'dropped' (a
+-- transform now filters it out) or 'dead' (dead again, with replay_reason
+-- and replay_error saying why this time).
 ALTER TABLE dead_letters
     ADD COLUMN replayed_at    timestamptz,
-    ADD COLUMN replay_outcome text CHECK (replay_outcome IN ('loaded', 'dead')),
+    ADD COLUMN replay_outcome text CHECK (replay_outcome IN ('loaded', 'dropped', 'dead')),
     ADD COLUMN replay_reason  text,
     ADD COLUMN replay_error   text,
     ADD CONSTRAINT dead_letters_replay_marked
