@@ -219,11 +219,7 @@ func TestDeclaredTransformsThroughTheSink(t *testing.T) {
 	opts.Declared = declared
 	e.runSink(t, opts, nil, time.Minute)
 
-	for _, tc := range []struct {
-		name string
-		sql  string
-		want int64
-	}{
+	e.expectCounts(t, []countCheck{
 		{"users kept (test users dropped)", "SELECT count(*) FROM users", 2},
 		{"test users nowhere", "SELECT count(*) FROM users WHERE email LIKE '%@test.example'", 0},
 		{"users without sectors", "SELECT count(*) FROM users WHERE sectors = '{}'", 2},
@@ -232,11 +228,7 @@ func TestDeclaredTransformsThroughTheSink(t *testing.T) {
 		{"other sector kept", "SELECT count(*) FROM price_ticks WHERE sector = 'Technology'", 1},
 		{"trades within the notional", "SELECT count(*) FROM trades WHERE symbol = 'XOM'", 2},
 		{"trade above the notional", "SELECT count(*) FROM dead_letters WHERE reason = 'above_notional' AND kafka_offset = 1", 1},
-	} {
-		if got := e.count(t, tc.sql); got != tc.want {
-			t.Errorf("%s: got %d, want %d", tc.name, got, tc.want)
-		}
-	}
+	}...)
 	// Every offset was consumed, the dropped ones too.
 	if got := e.count(t, "SELECT next_offset FROM sink_offsets WHERE topic = $1", e.names.Users); got != 4 {
 		t.Errorf("users stored offset: got %d, want 4", got)

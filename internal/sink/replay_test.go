@@ -65,21 +65,13 @@ func TestReplayAfterAFix(t *testing.T) {
 	if rep.Replayed != 3 || rep.Loaded != 2 || rep.Dead != 1 || rep.Reasons["above_new_limit"] != 1 || rep.Chunks != 2 {
 		t.Errorf("replay: got %+v, want 3 replayed in 2 chunks: 2 loaded, 1 dead again (above_new_limit)", rep)
 	}
-	for _, tc := range []struct {
-		name string
-		sql  string
-		want int64
-	}{
+	e.expectCounts(t, []countCheck{
 		{"trades", "SELECT count(*) FROM trades", 4},
 		{"loaded dead letters", "SELECT count(*) FROM dead_letters WHERE replay_outcome = 'loaded' AND kafka_offset IN (1, 2)", 2},
 		{"dead again", "SELECT count(*) FROM dead_letters WHERE replay_outcome = 'dead' AND replay_reason = 'above_new_limit' AND kafka_offset = 3 AND replay_error <> ''", 1},
 		{"unknown schema untouched", "SELECT count(*) FROM dead_letters WHERE reason = 'unknown_schema' AND replayed_at IS NULL", 1},
 		{"loaded rows keep their offsets", "SELECT count(*) FROM trades WHERE kafka_offset IN (1, 2) AND kafka_partition = 0", 2},
-	} {
-		if got := e.count(t, tc.sql); got != tc.want {
-			t.Errorf("%s: got %d, want %d", tc.name, got, tc.want)
-		}
-	}
+	}...)
 	again, err := rp.Replay(ctx, DeadLetterFilter{Reasons: []string{"above_notional"}})
 	if err != nil || again.Replayed != 0 {
 		t.Errorf("second replay: got %+v, %v; want nothing replayed", again, err)
@@ -92,6 +84,23 @@ func TestReplayAfterAFix(t *testing.T) {
 	d := mustGet(t, e, dls[0].ID)
 	if d.ReplayOutcome != OutcomeDead || d.ReplayedAt == nil || string(d.Key) != "1" || len(d.Value) == 0 {
 		t.Errorf("show: got %+v, want the dead-again mark with the raw key and value", d)
+	}
+}
+
+// countCheck is one count(*) query and the count it must give.
+type countCheck struct {
+	name string
+	sql  string
+	want int64
+}
+
+// expectCounts runs each check's query and reports those that differ.
+func (e *testEnv) expectCounts(t *testing.T, checks ...countCheck) {
+	t.Helper()
+	for _, c := range checks {
+		if got := e.count(t, c.sql); got != c.want {
+			t.Errorf("%s: got %d, want %d", c.name, got, c.want)
+		}
 	}
 }
 
@@ -161,19 +170,11 @@ func TestKilledReplayReplaysEachOnce(t *testing.T) {
 	if n := second.logContains("replayed dead letters"); n == 0 {
 		t.Errorf("the second replay replayed nothing")
 	}
-	for _, tc := range []struct {
-		name string
-		sql  string
-		want int64
-	}{
+	e.expectCounts(t, []countCheck{
 		{"dead letters loaded", "SELECT count(*) FROM dead_letters WHERE replay_outcome = 'loaded'", total},
 		{"dead letters not replayed", "SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL", 0},
 		{"trade rows", "SELECT count(*) FROM trades", int64(exp.Trades)},
 		{"distinct trade offsets", "SELECT count(DISTINCT (kafka_partition, kafka_offset)) FROM trades", int64(exp.Trades)},
-	} {
-		if got := e.count(t, tc.sql); got != tc.want {
-			t.Errorf("%s: got %d, want %d", tc.name, got, tc.want)
-		}
-	}
+	}...)
 	e.verify(t, 0)
 }
