@@ -186,15 +186,14 @@ func (c *compiler) compile(sp config.Transform) *declared {
 	}
 	sort.Strings(fields)
 	for _, f := range fields {
-		kind, ok := c.settable(f, false)
+		ok := c.settable(f, false)
 		prog := c.program("set "+f, sp.Set[f], nil)
 		if ok {
 			d.set = append(d.set, setter{field: f, prog: prog})
-			_ = kind
 		}
 	}
 	for _, f := range sp.Unset {
-		if _, ok := c.settable(f, true); ok {
+		if c.settable(f, true) {
 			d.unset = append(d.unset, f)
 		}
 	}
@@ -203,8 +202,7 @@ func (c *compiler) compile(sp config.Transform) *declared {
 
 // settable checks that field exists and may be set (or, with unset,
 // cleared) on every topic of the step.
-func (c *compiler) settable(name string, unset bool) (fieldKind, bool) {
-	var kind fieldKind
+func (c *compiler) settable(name string, unset bool) bool {
 	ok := true
 	for _, t := range c.scope {
 		fs, known := eventFields[t]
@@ -223,9 +221,8 @@ func (c *compiler) settable(name string, unset bool) (fieldKind, bool) {
 			c.problem("field %q of topic %s is required and cannot be unset", name, t)
 			ok = false
 		}
-		kind = f.kind
 	}
-	return kind, ok
+	return ok
 }
 
 // program compiles one expression, wanting the output type want (nil:

@@ -197,5 +197,5 @@ func convert(k fieldKind, v ref.Val) (any, error) {
 			return native, nil
 		}
 	}
-	return nil, fmt.Errorf("got a %s, want a %s", v.Type().(ref.Type).TypeName(), k)
+	return nil, fmt.Errorf("got a %s, want a %s", v.Type().TypeName(), k)
 }
