@@ -2,24 +2,54 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tradestream/tradestream/internal/alert"
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/metrics"
 	"github.com/tradestream/tradestream/internal/sink"
 )
 
+// sinkSection validates the sink settings and compiles their declarative
+// transforms, reporting every problem of both together.
+type sinkSection struct{ cfg *config.Sink }
+
+// Validate implements the sections of Env.Validate.
+func (s sinkSection) Validate() error {
+	_, err := sink.CompileTransforms(s.cfg.Transforms)
+	return errors.Join(s.cfg.Validate(), err)
+}
+
+// SinkSection is the sink's part of the configuration for Env.Validate:
+// its settings and its declarative transforms, compiled.
+func (e *Env) SinkSection() interface{ Validate() error } {
+	return sinkSection{&e.Config.Sink}
+}
+
+// sinkOptions are the sink's options from the configuration, with its
+// declarative transforms compiled.
+func (e *Env) sinkOptions() (sink.Options, error) {
+	opts := sink.OptionsFrom(e.Config)
+	declared, err := sink.CompileTransforms(e.Config.Sink.Transforms)
+	if err := Invalid(errors.Join(e.Config.Sink.Validate(), err)); err != nil {
+		return opts, err
+	}
+	opts.Declared = declared
+	return opts, nil
+}
+
 // sinkService builds the sink on pool with its metrics in reg; adjust
 // changes the options the configuration sets (db rebuild's progress).
 func (e *Env) sinkService(pool *pgxpool.Pool, reg prometheus.Registerer, adjust ...func(*sink.Options)) (Service, *sink.Sink, error) {
-	if err := Invalid(e.Config.Sink.Validate()); err != nil {
+	opts, err := e.sinkOptions()
+	if err != nil {
 		return Service{}, nil, err
 	}
-	opts := sink.OptionsFrom(e.Config)
 	for _, f := range adjust {
 		f(&opts)
 	}
@@ -37,7 +67,7 @@ func (e *Env) sinkService(pool *pgxpool.Pool, reg prometheus.Registerer, adjust 
 func (e *Env) RunSink(ctx context.Context) error {
 	ps := e.pools()
 	defer ps.close()
-	pool, err := e.openLoader(ctx, ps, &e.Config.Sink)
+	pool, err := e.openLoader(ctx, ps, e.SinkSection())
 	if err != nil {
 		return err
 	}

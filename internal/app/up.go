@@ -19,7 +19,7 @@ import (
 // validated before anything connects.
 func (e *Env) Up(ctx context.Context) error {
 	c := &e.Config
-	if err := e.Validate(&c.Gen, &c.Sink, &c.Alerts, &c.Dashboard); err != nil {
+	if err := e.Validate(&c.Gen, e.SinkSection(), &c.Alerts, &c.Dashboard); err != nil {
 		return err
 	}
 	if c.Gen.DryRun {

@@ -132,6 +132,7 @@ then the YAML file given by --config, then the defaults shown here.`,
 		r.topicsCommand(),
 		r.aclsCommand(),
 		r.dbCommand(),
+		r.deadLettersCommand(),
 		r.benchCommand(),
 		r.versionCommand(),
 	)

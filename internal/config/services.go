@@ -81,6 +81,43 @@ type Sink struct {
 	// SessionTimeout is the consumer group session timeout: how soon a dead
 	// instance's partitions move to the others.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// Transforms are declarative steps of the sink's transform stage, run
+	// in order on every decoded record before the built-in ones (YAML
+	// only; see Transform). They are compiled and checked once at start.
+	Transforms []Transform `yaml:"transforms"`
+}
+
+// Transform is one declarative step of the sink's transform stage, in the
+// spirit of Kafka Connect's single message transforms. Expressions are CEL
+// (cel.dev) over the variables record (the event's fields by their JSON
+// names), topic, key and schema. A step does exactly one of: Drop (filter
+// the record out: neither loaded nor dead-lettered), Reject (send it to
+// the dead letters with Reason), Set (set or derive fields) or Unset
+// (clear optional fields). The sink package compiles and checks them.
+type Transform struct {
+	// Name names the step in errors and dead letters.
+	Name string `yaml:"name"`
+	// Topics are the short topic names the step applies to (users,
+	// prices, trades, alerts); empty means every topic.
+	Topics []string `yaml:"topics"`
+	// When, if set, is a bool expression: the step applies only to
+	// records for which it is true.
+	When string `yaml:"when"`
+	// Drop is a bool expression: records for which it is true are dropped.
+	Drop string `yaml:"drop"`
+	// Reject is a bool expression: records for which it is true become
+	// dead letters with Reason and the message of Message.
+	Reject string `yaml:"reject"`
+	// Reason is the dead-letter reason of Reject ([a-z0-9_]+).
+	Reason string `yaml:"reason"`
+	// Message, if set, is a string expression giving a rejected record's
+	// error text; by default it names the step.
+	Message string `yaml:"message"`
+	// Set maps field names to expressions giving their new values, all
+	// evaluated on the record as it was before the step.
+	Set map[string]string `yaml:"set"`
+	// Unset lists fields to clear.
+	Unset []string `yaml:"unset"`
 }
 
 // Alerts configures the alerts engine (`tradestream alerts run`, and the

@@ -34,6 +34,8 @@ type HealthSample struct {
 	// DeadLetters counts records in the deadletter topic and rows in the
 	// dead_letters table (-1: unknown).
 	DeadLetters DeadLetters `json:"dead_letters"`
+	// Plan is the sink group's lag to plan with, from the status snapshot.
+	Plan LagPlan `json:"plan"`
 	// Rows is rows written per second per table, from PostgreSQL's insert
 	// and update counters in the status snapshot.
 	Rows []TableRate `json:"rows"`
@@ -74,6 +76,17 @@ type PartitionHealth struct {
 	End       int64 `json:"end"`
 	Committed int64 `json:"committed"` // -1: none; as status.PartitionState.Committed
 	Lag       int64 `json:"lag"`
+}
+
+// LagPlan is where the sink group's lag is heading, as status shows it:
+// the trend over the sampling window, the consume rate, the estimated
+// time to catch up (0: caught up, -1: not shrinking), and the partitions
+// whose committed offset is falling out of retention.
+type LagPlan struct {
+	Trend          status.Trend `json:"trend,omitempty"`
+	ConsumeRate    float64      `json:"consume_rate"`
+	CatchUpSeconds float64      `json:"catch_up_seconds"`
+	Warnings       []string     `json:"warnings,omitempty"`
 }
 
 // DeadLetters counts the records that could never be loaded.
@@ -187,6 +200,7 @@ func (h *healthSampler) sample() *HealthSample {
 	}
 	s.Problems = append(s.Problems, snap.Problems...)
 	group, _ := snap.Group(h.group)
+	s.Plan = LagPlan{Trend: group.Trend, ConsumeRate: group.ConsumeRate, CatchUpSeconds: group.CatchUpSeconds, Warnings: group.Warnings}
 	for _, t := range h.named() {
 		s.Topics = append(s.Topics, h.topicHealth(&snap, group, t.name, t.topic))
 	}

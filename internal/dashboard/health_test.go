@@ -26,10 +26,11 @@ func pipelineAt(at time.Time, end, committed, rows int64) *status.Snapshot {
 			{Name: topics.Prices, End: 2 * end, Records: 2 * end, Offsets: []status.PartitionOffsets{{Partition: 0, End: end}, {Partition: 1, End: end}}},
 			{Name: topics.DeadLetter, End: 4, Records: 4, Offsets: []status.PartitionOffsets{{Partition: 0, End: 4}}},
 		},
-		Groups: []status.Group{{Name: "sink", Partitions: []status.PartitionState{
-			// Partition 1 has no commit.
-			{Topic: topics.Prices, Partition: 0, Committed: committed, End: end, Lag: end - committed, LagSeconds: 2.5},
-		}}},
+		Groups: []status.Group{{Name: "sink", Trend: status.Shrinking, ConsumeRate: 15, CatchUpSeconds: 42,
+			Warnings: []string{"p.prices/0: about to fall out of retention"}, Partitions: []status.PartitionState{
+				// Partition 1 has no commit.
+				{Topic: topics.Prices, Partition: 0, Committed: committed, End: end, Lag: end - committed, LagSeconds: 2.5},
+			}}},
 		Tables:      []status.Table{{Name: "price_ticks", Inserted: rows, Updated: 1}, {Name: "dead_letters", Inserted: 3}},
 		DeadLetters: status.DeadLetters{Topic: 4, Stored: map[string]int64{"malformed_json": 3}},
 	}
@@ -73,6 +74,9 @@ func TestHealthSampleFromSnapshots(t *testing.T) {
 		}
 		if ticks.Total != 1601 || ticks.Rate != 300 {
 			t.Errorf("price_ticks: got total %d, rate %v; want 1601, 300/s", ticks.Total, ticks.Rate)
+		}
+		if p := s.Plan; p.Trend != status.Shrinking || p.ConsumeRate != 15 || p.CatchUpSeconds != 42 || len(p.Warnings) != 1 {
+			t.Errorf("plan: got %+v, want the sink group's trend, rate, catch-up and warning", p)
 		}
 		if s.DeadLetters.Topic != 4 || s.DeadLetters.Table != 3 {
 			t.Errorf("dead letters: got %+v, want topic 4, table 3", s.DeadLetters)

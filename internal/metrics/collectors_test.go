@@ -205,9 +205,11 @@ func TestLagCollector(t *testing.T) {
 		Topics: []status.Topic{{Name: "p.prices", UnderReplicated: 1}},
 		Groups: []status.Group{{
 			Name: "sink", Members: 2, Lag: 30, Verdict: status.Stall,
+			Trend: status.Shrinking, ConsumeRate: 120, CatchUpSeconds: 7.5,
 			Partitions: []status.PartitionState{
-				{Topic: "p.prices", Partition: 0, Committed: 70, End: 100, Lag: 30, LagSeconds: 2.5},
-				{Topic: "p.prices", Partition: 1, Committed: -1, End: 50, Lag: -1},
+				{Topic: "p.prices", Partition: 0, Committed: 70, End: 100, Lag: 30, LagSeconds: 2.5,
+					RetentionLeftSeconds: 40, Retention: status.RetentionAtRisk},
+				{Topic: "p.prices", Partition: 1, Committed: -1, End: 50, Lag: -1, RetentionLeftSeconds: -1},
 			},
 		}},
 	}
@@ -228,6 +230,11 @@ func TestLagCollector(t *testing.T) {
 		{"tradestream_kafka_consumer_group_verdict", map[string]string{"group": "sink", "verdict": "OK"}, 0},
 		{"tradestream_kafka_consumer_group_status", map[string]string{"group": "sink"}, 5},
 		{"tradestream_kafka_topic_under_replicated_partitions", map[string]string{"topic": "p.prices"}, 1},
+		{"tradestream_kafka_consumer_group_lag_trend", map[string]string{"group": "sink"}, -1},
+		{"tradestream_kafka_consumer_group_consume_records_per_second", map[string]string{"group": "sink"}, 120},
+		{"tradestream_kafka_consumer_group_catch_up_seconds", map[string]string{"group": "sink"}, 7.5},
+		{"tradestream_kafka_consumer_retention_left_seconds", map[string]string{"group": "sink", "partition": "0"}, 40},
+		{"tradestream_kafka_consumer_retention_risk", map[string]string{"group": "sink", "partition": "0"}, 1},
 	}
 	for _, tt := range tests {
 		ms := find(t, reg, tt.name, tt.labels)

@@ -27,12 +27,18 @@ type LagSource interface {
 //	tradestream_kafka_consumer_group_members{group}
 //	tradestream_kafka_consumer_group_verdict{group,verdict}         1 for the current Burrow verdict, 0 for the others
 //	tradestream_kafka_consumer_group_status{group}                  the verdict as Burrow's number: OK 1, WARN 2, STOP 4, STALL 5, REWIND 6
+//	tradestream_kafka_consumer_group_lag_trend{group}               over the window: -1 shrinking, 0 flat, 1 growing (absent until two samples)
+//	tradestream_kafka_consumer_group_consume_records_per_second{group}
+//	tradestream_kafka_consumer_group_catch_up_seconds{group}        lag / its shrink rate: 0 caught up, -1 not shrinking
+//	tradestream_kafka_consumer_retention_left_seconds{group,topic,partition}  until the oldest unconsumed record reaches retention.ms
+//	tradestream_kafka_consumer_retention_risk{group,topic,partition}          0 fine, 1 at risk (past 80% of retention), 2 lost (below the log start)
 //	tradestream_kafka_topic_under_replicated_partitions{topic}
 //	tradestream_kafka_lag_sample_age_seconds                        how old the snapshot is
 type LagCollector struct {
 	src LagSource
 
 	lag, lagSeconds, committed, end, groupLag, members, verdict, verdictRank, underReplicated, age *prometheus.Desc
+	trend, consumeRate, catchUp, retentionLeft, retentionRisk                                      *prometheus.Desc
 }
 
 // NewLagCollector returns a collector of src's latest snapshot.
@@ -53,15 +59,26 @@ func NewLagCollector(src LagSource) *LagCollector {
 		verdictRank:     d("consumer_group_status", "The group's current Burrow verdict as a number: OK 1, WARN 2, STOP 4, STALL 5, REWIND 6.", "group"),
 		underReplicated: d("topic_under_replicated_partitions", "Partitions of the topic with fewer in-sync replicas than replicas.", "topic"),
 		age:             d("lag_sample_age_seconds", "Age of the snapshot these lag figures come from."),
+		trend:           d("consumer_group_lag_trend", "Where the group's lag went over the sampling window: -1 shrinking, 0 flat, 1 growing.", "group"),
+		consumeRate:     d("consumer_group_consume_records_per_second", "Growth of the group's committed offsets over the sampling window.", "group"),
+		catchUp:         d("consumer_group_catch_up_seconds", "Estimated time until the group's lag is zero at the lag's current shrink rate; 0 caught up, -1 not shrinking.", "group"),
+		retentionLeft:   d("consumer_retention_left_seconds", "Time until the oldest record the group has not consumed reaches the topic's retention.ms.", part...),
+		retentionRisk:   d("consumer_retention_risk", "0: fine; 1: the oldest unconsumed record is past 80% of the topic's retention; 2: the committed offset is below the log start (records lost).", part...),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *LagCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lag, c.lagSeconds, c.committed, c.end, c.groupLag, c.members, c.verdict, c.verdictRank, c.underReplicated, c.age} {
+	for _, d := range []*prometheus.Desc{c.lag, c.lagSeconds, c.committed, c.end, c.groupLag, c.members, c.verdict, c.verdictRank, c.underReplicated, c.age,
+		c.trend, c.consumeRate, c.catchUp, c.retentionLeft, c.retentionRisk} {
 		ch <- d
 	}
 }
+
+var (
+	trendValue    = map[status.Trend]float64{status.Shrinking: -1, status.Flat: 0, status.Growing: 1}
+	retentionRisk = map[string]float64{"": 0, status.RetentionAtRisk: 1, status.RetentionLost: 2}
+)
 
 var verdicts = []status.Verdict{status.OK, status.Warn, status.Stop, status.Stall, status.Rewind}
 
@@ -79,6 +96,11 @@ func (c *LagCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.groupLag, float64(g.Lag), g.Name)
 		gauge(c.members, float64(g.Members), g.Name)
 		gauge(c.verdictRank, float64(g.Verdict.Rank()), g.Name)
+		if t, ok := trendValue[g.Trend]; ok {
+			gauge(c.trend, t, g.Name)
+			gauge(c.consumeRate, g.ConsumeRate, g.Name)
+		}
+		gauge(c.catchUp, g.CatchUpSeconds, g.Name)
 		for _, v := range verdicts {
 			val := 0.0
 			if g.Verdict == v {
@@ -98,6 +120,10 @@ func (c *LagCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.committed, float64(p.Committed), g.Name, p.Topic, num)
 			gauge(c.lag, float64(max(p.Lag, 0)), g.Name, p.Topic, num)
 			gauge(c.lagSeconds, p.LagSeconds, g.Name, p.Topic, num)
+			gauge(c.retentionRisk, retentionRisk[p.Retention], g.Name, p.Topic, num)
+			if p.RetentionLeftSeconds >= 0 {
+				gauge(c.retentionLeft, p.RetentionLeftSeconds, g.Name, p.Topic, num)
+			}
 		}
 	}
 	for _, t := range snap.Topics {

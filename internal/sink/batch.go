@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -222,6 +223,9 @@ func (bl *builder) add(b *batch, short string, rec *kgo.Record) {
 		}
 	}
 	bl.rec = Record{}
+	if errors.Is(err, ErrDrop) {
+		return // filtered out: neither a row nor a dead letter
+	}
 	if err != nil {
 		dead(rejectionReason(err), err)
 		return

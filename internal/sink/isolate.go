@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -11,9 +12,9 @@ import (
 // a whole failed with a data error, and moves them to b's dead letters
 // (ReasonRejectedByDatabase); it returns how many it moved. It loads every
 // row on its own under a savepoint in a probe transaction that is always
-// rolled back, so the batch is then retried whole, without the refused
-// rows. Slow, but only ever run on a batch that contains such a row, which
-// validation is there to prevent.
+// rolled back (see refuseRows), so the batch is then retried whole,
+// without the refused rows. Slow, but only ever run on a batch that
+// contains such a row, which validation is there to prevent.
 func (s *Sink) isolate(ctx context.Context, b *batch) (int, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.AttemptTimeout)
 	defer cancel()
@@ -23,6 +24,15 @@ func (s *Sink) isolate(ctx context.Context, b *batch) (int, error) {
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
+	return refuseRows(ctx, tx, &s.w, b)
+}
+
+// refuseRows loads b's rows one by one, each under a savepoint of tx, and
+// moves those PostgreSQL refuses to b's dead letters
+// (ReasonRejectedByDatabase); the rows it takes stay loaded in tx. It
+// returns how many it moved. b changes only once every row has been
+// probed.
+func refuseRows(ctx context.Context, tx pgx.Tx, w *writer, b *batch) (int, error) {
 	// probe loads one single-row batch under a savepoint and returns the
 	// error if PostgreSQL refuses the row.
 	probe := func(one *batch) (refused error, err error) {
@@ -30,7 +40,7 @@ func (s *Sink) isolate(ctx context.Context, b *batch) (int, error) {
 		if err != nil {
 			return nil, fmt.Errorf("savepoint: %w", err)
 		}
-		lerr := s.w.load(ctx, sp, one)
+		lerr := w.load(ctx, sp, one)
 		if lerr == nil {
 			return nil, sp.Commit(ctx)
 		}
@@ -46,7 +56,6 @@ func (s *Sink) isolate(ctx context.Context, b *batch) (int, error) {
 	reject := func(src *kgo.Record, refused error) {
 		dead = append(dead, newDeadLetter(src, ReasonRejectedByDatabase, refused))
 	}
-	// b changes only once every row has been probed.
 	ticks, err := keepTaken(b.ticks, func(r []tickRow) *batch { return &batch{ticks: r} },
 		func(r tickRow) *kgo.Record { return r.src }, probe, reject)
 	if err != nil {

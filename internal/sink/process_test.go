@@ -53,7 +53,7 @@ func tradestreamBinary(t *testing.T) string {
 	return binPath
 }
 
-// proc is a `tradestream sink` subprocess.
+// proc is a `tradestream` subprocess (a sink, a replay).
 type proc struct {
 	t    *testing.T
 	name string
@@ -69,6 +69,12 @@ type proc struct {
 // startSink starts `tradestream sink` on e's topics, schema and group.
 func (e *testEnv) startSink(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
+	return e.start(t, name, append([]string{"sink", "--metrics-addr=", "--session-timeout", "6s", "--batch-size", "2000"}, args...)...)
+}
+
+// start starts `tradestream args...` on e's topics, schema and group.
+func (e *testEnv) start(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, name: name, app: name + "-" + rand.Text()[:10], log: filepath.Join(t.TempDir(), name+".log"), done: make(chan struct{})}
 	dbURL, err := url.Parse(e.db.URL.Reveal())
 	if err != nil {
@@ -81,7 +87,6 @@ func (e *testEnv) startSink(t *testing.T, name string, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args = append([]string{"sink", "--metrics-addr=", "--session-timeout", "6s", "--batch-size", "2000"}, args...)
 	p.cmd = exec.Command(tradestreamBinary(t), args...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	for _, kv := range os.Environ() {

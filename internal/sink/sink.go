@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,10 @@ type Options struct {
 	// Transforms is the stage between decoding and loading; nil means
 	// DefaultTransforms.
 	Transforms []Transform
+	// Declared are the declarative transforms of the configuration (see
+	// CompileTransforms); they run before Transforms, which guard what
+	// they produce.
+	Declared []Transform
 	// Now is the clock (time.Now when nil). Every time the sink reads
 	// comes from it: timestamps, durations in the metrics, the batch
 	// timeout and idle detection, so it must advance like time.Now (it
@@ -125,6 +130,10 @@ func (o *Options) setDefaults() {
 	}
 	if o.Transforms == nil {
 		o.Transforms = DefaultTransforms(o.RetentionDays, o.MaxAhead, o.Now)
+	}
+	if len(o.Declared) > 0 {
+		o.Transforms = append(slices.Clip(o.Declared), o.Transforms...)
+		o.Declared = nil
 	}
 }
 

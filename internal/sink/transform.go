@@ -54,7 +54,8 @@ type Record struct {
 // Transform is one step of the stage between decoding and loading. Apply
 // may rewrite the event in place; returning an error rejects the record,
 // which then becomes a dead letter with the reason of the *Rejection the
-// error wraps (ReasonRejected if none).
+// error wraps (ReasonRejected if none), except ErrDrop (or an error
+// wrapping it), which drops the record: neither a row nor a dead letter.
 //
 // Transforms run on the sink's consuming goroutine, one record at a time,
 // in the order given. They must be pure and quick: no I/O, no waiting, and

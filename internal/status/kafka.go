@@ -15,6 +15,8 @@ type kafkaView struct {
 	groups      []Group
 	deadLetters int64
 	problems    []string
+	// retention is each needed topic's time retention (see topicRetention).
+	retention map[string]retention
 }
 
 // groupsRead is the coordinator's answers about the groups shown.
@@ -38,9 +40,13 @@ func (s *Sampler) kafka(ctx context.Context, stored storedPositions) (kafkaView,
 	if err != nil {
 		return v, err
 	}
-	starts, ends, err := s.listOffsets(ctx, neededTopics(ours, gr, stored, details))
+	needed := neededTopics(ours, gr, stored, details)
+	starts, ends, err := s.listOffsets(ctx, needed)
 	if err != nil {
 		return v, err
+	}
+	if v.retention, err = s.topicRetention(ctx, needed); err != nil {
+		v.problems = append(v.problems, fmt.Sprintf("topic retention: %v", err))
 	}
 	for _, name := range ours {
 		t := topicView(details[name], starts, ends)
@@ -50,7 +56,7 @@ func (s *Sampler) kafka(ctx context.Context, stored storedPositions) (kafkaView,
 		}
 	}
 	for _, name := range gr.names {
-		g, keep, problem := s.groupView(name, gr, stored[name], ends)
+		g, keep, problem := s.groupView(name, gr, stored[name], starts, ends)
 		if problem != "" {
 			v.problems = append(v.problems, problem)
 		}
@@ -169,7 +175,7 @@ func topicView(d kadm.TopicDetail, starts, ends kadm.ListedOffsets) Topic {
 // positions PostgreSQL stores for it and the end offsets. keep is false
 // for groups that are not consumer groups or touch none of our topics;
 // problem says why a group could not be read.
-func (s *Sampler) groupView(name string, gr groupsRead, stored map[topicPartition]int64, ends kadm.ListedOffsets) (g Group, keep bool, problem string) {
+func (s *Sampler) groupView(name string, gr groupsRead, stored map[topicPartition]int64, starts, ends kadm.ListedOffsets) (g Group, keep bool, problem string) {
 	d, ok := gr.described[name]
 	switch {
 	case !ok:
@@ -185,7 +191,7 @@ func (s *Sampler) groupView(name string, gr groupsRead, stored map[topicPartitio
 	add := func(tp topicPartition) *PartitionState {
 		ps := parts[tp]
 		if ps == nil {
-			ps = &PartitionState{Topic: tp.topic, Partition: tp.partition, Committed: -1, End: -1, Lag: -1, Member: owner[tp]}
+			ps = &PartitionState{Topic: tp.topic, Partition: tp.partition, Committed: -1, End: -1, Lag: -1, Start: -1, Member: owner[tp]}
 			parts[tp] = ps
 		}
 		return ps
@@ -213,6 +219,9 @@ func (s *Sampler) groupView(name string, gr groupsRead, stored map[topicPartitio
 	keep = len(s.opts.Groups) > 0
 	for tp, ps := range parts {
 		keep = keep || strings.HasPrefix(tp.topic, s.opts.Prefix)
+		if st, ok := starts.Lookup(tp.topic, tp.partition); ok && st.Err == nil {
+			ps.Start = st.Offset
+		}
 		if en, ok := ends.Lookup(tp.topic, tp.partition); ok && en.Err == nil {
 			ps.End = en.Offset
 			if ps.Committed >= 0 {

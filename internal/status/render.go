@@ -44,10 +44,22 @@ func Render(w io.Writer, snap Snapshot) error {
 	}
 	for _, g := range snap.Groups {
 		p("  %s\tstate %s\tmembers %d\tlag %d\tlag %s\t%s\n", g.Name, g.State, g.Members, g.Lag, seconds(g.LagSeconds), g.Verdict)
-		p("    TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tLAG-SECONDS\tMEMBER\tVERDICT\n")
+		p("    trend %s, consuming %.0f/s, producing %.0f/s, catch-up %s\n",
+			orDash(string(g.Trend)), g.ConsumeRate, g.ProduceRate, catchUp(g))
+		p("    TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tLAG-SECONDS\tRETENTION-LEFT\tMEMBER\tVERDICT\n")
 		for _, ps := range g.Partitions {
-			p("    %s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", ps.Topic, ps.Partition, offset(ps.Committed), offset(ps.End),
-				offset(ps.Lag), seconds(ps.LagSeconds), orDash(ps.Member), ps.Verdict)
+			left := "-"
+			if ps.RetentionLeftSeconds >= 0 {
+				left = seconds(ps.RetentionLeftSeconds)
+			}
+			if ps.Retention != "" {
+				left += " " + strings.ToUpper(ps.Retention)
+			}
+			p("    %s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ps.Topic, ps.Partition, offset(ps.Committed), offset(ps.End),
+				offset(ps.Lag), seconds(ps.LagSeconds), left, orDash(ps.Member), ps.Verdict)
+		}
+		for _, w := range g.Warnings {
+			p("    WARNING %s\n", w)
 		}
 	}
 
@@ -89,6 +101,19 @@ func Render(w io.Writer, snap Snapshot) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// catchUp is a group's catch-up estimate in words.
+func catchUp(g Group) string {
+	switch {
+	case g.CatchUpSeconds == 0:
+		return "caught up"
+	case g.CatchUpSeconds < 0 && g.Trend == "":
+		return "- (needs two samples)"
+	case g.CatchUpSeconds < 0:
+		return "never at these rates"
+	}
+	return "in " + seconds(g.CatchUpSeconds)
 }
 
 func orDash(s string) string {

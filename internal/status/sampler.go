@@ -53,6 +53,7 @@ type Sampler struct {
 
 	mu      sync.Mutex
 	windows map[windowKey]*partitionWindow
+	trends  map[string][]trendPoint // per group, the last Window samples
 	samples int
 	latest  *Snapshot
 
@@ -76,7 +77,8 @@ func NewSampler(cl *kgo.Client, pool *pgxpool.Pool, opts Options) *Sampler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Sampler{cl: cl, adm: kadm.NewClient(cl), pool: pool, opts: opts, windows: map[windowKey]*partitionWindow{}}
+	return &Sampler{cl: cl, adm: kadm.NewClient(cl), pool: pool, opts: opts, windows: map[windowKey]*partitionWindow{},
+		trends: map[string][]trendPoint{}}
 }
 
 // Close closes the client that reads record timestamps for lag seconds,
@@ -148,6 +150,7 @@ func (s *Sampler) Sample(ctx context.Context) Snapshot {
 	for i := range k.groups {
 		k.groups[i].total()
 	}
+	s.plan(k.groups, k.retention, now, err == nil)
 	snap.Groups = k.groups
 
 	if s.pool != nil {

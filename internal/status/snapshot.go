@@ -70,9 +70,50 @@ type Group struct {
 	Lag        int64   `json:"lag"`
 	LagSeconds float64 `json:"lag_seconds"`
 	// Verdict is the worst partition verdict.
-	Verdict    Verdict          `json:"verdict"`
+	Verdict Verdict `json:"verdict"`
+	// Trend is where the group's lag is heading over the sampling
+	// window: growing, shrinking or flat ("" until two samples).
+	Trend Trend `json:"trend,omitempty"`
+	// ConsumeRate and ProduceRate are records per second over the window:
+	// the growth of the committed offsets and of the end offsets of the
+	// group's partitions.
+	ConsumeRate float64 `json:"consume_rate"`
+	ProduceRate float64 `json:"produce_rate"`
+	// CatchUpSeconds estimates when the lag reaches zero at the current
+	// consume rate net of the produce rate (the lag's shrink rate): 0 with
+	// no lag, -1 when the lag is not shrinking (never, at these rates) or
+	// the window is too short to tell.
+	CatchUpSeconds float64 `json:"catch_up_seconds"`
+	// Warnings are the partitions whose committed offset has fallen, or
+	// is about to fall, out of the topic's retention, in words.
+	Warnings   []string         `json:"warnings,omitempty"`
 	Partitions []PartitionState `json:"partitions"`
 }
+
+// Trend is the direction of a group's lag.
+type Trend string
+
+// The lag trends.
+const (
+	Growing   Trend = "growing"
+	Shrinking Trend = "shrinking"
+	Flat      Trend = "flat"
+)
+
+// Retention risks of a partition's committed offset.
+const (
+	// RetentionAtRisk: the record at the committed offset is older than
+	// RetentionWarnFraction of the topic's retention: it will soon be
+	// deleted unread.
+	RetentionAtRisk = "at_risk"
+	// RetentionLost: the committed offset is below the log start offset:
+	// records were deleted before the group read them.
+	RetentionLost = "lost"
+)
+
+// RetentionWarnFraction is how much of a topic's retention the oldest
+// unconsumed record may use up before its partition is at risk.
+const RetentionWarnFraction = 0.8
 
 // PartitionState is one partition a group consumes.
 type PartitionState struct {
@@ -85,6 +126,9 @@ type PartitionState struct {
 	Committed int64 `json:"committed"`
 	// Stored says Committed is PostgreSQL's, ahead of Kafka's.
 	Stored bool `json:"stored,omitempty"`
+	// Start is the log start offset (-1: unknown): records below it are
+	// deleted.
+	Start int64 `json:"start"`
 	// End is the log end offset (high watermark).
 	End int64 `json:"end"`
 	// Lag is End - Committed, -1 when there is no commit.
@@ -92,6 +136,12 @@ type PartitionState struct {
 	// LagSeconds is how long ago the record at the committed offset was
 	// written (its timestamp to now), 0 without lag.
 	LagSeconds float64 `json:"lag_seconds"`
+	// RetentionLeftSeconds is how long until the record at the committed
+	// offset reaches the topic's time retention (its age against
+	// retention.ms); -1 when there is no lag or no time retention.
+	RetentionLeftSeconds float64 `json:"retention_left_seconds"`
+	// Retention is RetentionAtRisk, RetentionLost or "".
+	Retention string `json:"retention,omitempty"`
 	// Member is the consumer (client id and host) it is assigned to.
 	Member  string  `json:"member,omitempty"`
 	Verdict Verdict `json:"verdict"`

@@ -25,8 +25,10 @@ import (
 // alerts, the offset tables and the alerts engine's state and outbox. It
 // reads what those statements read (users and accounts for the upserts,
 // the offset tables, alert_rules) and nothing it only writes: not the
-// trades history, not the dead letters' raw records, not the stored
-// alerts. It creates a missing day partition through the owner's
+// trades history, not the dead letters' raw records or replay marks, not
+// the stored alerts. Replaying dead letters, which reads their raw
+// records and marks them, is the owner's (`deadletters replay`). It
+// creates a missing day partition through the owner's
 // create_day_partition function. It has no DDL right (temporary tables
 // aside, which every role may create: its staging tables) and no right on
 // any other schema.

@@ -128,6 +128,10 @@ func TestLoaderAndReaderCannotExceedTheirJobs(t *testing.T) {
 		{"loader", "INSERT INTO alert_rules (kind, symbol, threshold) VALUES ('price_above', 'X', 1)", denied},
 		{"loader", "DELETE FROM alert_rules", denied},
 		{"loader", "DELETE FROM dead_letters", denied},
+		// Replaying dead letters reads their raw records and marks them:
+		// the owner's job (`deadletters replay`), not the loader's.
+		{"loader", "UPDATE dead_letters SET replayed_at = now(), replay_outcome = 'loaded'", denied},
+		{"loader", "SELECT replay_outcome FROM dead_letters", denied},
 		{"loader", "SELECT * FROM " + elsewhere, denied},
 		{"loader", "DROP FUNCTION create_day_partition(text, date)", denied},
 		{"loader", "SELECT create_day_partition('users', current_date)", badParam},
@@ -142,6 +146,8 @@ func TestLoaderAndReaderCannotExceedTheirJobs(t *testing.T) {
 		{"reader", "SELECT email FROM users", allowed},
 		{"reader", "SELECT * FROM user_pnl", allowed},
 		{"reader", "SELECT * FROM sink_offsets", allowed},
+		{"reader", "SELECT key, value, replayed_at, replay_outcome, replay_reason, replay_error FROM dead_letters", allowed},
+		{"reader", "UPDATE dead_letters SET replayed_at = now(), replay_outcome = 'loaded'", denied},
 		{"reader", "INSERT INTO sink_offsets (group_id, topic, kafka_partition, next_offset) VALUES ('g', 't', 0, 1)", denied},
 		{"reader", "UPDATE users SET email = 'x'", denied},
 		{"reader", "DELETE FROM alert_rules", denied},

@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tradestream/tradestream/internal/store"
 )
 
 // accountFindings lists, per account, what is wrong with its balance:
@@ -120,7 +122,7 @@ func (v *verifier) duplicates(ctx context.Context) error {
 // deadLetters counts the data topics' dead letters by reason.
 func (v *verifier) deadLetters(ctx context.Context) error {
 	t := v.opts.Topics
-	rows, err := v.db.Query(ctx, `SELECT reason, count(*) FROM dead_letters WHERE topic = ANY($1) GROUP BY reason`,
+	rows, err := v.db.Query(ctx, `SELECT reason, count(*) FROM dead_letters WHERE topic = ANY($1) AND `+store.DeadLetterStands+` GROUP BY reason`,
 		[]string{t.Users, t.Prices, t.Trades})
 	if err != nil {
 		return fmt.Errorf("count dead letters: %w", err)

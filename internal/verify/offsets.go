@@ -24,7 +24,7 @@ WITH spans AS (
     SELECT * FROM unnest($2::int4[], $3::int8[], $4::int8[], $5::int8[]) AS s(p, lo, hi, ahead)
 ), o AS (
     %s
-    SELECT kafka_partition AS p, kafka_offset AS o, true AS dl FROM dead_letters WHERE topic = $1
+    SELECT kafka_partition AS p, kafka_offset AS o, true AS dl FROM dead_letters WHERE topic = $1 AND ` + store.DeadLetterStands + `
 )
 SELECT s.p,
        count(o.o) FILTER (WHERE NOT o.dl AND o.o >= s.lo AND o.o < s.hi),
@@ -43,7 +43,7 @@ SELECT g FROM generate_series($2::int8, $3::int8 - 1) g
 LEFT JOIN (
     SELECT kafka_offset AS o FROM %s WHERE kafka_partition = $1
     UNION
-    SELECT kafka_offset FROM dead_letters WHERE topic = $4 AND kafka_partition = $1
+    SELECT kafka_offset FROM dead_letters WHERE topic = $4 AND kafka_partition = $1 AND ` + store.DeadLetterStands + `
 ) x ON x.o = g
 WHERE x.o IS NULL
 ORDER BY g`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/store"
 )
 
 // latest is the record a user's row must hold.
@@ -182,7 +183,7 @@ func (v *verifier) latestUsers(ctx context.Context, topic string) (map[int64]lat
 
 // deadOffsets returns the offsets of topic's dead letters per partition.
 func (v *verifier) deadOffsets(ctx context.Context, topic string) (map[int32]map[int64]bool, error) {
-	rows, err := v.db.Query(ctx, `SELECT kafka_partition, kafka_offset FROM dead_letters WHERE topic = $1`, topic)
+	rows, err := v.db.Query(ctx, `SELECT kafka_partition, kafka_offset FROM dead_letters WHERE topic = $1 AND `+store.DeadLetterStands, topic)
 	if err != nil {
 		return nil, fmt.Errorf("read dead letters: %w", err)
 	}

@@ -7,6 +7,17 @@ function topic(sample, name) {
   return (sample.topics || []).find((t) => t.topic === name);
 }
 
+// catchUp is the sink group's catch-up estimate in words.
+function catchUp(plan) {
+  if (!plan || !plan.trend) return '—';
+  const s = plan.catch_up_seconds;
+  if (s === 0) return 'caught up';
+  if (s < 0) return 'not shrinking';
+  if (s < 120) return `${s.toFixed(0)} s`;
+  if (s < 7200) return `${(s / 60).toFixed(0)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
 function sum(sample, f, names) {
   let s = 0;
   for (const n of names) {
@@ -100,6 +111,8 @@ export class HealthPanel {
     }
     const rows = (name) => (s.rows || []).find((r) => r.table === name) || { rate: 0, total: 0 };
     const dl = s.dead_letters || {};
+    const plan = s.plan || {};
+    const warnings = plan.warnings || [];
     const tiles = [
       ['Produce', rate(sum(s, (t) => t.produce_rate, SINK_TOPICS)),
         `prices ${rate(topic(s, 'prices')?.produce_rate || 0)} · trades ${rate(topic(s, 'trades')?.produce_rate || 0)}`, 'produce'],
@@ -108,6 +121,8 @@ export class HealthPanel {
       ['Sink lag', consumed ? count(lagRecords) : '—', 'records behind', 'lag', lagRecords > 10000 ? 'warn' : ''],
       ['Lag', consumed ? (atLeast ? '≥ ' : '') + lagSec.toFixed(1) + ' s' : '—', 'oldest unloaded record', 'lag-seconds',
         lagSec > 30 ? 'bad' : lagSec > 5 ? 'warn' : ''],
+      ['Catch-up', catchUp(plan), plan.trend ? `lag ${plan.trend} · ${rate(plan.consume_rate || 0)}` : 'needs two samples',
+        'catch-up', warnings.length > 0 ? 'bad' : plan.trend === 'growing' ? 'warn' : ''],
       ['E2E p50 / p99', s.pushed && s.pushed.samples ? `${ms(s.pushed.p50_ms)}` : '—',
         s.pushed && s.pushed.samples ? `p99 ${ms(s.pushed.p99_ms)} · produced→pushed` : 'no live clients', 'e2e',
         s.pushed && s.pushed.p99_ms > 250 ? 'warn' : ''],
@@ -126,7 +141,7 @@ export class HealthPanel {
       this.tiles.append(t);
     }
     this.info.textContent = `${s.clients} live client${s.clients === 1 ? '' : 's'} · ${count(s.frames_skipped)} frames skipped · ${count(s.clients_dropped)} dropped`;
-    this.problems.textContent = (s.problems || []).join(' · ');
+    this.problems.textContent = [...warnings.map((w) => 'retention: ' + w), ...(s.problems || [])].join(' · ');
     document.getElementById('health').dataset.sampleTime = String(s.t);
   }
 }

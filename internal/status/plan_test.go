@@ -1,0 +1,81 @@
+package status
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGroupTrend(t *testing.T) {
+	t0 := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	tests := []struct {
+		name    string
+		lag     int64
+		h       []trendPoint
+		trend   Trend
+		consume float64
+		catchUp float64
+	}{
+		{"one sample", 10, []trendPoint{{at: at(0), lag: 10}}, "", 0, -1},
+		{"caught up, one sample", 0, []trendPoint{{at: at(0)}}, "", 0, 0},
+		{"shrinking", 100, []trendPoint{
+			{at: at(0), lag: 300, committed: 1000, end: 1300},
+			{at: at(10), lag: 200, committed: 1200, end: 1400},
+			{at: at(20), lag: 100, committed: 1400, end: 1500},
+		}, Shrinking, 20, 10}, // drains 10/s: 100 records left take 10 s
+		{"growing", 500, []trendPoint{
+			{at: at(0), lag: 100, committed: 1000, end: 1100},
+			{at: at(10), lag: 500, committed: 1100, end: 1600},
+		}, Growing, 10, -1},
+		{"flat within 1%", 1005, []trendPoint{
+			{at: at(0), lag: 1000, committed: 0, end: 1000},
+			{at: at(10), lag: 1005, committed: 5000, end: 6005},
+		}, Flat, 500, -1},
+		{"caught up and flat", 0, []trendPoint{{at: at(0)}, {at: at(5)}}, Flat, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := Group{Lag: tt.lag}
+			g.trend(tt.h)
+			if g.Trend != tt.trend || g.ConsumeRate != tt.consume || g.CatchUpSeconds != tt.catchUp {
+				t.Errorf("got trend %q, consume %v/s, catch-up %v s; want %q, %v/s, %v s",
+					g.Trend, g.ConsumeRate, g.CatchUpSeconds, tt.trend, tt.consume, tt.catchUp)
+			}
+		})
+	}
+}
+
+func TestRetentionRisk(t *testing.T) {
+	hour := retention{deletes: true, after: time.Hour}
+	tests := []struct {
+		name string
+		p    PartitionState
+		r    retention
+		want string
+		left float64
+		warn string
+	}{
+		{"fresh lag", PartitionState{Committed: 10, Start: 0, Lag: 5, LagSeconds: 60}, hour, "", 3540, ""},
+		{"past 80% of retention", PartitionState{Topic: "t", Committed: 10, Start: 0, Lag: 5, LagSeconds: 3000}, hour, RetentionAtRisk, 600,
+			"t/0: the oldest unconsumed record (offset 10) is 50m0s old, 10m0s from the topic's 1h0m0s retention"},
+		{"below the log start", PartitionState{Topic: "t", Committed: 10, Start: 25, Lag: 5}, hour, RetentionLost, -1,
+			"t/0: committed offset 10 is below the log start offset 25: 15 records were deleted"},
+		{"compacted topic", PartitionState{Committed: 10, Lag: 5, LagSeconds: 1e6}, retention{deletes: false, after: time.Hour}, "", -1, ""},
+		{"no lag", PartitionState{Committed: 10, Lag: 0}, hour, "", -1, ""},
+		{"no commit", PartitionState{Committed: -1, Start: 5, Lag: -1}, hour, "", -1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var g Group
+			p := tt.p
+			retentionRisk(&p, tt.r, &g)
+			if p.Retention != tt.want || p.RetentionLeftSeconds != tt.left {
+				t.Errorf("got %q with %v s left, want %q with %v s", p.Retention, p.RetentionLeftSeconds, tt.want, tt.left)
+			}
+			if tt.warn == "" && len(g.Warnings) > 0 || tt.warn != "" && (len(g.Warnings) != 1 || !strings.Contains(g.Warnings[0], tt.warn)) {
+				t.Errorf("got warnings %q, want %q", g.Warnings, tt.warn)
+			}
+		})
+	}
+}
