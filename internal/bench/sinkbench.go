@@ -98,6 +98,9 @@ type SinkResult struct {
 	SinkPeakRSSBytes int64 `json:"sink_peak_rss_bytes"`
 	// Differences lists what the sides do differently.
 	Differences []string `json:"differences"`
+	// Checkpointed is whether every timed run started from a checkpoint
+	// (the role needs pg_checkpoint; scripts/stack grants it).
+	Checkpointed bool `json:"checkpointed"`
 	// Postgres holds the server version and the settings that matter.
 	Postgres map[string]string `json:"postgres"`
 }
@@ -202,6 +205,7 @@ func Sink(ctx context.Context, o SinkOptions) (*SinkResult, error) {
 	}
 	fmt.Fprintf(o.Progress, "naive INSERT+COMMIT per record %9.0f rows/s (%d rows)\n", res.Naive.RowsPerSec, res.Naive.Rows)
 	res.summarize()
+	res.Checkpointed = db.checkpointed
 	res.Postgres, err = db.settings(ctx)
 	return res, err
 }

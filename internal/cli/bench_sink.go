@@ -108,6 +108,9 @@ func printSinkBench(w io.Writer, res sinkBenchResult) {
 	fmt.Fprintf(w, "the sink's writer, rows pre-decoded %10.0f rows/s %6.1f MB/s  %5.2fx the ceiling\n",
 		res.WriterRate, mb(res.WriterRate), res.WriterRatio)
 	fmt.Fprintf(w, "naive INSERT + COMMIT per row      %10.0f rows/s\n", res.NaiveRate)
+	if !res.Checkpointed {
+		fmt.Fprintln(w, "note: runs did not start from a checkpoint (the role lacks pg_checkpoint), so a run may pay for the WAL of the one before")
+	}
 	fmt.Fprintln(w, "differences:")
 	for _, d := range res.Differences {
 		fmt.Fprintf(w, "  - %s\n", d)

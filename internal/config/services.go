@@ -166,7 +166,7 @@ func defaultGen() Gen {
 func defaultSink() Sink {
 	return Sink{
 		Group:          "tradestream-sink",
-		BatchSize:      5000,
+		BatchSize:      20000,
 		BatchBytes:     16 << 20,
 		BatchTimeout:   200 * time.Millisecond,
 		SessionTimeout: 45 * time.Second,

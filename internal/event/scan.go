@@ -211,6 +211,11 @@ func decimal(field string, v []byte) (Decimal, error) {
 
 // timestamp decodes an RFC 3339 timestamp string, returned in UTC.
 func timestamp(field string, v []byte) (time.Time, error) {
+	if len(v) >= 2 && v[0] == '"' {
+		if t, ok := parseUTC(v[1 : len(v)-1]); ok {
+			return t, nil
+		}
+	}
 	s, err := str(field, v)
 	if err != nil {
 		return time.Time{}, err
@@ -264,4 +269,53 @@ func stringArray(field string, v []byte, limit int) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// parseUTC parses the form the generator writes, 2006-01-02T15:04:05Z
+// with an optional fraction of up to nine digits, straight from the
+// value's bytes; ok false means "not that form", for time.Parse to
+// decide. For what it accepts it returns what time.Parse(RFC3339Nano)
+// returns (FuzzParseUTC checks it).
+func parseUTC(b []byte) (t time.Time, ok bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[len(b)-1] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) (int, bool) {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 2)
+	day, ok3 := num(8, 2)
+	hour, ok4 := num(11, 2)
+	minute, ok5 := num(14, 2)
+	sec, ok6 := num(17, 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if frac := b[19 : len(b)-1]; len(frac) > 0 {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return time.Time{}, false
+		}
+		v, ok := num(20, len(frac)-1)
+		if !ok {
+			return time.Time{}, false
+		}
+		for range 10 - len(frac) {
+			v *= 10
+		}
+		nsec = v
+	}
+	t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.Day() != day { // 31 April, 29 February of a common year: time.Parse says why
+		return time.Time{}, false
+	}
+	return t, true
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 var validCases = []string{
@@ -56,5 +57,41 @@ func BenchmarkValidJSON(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+var utcCases = []string{
+	"2026-01-05T14:30:00Z", "2026-01-05T14:30:00.5Z", "2026-01-05T14:30:00.123456789Z", "2024-02-29T00:00:00Z",
+	"2025-02-29T00:00:00Z", "2026-04-31T10:00:00Z", "2026-13-01T00:00:00Z", "2026-01-05T24:00:00Z", "2026-01-05T14:60:00Z",
+	"2026-01-05T14:30:60Z", "2026-01-05T14:30:00.Z", "2026-01-05T14:30:00.1234567890Z", "2026-01-05t14:30:00Z",
+	"2026-01-05T14:30:00+01:00", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z", "2026-1-05T14:30:00Z", "2026-01-05T14:30:00,5Z",
+}
+
+func FuzzParseUTC(f *testing.F) {
+	for _, c := range utcCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseUTC([]byte(s))
+		if !ok {
+			return
+		}
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil || !got.Equal(want.UTC()) || got.Location() != time.UTC {
+			t.Errorf("parseUTC(%q) = %v, want %v, %v (time.Parse)", s, got, want, err)
+		}
+	})
+}
+
+func TestParseUTCTakesTheGeneratorsForm(t *testing.T) {
+	for _, c := range utcCases {
+		_, ok := parseUTC([]byte(c))
+		want, err := time.Parse(time.RFC3339Nano, c)
+		if ok && err != nil {
+			t.Errorf("parseUTC(%q) accepted what time.Parse refuses: %v", c, err)
+		}
+		if !ok && err == nil && want.Location() == time.UTC && strings.HasSuffix(c, "Z") && len(c) <= 30 && !strings.Contains(c, ",") {
+			t.Errorf("parseUTC(%q) refused the generator's form", c)
+		}
 	}
 }

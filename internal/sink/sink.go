@@ -117,7 +117,7 @@ func (o *Options) setDefaults() {
 	def(&o.RetryMax, 10*time.Second)
 	def(&o.AttemptTimeout, 60*time.Second)
 	if o.BatchSize <= 0 {
-		o.BatchSize = 5000
+		o.BatchSize = 20000
 	}
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 16 << 20
