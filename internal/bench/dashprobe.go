@@ -106,14 +106,20 @@ func streamsEnded(ctx context.Context, metricsURL string) (map[string]float64, e
 // parseStreamsEnded reads the samples of the streams-ended counter from
 // Prometheus text exposition lines.
 func parseStreamsEnded(sc *bufio.Scanner) (map[string]float64, error) {
-	prefix := dashboard.StreamsEndedMetric + `{cause="`
+	return parseLabelled(sc, dashboard.StreamsEndedMetric, "cause")
+}
+
+// parseLabelled reads the samples of metric, which has the one label, from
+// Prometheus text exposition lines, by the label's value.
+func parseLabelled(sc *bufio.Scanner, metric, label string) (map[string]float64, error) {
+	prefix := metric + "{" + label + `="`
 	out := map[string]float64{}
 	for sc.Scan() {
 		rest, ok := strings.CutPrefix(sc.Text(), prefix)
 		if !ok {
 			continue
 		}
-		cause, value, ok := strings.Cut(rest, `"} `)
+		key, value, ok := strings.Cut(rest, `"} `)
 		if !ok {
 			return nil, fmt.Errorf("malformed sample %q", sc.Text())
 		}
@@ -121,13 +127,13 @@ func parseStreamsEnded(sc *bufio.Scanner) (map[string]float64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("malformed sample %q: %w", sc.Text(), err)
 		}
-		out[cause] = v
+		out[key] = v
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no %s samples", dashboard.StreamsEndedMetric)
+		return nil, fmt.Errorf("no %s samples", metric)
 	}
 	return out, nil
 }

@@ -43,6 +43,9 @@ type SinkOptions struct {
 	Rounds int
 	// NaiveRecords is how many records the naive side inserts.
 	NaiveRecords int
+	// Instances lists the scale-out configurations to measure after the
+	// rounds: that many sink processes in one group (none: no scale-out).
+	Instances []int
 	// Seed seeds the feed.
 	Seed     uint64
 	Log      *slog.Logger
@@ -86,6 +89,9 @@ type SinkResult struct {
 	Writer []SinkRun `json:"writer_runs"`
 	// Naive is one INSERT and one commit per record.
 	Naive SinkRun `json:"naive_insert_run"`
+	// ScaleOut is the backlog loaded by 1, 2, ... sink processes in one
+	// group, if measured.
+	ScaleOut []ScaleRun `json:"scale_out,omitempty"`
 	// Best rates, and the sink's and the writer's shares of the ceiling.
 	CeilingRate float64 `json:"ceiling_rows_per_sec"`
 	SinkRate    float64 `json:"sink_rows_per_sec"`
@@ -199,6 +205,15 @@ func Sink(ctx context.Context, o SinkOptions) (*SinkResult, error) {
 		}
 		res.Writer = append(res.Writer, res.withBytes(run))
 		report(round, "writer", res.Writer[len(res.Writer)-1])
+	}
+	for _, n := range o.Instances {
+		run, err := sb.scaleRound(ctx, n, res.Rows)
+		if err != nil {
+			return nil, err
+		}
+		res.ScaleOut = append(res.ScaleOut, run)
+		fmt.Fprintf(o.Progress, "scale-out: %d sinks %9.0f rows/s (%d rows in %.2fs; records per instance %v, peak RSS %.0f MiB)\n",
+			n, run.RowsPerSec, run.Rows, run.Seconds, run.Records, float64(run.PeakRSSBytes)/(1<<20))
 	}
 	if res.Naive, err = sb.naiveRound(ctx, naive); err != nil {
 		return nil, err
@@ -326,5 +341,67 @@ func (sb *sinkBench) sinkRound(ctx context.Context, group string, rows int64) (S
 	}
 	run := newSinkRun(rows, time.Duration(proc.seconds*float64(time.Second)))
 	run.PeakRSSBytes = proc.peakRSS
+	return run, nil
+}
+
+// ScaleRun is one scale-out configuration: instances sink processes in one
+// group loading the whole backlog.
+type ScaleRun struct {
+	Instances  int     `json:"instances"`
+	Rows       int64   `json:"rows"`
+	Seconds    float64 `json:"seconds"`
+	RowsPerSec float64 `json:"rows_per_sec"`
+	// Records is what each instance loaded.
+	Records []int64 `json:"records_per_instance"`
+	// PeakRSSBytes is the largest instance's.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+}
+
+// scaleRound runs n sink processes in a fresh group until the group has
+// caught up, timed from the first record any of them received to the last
+// one's end, and checks they loaded every row once.
+func (sb *sinkBench) scaleRound(ctx context.Context, n int, rows int64) (ScaleRun, error) {
+	if err := sb.db.truncate(ctx); err != nil {
+		return ScaleRun{}, err
+	}
+	group := fmt.Sprintf("bench-%s-x%d", sb.suffix, n)
+	procs := make([]*sinkProc, 0, n)
+	for range n {
+		p, err := sb.startSinkProcess(ctx, group, "--until-caught-up", "--metrics-addr", "")
+		if err != nil {
+			return ScaleRun{}, err
+		}
+		procs = append(procs, p)
+	}
+	run := ScaleRun{Instances: n, Rows: rows}
+	var first, end time.Time
+	var failed error
+	for _, p := range procs {
+		r, err := p.wait(false)
+		if err != nil {
+			failed = err
+			continue
+		}
+		run.Records = append(run.Records, r.records)
+		run.PeakRSSBytes = max(run.PeakRSSBytes, r.peakRSS)
+		if r.records > 0 && (first.IsZero() || r.first().Before(first)) {
+			first = r.first()
+		}
+		if r.end.After(end) {
+			end = r.end
+		}
+	}
+	if failed != nil {
+		return run, failed
+	}
+	loaded, err := sb.db.countRows(ctx, sinkTables)
+	if err != nil {
+		return run, err
+	}
+	if loaded != rows || first.IsZero() {
+		return run, fmt.Errorf("%d sinks loaded %d rows, want %d", n, loaded, rows)
+	}
+	run.Seconds = end.Sub(first).Seconds()
+	run.RowsPerSec = float64(rows) / run.Seconds
 	return run, nil
 }

@@ -10,13 +10,13 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
-// The sink side of `bench sink` runs `tradestream sink --until-caught-up`
-// as its own process, so that its memory (peak RSS) and CPU are its own
-// and not the benchmark's, which holds the prepared rows of the other
-// sides.
+// The sink side of `bench sink` runs `tradestream sink` as its own
+// process, so that its memory (peak RSS) and CPU are its own and not the
+// benchmark's, which holds the prepared rows of the other sides.
 
 // caughtUpMsg is the sink's log message when it has caught up; its
 // attributes give the records and the time since the first record.
@@ -25,42 +25,63 @@ const caughtUpMsg = "caught up with the end offsets seen at start"
 // sinkProcRun is what one sink process reported.
 type sinkProcRun struct {
 	records int64
-	seconds float64 // first record to caught up
-	peakRSS int64   // bytes: the largest VmHWM read while it ran
+	seconds float64   // first record to caught up
+	end     time.Time // when it logged that it had caught up
+	peakRSS int64     // bytes: the largest VmHWM read while it ran
 }
 
-// runSinkProcess runs the sink command in group with batch size batch on
-// the benchmark's topics and schema until it has caught up, and reads its
-// end report from its JSON log.
-func (sb *sinkBench) runSinkProcess(ctx context.Context, group string) (sinkProcRun, error) {
+// first is when the process's first record arrived.
+func (r sinkProcRun) first() time.Time {
+	return r.end.Add(-time.Duration(r.seconds * float64(time.Second)))
+}
+
+// sinkProc is a running sink process.
+type sinkProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	run  sinkProcRun
+	err  error
+}
+
+// startSinkProcess starts the sink command in group on the benchmark's
+// topics and schema, with args added (--until-caught-up, --metrics-addr).
+// It reads the sink's JSON log for its end report and samples its peak
+// RSS until it exits.
+func (sb *sinkBench) startSinkProcess(ctx context.Context, group string, args ...string) (*sinkProc, error) {
 	o := sb.o
 	if len(o.Command) == 0 {
-		return sinkProcRun{}, fmt.Errorf("bench sink: no command to start the sink")
+		return nil, fmt.Errorf("bench sink: no command to start the sink")
 	}
-	args := append(o.Command[1:len(o.Command):len(o.Command)], "--until-caught-up", "--group", group,
-		"--topic-prefix", sb.prefix, "--batch-size", fmt.Sprint(o.BatchSize), "--log-format", "json", "--metrics-addr", "")
-	cmd := exec.CommandContext(ctx, o.Command[0], args...)
+	all := append(o.Command[1:len(o.Command):len(o.Command)], "--group", group, "--topic-prefix", sb.prefix,
+		"--batch-size", fmt.Sprint(o.BatchSize), "--log-format", "json")
+	cmd := exec.CommandContext(ctx, o.Command[0], append(all, args...)...)
 	url := sb.db.url()
 	cmd.Env = append(append(os.Environ(), o.Env...), "TRADESTREAM_DATABASE_URL="+url,
 		"TRADESTREAM_DATABASE_LOADER_URL="+url, "TRADESTREAM_DATABASE_READER_URL="+url)
 	cmd.Stdout = io.Discard
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return sinkProcRun{}, err
+		return nil, err
 	}
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
-		return sinkProcRun{}, fmt.Errorf("start the sink: %w", err)
+		return nil, fmt.Errorf("start the sink: %w", err)
 	}
-	var run sinkProcRun
+	p := &sinkProc{cmd: cmd, done: make(chan struct{})}
+	go p.follow(stderr)
+	return p, nil
+}
+
+// follow reads the process's log until it exits, then waits for it.
+func (p *sinkProc) follow(stderr io.Reader) {
+	defer close(p.done)
 	var peak atomic.Int64 // KiB
 	hwm := func() {
-		if kb, err := procStatusKiB(cmd.Process.Pid, "VmHWM"); err == nil && int64(kb) > peak.Load() {
+		if kb, err := procStatusKiB(p.cmd.Process.Pid, "VmHWM"); err == nil && int64(kb) > peak.Load() {
 			peak.Store(int64(kb))
 		}
 	}
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
+	stop, sampled := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(sampled)
 		t := time.NewTicker(100 * time.Millisecond)
@@ -80,12 +101,13 @@ func (sb *sinkBench) runSinkProcess(ctx context.Context, group string) (sinkProc
 	for sc.Scan() {
 		line := sc.Text()
 		var rec struct {
-			Msg     string  `json:"msg"`
-			Records int64   `json:"records"`
-			Seconds float64 `json:"seconds_since_first_record"`
+			Time    time.Time `json:"time"`
+			Msg     string    `json:"msg"`
+			Records int64     `json:"records"`
+			Seconds float64   `json:"seconds_since_first_record"`
 		}
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == caughtUpMsg {
-			run.records, run.seconds = rec.Records, rec.Seconds
+			p.run.records, p.run.seconds, p.run.end = rec.Records, rec.Seconds, rec.Time
 			hwm()
 		}
 		if tail = append(tail, line); len(tail) > 20 {
@@ -94,10 +116,35 @@ func (sb *sinkBench) runSinkProcess(ctx context.Context, group string) (sinkProc
 	}
 	close(stop)
 	<-sampled
-	err = cmd.Wait()
-	run.peakRSS = peak.Load() * 1024
-	if err != nil || run.seconds == 0 {
-		return run, fmt.Errorf("sink process: %v, without its end report; its last lines:\n%s", err, strings.Join(tail, "\n"))
+	p.err = p.cmd.Wait()
+	p.run.peakRSS = peak.Load() * 1024
+	if p.err != nil {
+		p.err = fmt.Errorf("sink process: %w; its last lines:\n%s", p.err, strings.Join(tail, "\n"))
 	}
-	return run, nil
+}
+
+// wait waits for the process to exit and returns its report; a process
+// that exited without reporting that it caught up is an error unless
+// stopped is set (the benchmark stopped it).
+func (p *sinkProc) wait(stopped bool) (sinkProcRun, error) {
+	<-p.done
+	if p.err == nil && !stopped && p.run.end.IsZero() {
+		return p.run, fmt.Errorf("sink process exited without its end report")
+	}
+	return p.run, p.err
+}
+
+// stop ends the process with SIGTERM and waits for it.
+func (p *sinkProc) stop() (sinkProcRun, error) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	return p.wait(true)
+}
+
+// runSinkProcess runs one sink process in group until it has caught up.
+func (sb *sinkBench) runSinkProcess(ctx context.Context, group string) (sinkProcRun, error) {
+	p, err := sb.startSinkProcess(ctx, group, "--until-caught-up", "--metrics-addr", "")
+	if err != nil {
+		return sinkProcRun{}, err
+	}
+	return p.wait(false)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,8 @@ type sinkBenchResult struct {
 func (r *root) benchSinkCommand() *cobra.Command {
 	var (
 		cfg    bench.SinkOptions
+		live   bench.LiveOptions
+		asLive bool
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -42,9 +45,19 @@ and the writer's shares of the ceiling (target: the sink at 0.75x or more). Then
 INSERT and one commit per record, the naive approach. The differences between the
 sides are printed with the figures.
 
-It uses its own topics (bench.sink.<random>.*) and its own schema in the
-configured database, and deletes both at the end.`,
-		Example: "  tradestream bench sink --json\n  tradestream bench sink --events 2000000 --rounds 1",
+--instances 1,2,3 then loads the same backlog with 1, 2 and 3 sink processes in
+one group, each configuration timed from the first record any of them received
+to the last one caught up (scale-out).
+
+--live instead runs the generator at a steady --rate into fresh topics while the
+sink process loads them, warms up, then for --measure samples the lag every
+second (flat: it grows by less than 1% of the rate per second) and reads the
+sink's end-to-end latency histogram (produced_at header to commit) before and
+after, for its p50, p90 and p99 (target: p99 under 500 ms).
+
+It uses its own topics (bench.sink.<random>.* or bench.live.<random>.*) and its
+own schema in the configured database, and deletes both at the end.`,
+		Example: "  tradestream bench sink --json\n  tradestream bench sink --events 2000000 --rounds 1 --instances 1,2,3\n  tradestream bench sink --live --rate 50000 --measure 30s",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := r.validate(&r.cfg.Sink); err != nil {
@@ -63,6 +76,14 @@ configured database, and deletes both at the end.`,
 			cfg.Progress = r.io.Stdout
 			if asJSON {
 				cfg.Progress = r.io.Stderr
+			}
+			if asLive {
+				return r.benchSinkLive(cmd, cfg, live, asJSON)
+			}
+			for _, n := range cfg.Instances {
+				if n <= 0 {
+					return usageError{fmt.Errorf("--instances: %d; every count must be positive", n)}
+				}
 			}
 			res, err := bench.Sink(cmd.Context(), cfg)
 			if err != nil {
@@ -84,6 +105,11 @@ configured database, and deletes both at the end.`,
 	f.IntVar(&cfg.NaiveRecords, "naive-records", 5_000, "records the naive side inserts")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the feed")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.IntSliceVar(&cfg.Instances, "instances", nil, "after the rounds, load the backlog with each of these numbers of sink processes in one group (e.g. 1,2,3)")
+	f.BoolVar(&asLive, "live", false, "measure a live pipeline instead: lag and end-to-end latency at a steady --rate")
+	f.Float64Var(&live.Rate, "rate", 50_000, "with --live: the generator's events per second")
+	f.DurationVar(&live.Warmup, "warmup", 10*time.Second, "with --live: how long the pipeline runs before the measurement")
+	f.DurationVar(&live.Measure, "measure", 30*time.Second, "with --live: how long the measurement lasts")
 	r.cfg.Sink.Bind(f)
 	honourOnly(cmd, benchSinkFlags)
 	return cmd
@@ -93,7 +119,42 @@ configured database, and deletes both at the end.`,
 // schema in --database-url and its own consumer groups; of the sink's
 // settings only --batch-size applies.
 var benchSinkFlags = honoured(benchGlobalFlags,
-	[]string{"events", "users", "rounds", "partitions", "naive-records", "seed", "json", "batch-size", "database-url"})
+	[]string{"events", "users", "rounds", "partitions", "naive-records", "seed", "json", "batch-size", "database-url",
+		"instances", "live", "rate", "warmup", "measure"})
+
+// benchSinkLive runs `bench sink --live`.
+func (r *root) benchSinkLive(cmd *cobra.Command, cfg bench.SinkOptions, live bench.LiveOptions, asJSON bool) error {
+	if live.Rate <= 0 || live.Measure < 2*time.Second || live.Warmup < 0 {
+		return usageError{fmt.Errorf("--rate must be positive, --measure at least 2s and --warmup not negative")}
+	}
+	live.SinkOptions, live.Gen = cfg, r.cfg.Gen
+	res, err := bench.SinkLive(cmd.Context(), live)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Machine bench.Machine `json:"machine"`
+		*bench.SinkLiveResult
+	}{bench.Describe(r.io.Getenv("TRADESTREAM_KAFKA_JARS")), res}
+	if asJSON {
+		return r.printJSON(out)
+	}
+	w, m := r.io.Stdout, out.Machine
+	fmt.Fprintf(w, "\nmachine: %s, %d CPUs, %d GiB; batches of %d, %d partitions, %.0f s measured\n",
+		m.CPUModel, m.CPUs, m.MemoryGiB, res.BatchSize, res.Partitions, res.Seconds)
+	fmt.Fprintf(w, "generator: target %.0f events/s, produced %.0f events/s; sink committed %.0f records/s\n",
+		res.TargetRate, res.ProducedRate, res.LoadedRate)
+	flat := "growing"
+	if res.LagFlat {
+		flat = "flat"
+	}
+	fmt.Fprintf(w, "lag: %d records at the start, %d at the end, %d at most; %+.0f records/s: %s\n",
+		res.LagFirst, res.LagLast, res.LagMax, res.LagSlope, flat)
+	fmt.Fprintf(w, "produced -> committed latency (%0.f records): p50 %.0f ms, p90 %.0f ms, p99 %.0f ms (target p99 < %.0f ms)\n",
+		res.Latency.Samples, res.Latency.P50, res.Latency.P90, res.Latency.P99, res.Target99ms)
+	fmt.Fprintf(w, "sink process: peak RSS %.0f MiB\n", float64(res.PeakRSSByte)/(1<<20))
+	return nil
+}
 
 func printSinkBench(w io.Writer, res sinkBenchResult) {
 	m, pg := res.Machine, res.Postgres
@@ -108,6 +169,10 @@ func printSinkBench(w io.Writer, res sinkBenchResult) {
 	fmt.Fprintf(w, "the sink's writer, rows pre-decoded %10.0f rows/s %6.1f MB/s  %5.2fx the ceiling\n",
 		res.WriterRate, mb(res.WriterRate), res.WriterRatio)
 	fmt.Fprintf(w, "naive INSERT + COMMIT per row      %10.0f rows/s\n", res.NaiveRate)
+	for _, s := range res.ScaleOut {
+		fmt.Fprintf(w, "scale-out: %d sink processes       %10.0f rows/s  (records per instance %v, peak RSS %.0f MiB)\n",
+			s.Instances, s.RowsPerSec, s.Records, float64(s.PeakRSSBytes)/(1<<20))
+	}
 	if !res.Checkpointed {
 		fmt.Fprintln(w, "note: runs did not start from a checkpoint (the role lacks pg_checkpoint), so a run may pay for the WAL of the one before")
 	}

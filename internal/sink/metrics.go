@@ -23,6 +23,14 @@ type metrics struct {
 	paused            prometheus.Gauge
 }
 
+// latencyBuckets resolve the end-to-end latency finely around the
+// sub-second range a live sink works in.
+var latencyBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5,
+	0.6, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 120}
+
+// LatencyMetric is the end-to-end latency histogram's name.
+const LatencyMetric = "tradestream_sink_end_to_end_latency_seconds"
+
 func newMetrics(reg prometheus.Registerer) *metrics {
 	const ns, sub = "tradestream", "sink"
 	m := &metrics{
@@ -65,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Subsystem: sub, Name: "end_to_end_latency_seconds",
 			Help:    "Time from a record's produced_at header to the commit of its row.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 18),
+			Buckets: latencyBuckets,
 		}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "retries_total",

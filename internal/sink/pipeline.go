@@ -26,6 +26,19 @@ type loadJob struct {
 	err  error // set before done is closed
 }
 
+// finished reports whether the job is done (a nil job is).
+func (j *loadJob) finished() bool {
+	if j == nil {
+		return true
+	}
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // startLoad loads b on a goroutine of its own.
 func (s *Sink) startLoad(ctx context.Context, b *batch) *loadJob {
 	j := &loadJob{b: b, start: s.opts.Now(), next: make(map[topicPartition]int64, len(b.ranges)), done: make(chan struct{})}
@@ -110,7 +123,7 @@ func (s *Sink) consume(ctx context.Context, target map[topicPartition]span) erro
 	var j *loadJob
 	for {
 		revoked := s.revoked.Load()
-		b, refused := s.fill(ctx, s.position(j))
+		b, refused := s.fill(ctx, s.position(j), j)
 		if j != nil {
 			var err error
 			if b, err = s.finish(ctx, j, b); err != nil {

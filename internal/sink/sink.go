@@ -279,11 +279,13 @@ func (s *Sink) Ping(ctx context.Context) error {
 const idlePoll = 500 * time.Millisecond
 
 // fill polls records into a new batch until it holds BatchSize records or
-// BatchBytes bytes,
+// BatchBytes bytes, or the loading batch j (nil: none) has committed and a
+// quarter of BatchTimeout has passed since the first record (so batches
+// shrink to what arrives while one loads, and latency with them),
 // BatchTimeout has passed since its first record, an idle poll ends empty
 // or ctx ends. A refusal for want of an ACL (to join the group, to read a
 // topic) ends it with that error: no retry fixes it.
-func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64) (*batch, error) {
+func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64, j *loadJob) (*batch, error) {
 	b := newBatch()
 	for b.records < s.opts.BatchSize && b.bytes < s.opts.BatchBytes {
 		start := s.opts.Now()
@@ -324,6 +326,9 @@ func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64) (*batch
 		}
 		if !b.empty() && !now.Before(b.started.Add(s.opts.BatchTimeout)) {
 			return b, nil
+		}
+		if !b.empty() && j.finished() && !now.Before(b.started.Add(s.opts.BatchTimeout/4)) {
+			return b, nil // the loader is free: a live stream waits no longer than it must
 		}
 	}
 	return b, nil
