@@ -124,7 +124,12 @@ func (e *Env) prepareTargets(ctx context.Context, cl *kgo.Client, h archive.Head
 		if i := slices.IndexFunc(specs, func(s kafka.TopicSpec) bool { return s.Name == name }); i >= 0 {
 			spec = specs[i]
 		}
-		spec.Partitions = int32(len(t.Partitions))
+		switch {
+		case o.Partitioner != PartitionKey:
+			spec.Partitions = int32(len(t.Partitions))
+		case spec.Partitions <= 0:
+			spec.Partitions = int32(e.Config.Topics.Partitions)
+		}
 		want = append(want, spec)
 	}
 	created, err := kafka.EnsureTopics(ctx, cl, want)

@@ -64,7 +64,8 @@ records older than the compaction of the users topic kept.`,
 of --topic-prefix (the same prefix or another): each with its key, value,
 headers and timestamp, in the file's order, through an idempotent producer.
 Nothing is written from a malformed or truncated file; the error names the
-line. Missing topics are created with the file's partition counts.
+line. Missing topics are created with the file's partition counts, or with
+--partitioner key with --topic-partitions.
 
 --partitioner keep (the default) writes every record to the partition it was
 exported from, so partitions hold what they held (in a new offset range) even

@@ -165,6 +165,36 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(stderr, "already holds") {
 		t.Errorf("second import: exit %d, want %d refusing\n%s", code, ExitUsage, stderr)
 	}
+
+	// By key, into missing topics: they get --topic-partitions, and every
+	// record lands once.
+	wide := kafkatest.Prefix(t)
+	adm := kafkatest.Admin(t, brokers)
+	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), kafka.TopicNames(wide).All()...) })
+	code, out, stderr = run(t, env(wide, db2.URL.Reveal()), "topics", "import", file, "--partitioner", "key", "--topic-partitions", "5")
+	if code != ExitOK {
+		t.Fatalf("import by key: exit %d\n%s\n%s", code, out, stderr)
+	}
+	details, err := adm.ListTopics(ctx, wide+"trades", wide+"prices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wideRecs := readTopics(ctx, t, brokers, wide)
+	for _, name := range []string{"trades", "prices"} {
+		if n := len(details[wide+name].Partitions); n != 5 {
+			t.Errorf("%s imported by key: %d partitions, want --topic-partitions 5", name, n)
+		}
+		var n, w int
+		for _, recs := range wideRecs[name] {
+			n += len(recs)
+		}
+		for _, recs := range want[name] {
+			w += len(recs)
+		}
+		if n != w {
+			t.Errorf("%s imported by key: %d records, want %d", name, n, w)
+		}
+	}
 }
 
 // tableCounts counts the rows of the loaded tables of the database at url.
