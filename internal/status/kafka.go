@@ -17,6 +17,8 @@ type kafkaView struct {
 	problems    []string
 	// retention is each needed topic's time retention (see topicRetention).
 	retention map[string]retention
+	// replicaBrokers are the brokers our topics' replicas are on.
+	replicaBrokers map[int32]bool
 }
 
 // groupsRead is the coordinator's answers about the groups shown.
@@ -36,6 +38,14 @@ func (s *Sampler) kafka(ctx context.Context, stored storedPositions) (kafkaView,
 		return v, fmt.Errorf("list topics: %w", err)
 	}
 	ours := ourTopics(details, s.opts.Prefix)
+	v.replicaBrokers = map[int32]bool{}
+	for _, name := range ours {
+		for _, p := range details[name].Partitions {
+			for _, r := range p.Replicas {
+				v.replicaBrokers[r] = true
+			}
+		}
+	}
 	gr, err := s.readGroups(ctx)
 	if err != nil {
 		return v, err

@@ -19,14 +19,20 @@ func Render(w io.Writer, snap Snapshot) error {
 	p("tradestream status  %s  (verdicts over %d sample(s))\n\n", snap.At.Format("2006-01-02 15:04:05 MST"), snap.Samples)
 
 	p("BROKERS  cluster %s  controller %d\n", orDash(snap.ClusterID), snap.Controller)
+	live := 0
 	for _, b := range snap.Brokers {
+		if b.Down {
+			p("  %d\tDOWN: holds replicas of these topics but is not in the cluster's metadata\n", b.ID)
+			continue
+		}
+		live++
 		rack := ""
 		if b.Rack != "" {
 			rack = "  rack " + b.Rack
 		}
 		p("  %d\t%s:%d%s\n", b.ID, b.Host, b.Port, rack)
 	}
-	if len(snap.Brokers) == 0 {
+	if live == 0 {
 		p("  (none reachable)\n")
 	}
 
@@ -34,12 +40,19 @@ func Render(w io.Writer, snap Snapshot) error {
 	for _, t := range snap.Topics {
 		p("  %s\t%d\t%d\t%d\t%d\t%d\n", t.Name, t.Partitions, t.ReplicationFactor, t.UnderReplicated, t.Offline, t.Records)
 	}
-	if len(snap.Topics) == 0 {
+	unread := func() bool {
+		if snap.KafkaError != "" {
+			p("  (could not be read: %s)\n", snap.KafkaError)
+			return true
+		}
+		return false
+	}
+	if len(snap.Topics) == 0 && !unread() {
 		p("  (none)\n")
 	}
 
 	p("\nCONSUMER GROUPS\n")
-	if len(snap.Groups) == 0 {
+	if len(snap.Groups) == 0 && !unread() {
 		p("  (none)\n")
 	}
 	for _, g := range snap.Groups {

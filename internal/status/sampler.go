@@ -141,7 +141,9 @@ func (s *Sampler) Sample(ctx context.Context) Snapshot {
 	k, err := s.kafka(ctx, stored)
 	if err != nil {
 		problem("kafka topics and groups", err)
+		snap.KafkaError = err.Error()
 	}
+	snap.Brokers = withDownBrokers(snap.Brokers, k.replicaBrokers)
 	problems = append(problems, k.problems...)
 	snap.Topics = k.topics
 	snap.DeadLetters.Topic = k.deadLetters
@@ -180,6 +182,22 @@ func (s *Sampler) brokers(ctx context.Context, snap *Snapshot) error {
 	}
 	sort.Slice(snap.Brokers, func(i, j int) bool { return snap.Brokers[i].ID < snap.Brokers[j].ID })
 	return nil
+}
+
+// withDownBrokers adds to live the brokers that replicas name but the
+// metadata does not list, as down.
+func withDownBrokers(live []Broker, replicas map[int32]bool) []Broker {
+	known := map[int32]bool{}
+	for _, b := range live {
+		known[b.ID] = true
+	}
+	for id := range replicas {
+		if !known[id] {
+			live = append(live, Broker{ID: id, Down: true})
+		}
+	}
+	sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
+	return live
 }
 
 // judge records each partition's commit in its window and gives its

@@ -10,7 +10,8 @@ type Snapshot struct {
 	// ClusterID and Controller describe the Kafka cluster.
 	ClusterID  string `json:"cluster_id,omitempty"`
 	Controller int32  `json:"controller"`
-	// Brokers are the live brokers, by node id.
+	// Brokers are the live brokers, and those down that hold replicas of
+	// the topics shown, by node id.
 	Brokers []Broker `json:"brokers"`
 	// Topics are the topics under the prefix, by name.
 	Topics []Topic `json:"topics"`
@@ -22,16 +23,22 @@ type Snapshot struct {
 	DeadLetters DeadLetters `json:"dead_letters"`
 	// Problems lists the parts that could not be read, as sentences.
 	Problems []string `json:"problems,omitempty"`
+	// KafkaError, when set, is why topics and groups could not be read
+	// this time: they are then unknown, not empty.
+	KafkaError string `json:"kafka_error,omitempty"`
 	// Samples is how many samples the window holds (the verdicts' basis).
 	Samples int `json:"samples"`
 }
 
-// Broker is one live broker.
+// Broker is one broker: a live one, or (Down) one that holds replicas of
+// our topics but is not in the cluster's metadata (dead, fenced, or not
+// answering).
 type Broker struct {
 	ID   int32  `json:"id"`
 	Host string `json:"host"`
 	Port int32  `json:"port"`
 	Rack string `json:"rack,omitempty"`
+	Down bool   `json:"down,omitempty"`
 }
 
 // Topic is one topic's shape and size.

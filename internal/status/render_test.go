@@ -1,0 +1,35 @@
+package status
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRenderShowsAFailedReadAsAnError: topics and groups that could not be
+// read are an error naming why, never "(none)"; a broker that holds
+// replicas but is missing from the metadata is listed as down.
+func TestRenderShowsAFailedReadAsAnError(t *testing.T) {
+	brokers := withDownBrokers([]Broker{{ID: 1, Host: "127.0.0.1", Port: 19092}}, map[int32]bool{1: true, 2: true})
+	snap := Snapshot{At: time.Unix(0, 0), Brokers: brokers,
+		KafkaError: "list topics: dial tcp 127.0.0.1:29092: connect: connection refused"}
+	var buf strings.Builder
+	if err := Render(&buf, snap); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "(none)") || strings.Count(out, "could not be read: list topics: dial tcp 127.0.0.1:29092") != 2 {
+		t.Errorf("got\n%s\nwant TOPICS and CONSUMER GROUPS to say they could not be read, and why", out)
+	}
+	if !strings.Contains(out, "2  DOWN") || !strings.Contains(out, "1  127.0.0.1:19092") {
+		t.Errorf("got\n%s\nwant broker 1 live and broker 2 down", out)
+	}
+
+	buf.Reset()
+	if err := Render(&buf, Snapshot{At: time.Unix(0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(buf.String(), "(none)"); got != 2 {
+		t.Errorf("an empty cluster read fine: got %d \"(none)\", want 2\n%s", got, buf.String())
+	}
+}
