@@ -31,6 +31,7 @@ type StoredDeadLetter struct {
 	Partition  int32     `json:"partition"`
 	Offset     int64     `json:"offset"`
 	Schema     string    `json:"schema"`
+	RunID      string    `json:"run_id,omitempty"`
 	Reason     string    `json:"reason"`
 	Error      string    `json:"error"`
 	ReceivedAt time.Time `json:"received_at"`
@@ -101,7 +102,7 @@ func (f DeadLetterFilter) where(args *[]any) (string, error) {
 	return strings.Join(conds, " AND "), nil
 }
 
-const deadLetterColumns = `id, topic, kafka_partition, kafka_offset, schema, reason, error, received_at,
+const deadLetterColumns = `id, topic, kafka_partition, kafka_offset, schema, coalesce(run_id, ''), reason, error, received_at,
 	replayed_at, coalesce(replay_outcome, ''), coalesce(replay_reason, ''), coalesce(replay_error, '')`
 
 // Querier is what the dead-letter reads need of a pool or transaction.
@@ -134,7 +135,7 @@ func ListDeadLetters(ctx context.Context, db Querier, f DeadLetterFilter) ([]Sto
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (StoredDeadLetter, error) {
 		var d StoredDeadLetter
-		err := row.Scan(&d.ID, &d.Topic, &d.Partition, &d.Offset, &d.Schema, &d.Reason, &d.Error, &d.ReceivedAt,
+		err := row.Scan(&d.ID, &d.Topic, &d.Partition, &d.Offset, &d.Schema, &d.RunID, &d.Reason, &d.Error, &d.ReceivedAt,
 			&d.ReplayedAt, &d.ReplayOutcome, &d.ReplayReason, &d.ReplayError)
 		return d, err
 	})
@@ -151,7 +152,7 @@ var ErrNoDeadLetter = errors.New("no such dead letter")
 func GetDeadLetter(ctx context.Context, db Querier, id int64) (StoredDeadLetter, error) {
 	var d StoredDeadLetter
 	err := db.QueryRow(ctx, "SELECT "+deadLetterColumns+", key, value FROM dead_letters WHERE id = $1", id).Scan(
-		&d.ID, &d.Topic, &d.Partition, &d.Offset, &d.Schema, &d.Reason, &d.Error, &d.ReceivedAt,
+		&d.ID, &d.Topic, &d.Partition, &d.Offset, &d.Schema, &d.RunID, &d.Reason, &d.Error, &d.ReceivedAt,
 		&d.ReplayedAt, &d.ReplayOutcome, &d.ReplayReason, &d.ReplayError, &d.Key, &d.Value)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, fmt.Errorf("dead letter %d: %w", id, ErrNoDeadLetter)

@@ -106,7 +106,7 @@ func (r *Replayer) Preview(d StoredDeadLetter) Outcome {
 func (d StoredDeadLetter) record() *kgo.Record {
 	return &kgo.Record{
 		Topic: d.Topic, Partition: d.Partition, Offset: d.Offset, Key: d.Key, Value: d.Value,
-		Headers: []kgo.RecordHeader{{Key: event.HeaderSchema, Value: []byte(d.Schema)}},
+		Headers: []kgo.RecordHeader{{Key: event.HeaderSchema, Value: []byte(d.Schema)}, {Key: event.HeaderRunID, Value: []byte(d.RunID)}},
 	}
 }
 
@@ -146,14 +146,14 @@ func (r *Replayer) chunk(ctx context.Context, f DeadLetterFilter, after int64, r
 	if err != nil {
 		return 0, 0, err
 	}
-	rows, err := tx.Query(ctx, `SELECT id, topic, kafka_partition, kafka_offset, schema, key, value FROM dead_letters
+	rows, err := tx.Query(ctx, `SELECT id, topic, kafka_partition, kafka_offset, schema, coalesce(run_id, ''), key, value FROM dead_letters
 		WHERE topic = ANY($1) AND id > $2 AND `+where+` ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`, args...)
 	if err != nil {
 		return 0, 0, fmt.Errorf("replay: select: %w", err)
 	}
 	dls, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (StoredDeadLetter, error) {
 		var d StoredDeadLetter
-		return d, row.Scan(&d.ID, &d.Topic, &d.Partition, &d.Offset, &d.Schema, &d.Key, &d.Value)
+		return d, row.Scan(&d.ID, &d.Topic, &d.Partition, &d.Offset, &d.Schema, &d.RunID, &d.Key, &d.Value)
 	})
 	if err != nil || len(dls) == 0 {
 		return 0, 0, wrapNil("replay: select", err)

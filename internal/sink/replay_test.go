@@ -71,6 +71,7 @@ func TestReplayAfterAFix(t *testing.T) {
 		{"dead again", "SELECT count(*) FROM dead_letters WHERE replay_outcome = 'dead' AND replay_reason = 'above_new_limit' AND kafka_offset = 3 AND replay_error <> ''", 1},
 		{"unknown schema untouched", "SELECT count(*) FROM dead_letters WHERE reason = 'unknown_schema' AND replayed_at IS NULL", 1},
 		{"loaded rows keep their offsets", "SELECT count(*) FROM trades WHERE kafka_offset IN (1, 2) AND kafka_partition = 0", 2},
+		{"loaded rows keep their run", "SELECT count(*) FROM trades WHERE kafka_offset IN (1, 2) AND run_id = 'test'", 2},
 	}...)
 	again, err := rp.Replay(ctx, DeadLetterFilter{Reasons: []string{"above_notional"}})
 	if err != nil || again.Replayed != 0 {
@@ -82,7 +83,7 @@ func TestReplayAfterAFix(t *testing.T) {
 		}
 	}
 	d := mustGet(t, e, dls[0].ID)
-	if d.ReplayOutcome != OutcomeDead || d.ReplayedAt == nil || string(d.Key) != "1" || len(d.Value) == 0 {
+	if d.ReplayOutcome != OutcomeDead || d.ReplayedAt == nil || string(d.Key) != "1" || len(d.Value) == 0 || d.RunID != "test" {
 		t.Errorf("show: got %+v, want the dead-again mark with the raw key and value", d)
 	}
 }

@@ -30,8 +30,8 @@ var (
 )
 
 const insertDeadLetters = `
-INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, schema, reason, error, key, value)
-SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[])
+INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, schema, reason, error, key, value, run_id)
+SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[], $9::text[])
 ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING`
 
 // storeOffsets moves each partition's stored position from the batch's
@@ -198,14 +198,19 @@ func (w *writer) insertDeadLetters(ctx context.Context, tx pgx.Tx, dead []deadLe
 	n := len(dead)
 	topics, schemas, reasons, errs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	parts, offs := make([]int32, n), make([]int64, n)
-	keys, values := make([][]byte, n), make([][]byte, n)
+	keys, values, runs := make([][]byte, n), make([][]byte, n), make([]*string, n)
 	for i, d := range dead {
 		topics[i], parts[i], offs[i] = d.src.Topic, d.src.Partition, d.src.Offset
-		schemas[i] = storable(boundedText(string(event.ReadHeaders(d.src.Headers).Schema), maxSchemaText))
+		h := event.ReadHeaders(d.src.Headers)
+		schemas[i] = storable(boundedText(string(h.Schema), maxSchemaText))
+		if len(h.RunID) > 0 {
+			run := storable(boundedText(string(h.RunID), maxSchemaText))
+			runs[i] = &run
+		}
 		reasons[i], errs[i] = d.reason, storable(d.err)
 		keys[i], values[i] = d.src.Key, d.src.Value
 	}
-	if _, err := tx.Exec(ctx, insertDeadLetters, topics, parts, offs, schemas, reasons, errs, keys, values); err != nil {
+	if _, err := tx.Exec(ctx, insertDeadLetters, topics, parts, offs, schemas, reasons, errs, keys, values, runs); err != nil {
 		return fmt.Errorf("insert dead letters: %w", err)
 	}
 	return nil

@@ -6,8 +6,10 @@
 -- crashed replay leaves no trace. replay_outcome is 'loaded' (the record
 -- is now a row, and no longer counts as a dead letter), 'dropped' (a
 -- transform now filters it out) or 'dead' (dead again, with replay_reason
--- and replay_error saying why this time).
+-- and replay_error saying why this time). run_id is the record's run_id
+-- header, so that the rows a replay loads keep the run they came from.
 ALTER TABLE dead_letters
+    ADD COLUMN run_id         text,
     ADD COLUMN replayed_at    timestamptz,
     ADD COLUMN replay_outcome text CHECK (replay_outcome IN ('loaded', 'dropped', 'dead')),
     ADD COLUMN replay_reason  text,
@@ -25,4 +27,5 @@ ALTER TABLE dead_letters
     DROP COLUMN replay_error,
     DROP COLUMN replay_reason,
     DROP COLUMN replay_outcome,
-    DROP COLUMN replayed_at;
+    DROP COLUMN replayed_at,
+    DROP COLUMN run_id;
