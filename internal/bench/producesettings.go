@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,13 @@ func produceSettings(o ProduceOptions, topic string) map[string]string {
 // run, once topic, partitions, value sizes and producer settings are the
 // same: what the Java tool cannot be told to do like the generator.
 func produceDifferences(o ProduceOptions, res ProduceResult) []string {
+	var genParts, apacheParts []int
+	for _, r := range res.Tradestream {
+		genParts = append(genParts, r.Written.PartitionsWritten)
+	}
+	for _, r := range res.Apache {
+		apacheParts = append(apacheParts, r.Written.PartitionsWritten)
+	}
 	d := []string{
 		"keys and headers: every generator record has a key (the user id, or the symbol of a price) " +
 			"and three headers (schema, produced_at, run_id); the Java tool's records have neither. " +
@@ -65,8 +73,8 @@ func produceDifferences(o ProduceOptions, res ProduceResult) []string {
 		"partitioning: the generator's keyed records are hashed over the partitions (sticky-key partitioner); " +
 			"the Java tool's unkeyed records fill one partition at a time, switching after batch.size bytes " +
 			"(Kafka's built-in partitioner). Partitions written per run: generator " +
-			spread(genWrites(res.Tradestream)) + " of " + strconv.Itoa(o.Partitions) +
-			", Java tool " + spread(apacheWrites(res.Apache)) + " of " + strconv.Itoa(o.Partitions),
+			spread(genParts) + " of " + strconv.Itoa(o.Partitions) +
+			", Java tool " + spread(apacheParts) + " of " + strconv.Itoa(o.Partitions),
 		"record order: the Java tool sends payloads drawn at random (with replacement) from the file of the run's " +
 			"own records; the generator sends its stream in order. Mean value sizes: generator " +
 			meanSizes(res) + ", payload file " + strconv.FormatFloat(res.AvgRecordBytes, 'f', 1, 64) + " bytes",
@@ -111,32 +119,13 @@ func codecImpls(codec string) string {
 	return ""
 }
 
-func genWrites(runs []ProduceRun) []Written {
-	w := make([]Written, len(runs))
-	for i, r := range runs {
-		w[i] = r.Written
-	}
-	return w
-}
-
-func apacheWrites(runs []ApacheRun) []Written {
-	w := make([]Written, len(runs))
-	for i, r := range runs {
-		w[i] = r.Written
-	}
-	return w
-}
-
-// spread is the partitions the runs wrote to: "6", or "2-4" when runs
-// differ.
-func spread(ws []Written) string {
-	if len(ws) == 0 {
+// spread is how many partitions the runs wrote to: "6", or "2-4" when
+// runs differ.
+func spread(counts []int) string {
+	if len(counts) == 0 {
 		return "none"
 	}
-	lo, hi := ws[0].PartitionsWritten, ws[0].PartitionsWritten
-	for _, w := range ws[1:] {
-		lo, hi = min(lo, w.PartitionsWritten), max(hi, w.PartitionsWritten)
-	}
+	lo, hi := slices.Min(counts), slices.Max(counts)
 	if lo == hi {
 		return strconv.Itoa(lo)
 	}
