@@ -9,12 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/gen"
@@ -35,8 +33,13 @@ type ProduceOptions struct {
 	Rounds int    // runs of each side, alternating; the best of each is compared
 	// Partitions of the benchmark topic.
 	Partitions int
-	Log        *slog.Logger
-	Progress   io.Writer
+	// Prefix of the benchmark topic's name; empty: "bench.<unix ns>.".
+	Prefix string
+	// KeepTopic leaves the benchmark topic in place at the end, for a
+	// caller (a test) to read back; otherwise it is deleted.
+	KeepTopic bool
+	Log       *slog.Logger
+	Progress  io.Writer
 }
 
 // ProduceRun is one run of tradestream's generator. MBPerSec counts
@@ -49,6 +52,14 @@ type ProduceRun struct {
 	MBPerSec       float64 `json:"mb_per_sec"`
 	AvgRecordBytes float64 `json:"avg_record_bytes"`
 	PeakHeapMiB    float64 `json:"peak_heap_mib"`
+	Written        Written `json:"written"`
+}
+
+// ApacheRun is one run of ProducerPerformance: its summary line and what
+// the broker shows it wrote.
+type ApacheRun struct {
+	ApacheProducerResult
+	Written Written `json:"written"`
 }
 
 // maxPayloads bounds the payload file, which the Java tool holds in its
@@ -57,14 +68,19 @@ const maxPayloads = 2_000_000
 
 // ProduceResult is what `bench produce --json` prints.
 type ProduceResult struct {
-	Machine  Machine           `json:"machine"`
+	Machine Machine `json:"machine"`
+	// Settings are those both sides run with (topic, partitions, acks,
+	// idempotence, compression, linger, batch size, in-flight requests).
 	Settings map[string]string `json:"settings"`
+	// ApacheProps are the producer properties ProducerPerformance was
+	// given, each set explicitly to the generator's setting.
+	ApacheProps map[string]string `json:"apache_producer_props"`
 	// AvgRecordBytes is the mean value size of the payload file: the
 	// generator's own records, the same ones a run of it produces (up to
 	// maxPayloads), which the Java tool sends in random order.
-	AvgRecordBytes float64                `json:"avg_record_bytes"`
-	Tradestream    []ProduceRun           `json:"tradestream_runs"`
-	Apache         []ApacheProducerResult `json:"apache_runs"`
+	AvgRecordBytes float64      `json:"avg_record_bytes"`
+	Tradestream    []ProduceRun `json:"tradestream_runs"`
+	Apache         []ApacheRun  `json:"apache_runs"`
 	// Best records/s of each side and their ratio (tradestream / Apache).
 	TradestreamRate float64 `json:"tradestream_records_per_sec"`
 	ApacheRate      float64 `json:"apache_records_per_sec"`
@@ -73,32 +89,40 @@ type ProduceResult struct {
 	// tools count them.
 	TradestreamMBPerSec float64 `json:"tradestream_mb_per_sec"`
 	ApacheMBPerSec      float64 `json:"apache_mb_per_sec"`
+	// Differences are what still differs between the two sides.
+	Differences []string `json:"differences"`
 }
 
 // Produce measures the generator (market simulation and encoding included)
-// against Apache Kafka's ProducerPerformance on the same broker, topic
-// layout, record bytes, acks and compression, alternating runs.
+// against Apache Kafka's ProducerPerformance on the same broker and topic
+// (one topic, written by both), record values, acks, idempotence, linger,
+// batch size and compression, alternating runs; what still differs is
+// listed in the result.
 func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 	res := ProduceResult{Machine: Describe(o.Jars)}
-	prefix := fmt.Sprintf("bench.%d.", time.Now().UnixNano())
-	topics := kafka.TopicNames(prefix)
 	tc := o.Topics
-	tc.Prefix, tc.Partitions = prefix, o.Partitions
+	tc.Prefix, tc.Partitions = o.Prefix, o.Partitions
+	if tc.Prefix == "" {
+		tc.Prefix = fmt.Sprintf("bench.%d.", time.Now().UnixNano())
+	}
+	spec := produceTopic(tc)
 
-	cl, err := kafka.NewClient(ctx, o.Kafka, o.Log, kafka.ProducerOptions(o.Kafka)...)
+	cl, err := kafka.NewClient(ctx, o.Kafka, o.Log)
 	if err != nil {
 		return res, err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	if _, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(tc)); err != nil {
+	if _, err := kafka.EnsureTopics(ctx, cl, []kafka.TopicSpec{spec}); err != nil {
 		return res, err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_, _ = adm.DeleteTopics(dctx, topics.All()...)
-	}()
+	if !o.KeepTopic {
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_, _ = adm.DeleteTopics(dctx, spec.Name)
+		}()
+	}
 
 	dir, err := os.MkdirTemp("", "tradestream-bench-")
 	if err != nil {
@@ -110,21 +134,15 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 		return res, err
 	}
 
-	res.Settings = map[string]string{
-		"records": strconv.FormatInt(o.Record, 10), "partitions": strconv.Itoa(o.Partitions),
-		"acks": "all", "idempotent": "true", "compression": o.Kafka.Compression,
-		"linger": o.Kafka.Linger.String(), "batch_bytes": strconv.Itoa(o.Kafka.BatchBytes),
-		"brokers": strings.Join(o.Kafka.Brokers, ","), "users": strconv.Itoa(o.Gen.Users),
-	}
-	props := map[string]string{
-		"acks": "all", "enable.idempotence": "true", "compression.type": o.Kafka.Compression,
-		"linger.ms":  strconv.FormatInt(o.Kafka.Linger.Milliseconds(), 10),
-		"batch.size": strconv.Itoa(o.Kafka.BatchBytes), "client.id": "bench-apache",
-	}
+	res.Settings, res.ApacheProps = produceSettings(o, spec.Name), apacheProps(o.Kafka)
 	apache := ApacheProducer{Jars: o.Jars, Log4jConfig: o.Log4j}
 	for round := 1; round <= o.Rounds; round++ {
 		fmt.Fprintf(o.Progress, "round %d/%d: Apache ProducerPerformance, %d records...\n", round, o.Rounds, o.Record)
-		a, err := apache.Run(ctx, strings.Join(o.Kafka.Brokers, ","), topics.Trades, o.Record, payloads, props, nil)
+		var a ApacheRun
+		a.Written, err = measureWrites(ctx, adm, spec.Name, "ProducerPerformance", o.Record, func() (err error) {
+			a.ApacheProducerResult, err = apache.Run(ctx, strings.Join(o.Kafka.Brokers, ","), spec.Name, o.Record, payloads, res.ApacheProps, nil)
+			return err
+		})
 		if err != nil {
 			return res, err
 		}
@@ -135,10 +153,15 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 		fmt.Fprintf(o.Progress, "  %.0f records/s\n", a.RecordsPerSec)
 
 		fmt.Fprintf(o.Progress, "round %d/%d: tradestream gen, %d records...\n", round, o.Rounds, o.Record)
-		t, err := runGen(ctx, o, cl, topics)
+		var t ProduceRun
+		written, err := measureWrites(ctx, adm, spec.Name, "the generator", o.Record, func() (err error) {
+			t, err = runGen(ctx, o, spec.Name)
+			return err
+		})
 		if err != nil {
 			return res, err
 		}
+		t.Written = written
 		res.Tradestream = append(res.Tradestream, t)
 		if t.RecordsPerSec > res.TradestreamRate {
 			res.TradestreamRate, res.TradestreamMBPerSec = t.RecordsPerSec, t.MBPerSec
@@ -148,16 +171,25 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 	if res.ApacheRate > 0 {
 		res.Ratio = res.TradestreamRate / res.ApacheRate
 	}
+	res.Differences = produceDifferences(o, res)
 	return res, nil
 }
 
-func runGen(ctx context.Context, o ProduceOptions, cl *kgo.Client, topics kafka.Topics) (ProduceRun, error) {
+// runGen runs the generator once, as `tradestream gen all` does (a new
+// client with the producer options every service uses), with all three
+// kinds of record sent to topic.
+func runGen(ctx context.Context, o ProduceOptions, topic string) (ProduceRun, error) {
+	cl, err := kafka.NewClient(ctx, o.Kafka, o.Log, kafka.ProducerOptions(o.Kafka)...)
+	if err != nil {
+		return ProduceRun{}, err
+	}
+	defer cl.Close()
 	sim, _, err := gen.NewSim(o.Gen, time.Now())
 	if err != nil {
 		return ProduceRun{}, err
 	}
 	stop := sampleHeap()
-	sum, err := gen.Run(ctx, gen.Options{Client: cl, Count: o.Record, RunID: "bench"}, gen.NewMarketSource(sim, market.KindAll, topics))
+	sum, err := gen.Run(ctx, gen.Options{Client: cl, Count: o.Record, RunID: "bench"}, gen.NewMarketSource(sim, market.KindAll, oneTopic(topic)))
 	peak := stop()
 	if err != nil {
 		return ProduceRun{}, err

@@ -24,13 +24,16 @@ func (r *root) benchProduceCommand() *cobra.Command {
 		Short: "The generator against Apache Kafka's ProducerPerformance on the same broker",
 		Long: `Measure tradestream's generator (market simulation and JSON encoding
 included) producing to Kafka against Apache Kafka's own ProducerPerformance
-tool on the same broker, in the same run, with the same record values (the
-Java tool sends, in random order, the records a run of the generator
-produces), acks=all, idempotence, compression, linger and batch size. The
-generator writes keyed records with headers to the users, prices and trades
-topics; the Java tool writes unkeyed records without headers to one topic of
-as many partitions. MiB/s counts record values only, on both sides. Runs
-alternate for --rounds rounds; the best rate of each side is compared.`,
+tool on the same broker, in the same run. Both sides write to one fresh
+topic of --partitions partitions (the generator's users, prices and trades
+all go to it), with the same record values (the Java tool sends, in random
+order, the records a run of the generator produces), acks=all, idempotence,
+compression, linger, batch size and in-flight requests, each passed to the
+Java tool explicitly. Each run's records are counted on the topic itself.
+MiB/s counts record values only, on both sides. Runs alternate for --rounds
+rounds; the best rate of each side is compared (tradestream / Apache). What
+still differs (keys and headers, partitioning, record order, ...) is listed
+under "differences".`,
 		Example: "  tradestream bench produce --records 2000000 --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -73,7 +76,7 @@ alternate for --rounds rounds; the best rate of each side is compared.`,
 	f := cmd.Flags()
 	f.Int64Var(&records, "records", 1_000_000, "records per run")
 	f.IntVar(&rounds, "rounds", 2, "alternating runs of each side")
-	f.IntVar(&partitions, "partitions", 6, "partitions of the benchmark topics")
+	f.IntVar(&partitions, "partitions", 6, "partitions of the benchmark topic")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&jars, "jars", "", "Kafka jars directory (default $TRADESTREAM_KAFKA_JARS)")
 	r.cfg.Gen.Bind(f)
@@ -88,10 +91,17 @@ var benchProduceFlags = honoured(benchGlobalFlags, benchSimFlags,
 	[]string{"records", "rounds", "partitions", "json", "jars"})
 
 func printProduce(w io.Writer, res bench.ProduceResult) {
+	st := res.Settings
 	fmt.Fprintf(w, "\nmachine: %s, %d CPUs, %d GiB; Kafka %s\n", res.Machine.CPUModel, res.Machine.CPUs, res.Machine.MemoryGiB, res.Machine.Kafka)
-	fmt.Fprintf(w, "records %s, %.0f bytes each on average, compression %s, acks=all\n",
-		res.Settings["records"], res.AvgRecordBytes, res.Settings["compression"])
+	fmt.Fprintf(w, "both sides: topic %s (%s partitions), %s records a run, %.0f bytes a value on average\n",
+		st["topic"], st["partitions"], st["records"], res.AvgRecordBytes)
+	fmt.Fprintf(w, "  acks=%s, idempotent, compression %s, linger %s, batch %s bytes, %s requests in flight\n",
+		st["acks"], st["compression"], st["linger"], st["batch_bytes"], st["max_in_flight"])
 	fmt.Fprintf(w, "Apache ProducerPerformance  %10.0f records/s  %6.1f MiB/s of values\n", res.ApacheRate, res.ApacheMBPerSec)
 	fmt.Fprintf(w, "tradestream gen             %10.0f records/s  %6.1f MiB/s of values\n", res.TradestreamRate, res.TradestreamMBPerSec)
 	fmt.Fprintf(w, "ratio                       %10.1f%%\n", 100*res.Ratio)
+	fmt.Fprintln(w, "differences:")
+	for _, d := range res.Differences {
+		fmt.Fprintf(w, "  - %s\n", d)
+	}
 }
