@@ -140,27 +140,13 @@ type sinkBench struct {
 // alternating rounds, plus the naive one-INSERT-per-record rate. It works
 // in its own topics and database schema and deletes both at the end.
 func Sink(ctx context.Context, o SinkOptions) (*SinkResult, error) {
-	if o.Progress == nil {
-		o.Progress = io.Discard
-	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
-	sb := &sinkBench{o: o, suffix: randomSuffix(4)}
-	db, err := newBenchDB(ctx, o.DatabaseURL, "bench_sink_"+sb.suffix)
+	sb, cl, err := openSinkBench(ctx, &o, "bench_sink_")
 	if err != nil {
 		return nil, err
 	}
-	defer db.close()
-	sb.db = db
-	if _, err := store.Migrate(ctx, db.pool); err != nil {
-		return nil, err
-	}
-	cl, err := kafka.NewClient(ctx, o.Kafka, o.Log, kafka.ProducerOptions(o.Kafka)...)
-	if err != nil {
-		return nil, err
-	}
+	defer sb.db.close()
 	defer cl.Close()
+	db := sb.db
 	recs, err := sb.produceFeed(ctx, cl)
 	defer sb.deleteTopics(ctx, cl)
 	if err != nil {
@@ -223,6 +209,34 @@ func Sink(ctx context.Context, o SinkOptions) (*SinkResult, error) {
 	res.Checkpointed = db.checkpointed
 	res.Postgres, err = db.settings(ctx)
 	return res, err
+}
+
+// openSinkBench fills o's defaults and makes the run's own schema (named
+// schema and a random suffix), migrated, and a producer client; the caller
+// closes both.
+func openSinkBench(ctx context.Context, o *SinkOptions, schema string) (*sinkBench, *kgo.Client, error) {
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	sb := &sinkBench{o: *o, suffix: randomSuffix(4)}
+	db, err := newBenchDB(ctx, o.DatabaseURL, schema+sb.suffix)
+	if err != nil {
+		return nil, nil, err
+	}
+	sb.db = db
+	if _, err := store.Migrate(ctx, db.pool); err != nil {
+		db.close()
+		return nil, nil, err
+	}
+	cl, err := kafka.NewClient(ctx, o.Kafka, o.Log, kafka.ProducerOptions(o.Kafka)...)
+	if err != nil {
+		db.close()
+		return nil, nil, err
+	}
+	return sb, cl, nil
 }
 
 func newSinkResult(o SinkOptions, batches []*sink.Batch) *SinkResult {

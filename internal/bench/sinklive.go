@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"sort"
 	"strconv"
@@ -18,7 +16,6 @@ import (
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/rate"
 	"github.com/tradestream/tradestream/internal/sink"
-	"github.com/tradestream/tradestream/internal/store"
 )
 
 // `bench sink --live` runs the generator at a steady rate into fresh
@@ -72,26 +69,11 @@ type LatencyQuantiles struct {
 
 // SinkLive runs the live measurement.
 func SinkLive(ctx context.Context, o LiveOptions) (*SinkLiveResult, error) {
-	if o.Progress == nil {
-		o.Progress = io.Discard
-	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
-	sb := &sinkBench{o: o.SinkOptions, suffix: randomSuffix(4)}
-	db, err := newBenchDB(ctx, o.DatabaseURL, "bench_live_"+sb.suffix)
+	sb, cl, err := openSinkBench(ctx, &o.SinkOptions, "bench_live_")
 	if err != nil {
 		return nil, err
 	}
-	defer db.close()
-	sb.db = db
-	if _, err := store.Migrate(ctx, db.pool); err != nil {
-		return nil, err
-	}
-	cl, err := kafka.NewClient(ctx, o.Kafka, o.Log, kafka.ProducerOptions(o.Kafka)...)
-	if err != nil {
-		return nil, err
-	}
+	defer sb.db.close()
 	defer cl.Close()
 	tc := o.Topics
 	tc.Prefix, tc.Partitions = "bench.live."+sb.suffix+".", o.Partitions
