@@ -119,6 +119,10 @@ func startPipeline(t testing.TB, o pipelineOptions) *pipeline {
 			t.Errorf("dashboard: %v", err)
 		}
 	}()
+	// Registered last, so run first: the services stop before their
+	// clients are closed (a generator producing into a closed client
+	// would report it).
+	t.Cleanup(func() { cancel(); wg.Wait() })
 	return p
 }
 

@@ -251,7 +251,7 @@ func (in *injector) mark(r *kgo.Record, fault string) {
 		in.marks[fault] = v
 	}
 	r.Headers = append(r.Headers, kgo.RecordHeader{Key: event.HeaderInjected, Value: v})
-	in.man.injected(r.Topic, fault)
+	in.man.injected(r.Topic, string(event.ReadHeaders(r.Headers).Schema), fault)
 }
 
 // copyOf returns a pooled copy of r marked with fault.

@@ -42,7 +42,8 @@ type Manifest struct {
 	ByTopic  map[string]map[string]int64 `json:"injected_by_topic"`
 	// DeadLetters is what a strict consumer dead-letters, by the sink's
 	// reason: the malformed records by theirs, oversized ones as
-	// invalid_field, unknown schemas as unknown_schema.
+	// invalid_field, unknown schemas as unknown_schema, copies of ticks
+	// and trades as duplicate.
 	DeadLetters map[string]int64 `json:"expected_dead_letters"`
 	// Path is where the manifest was written (not part of the JSON).
 	Path string `json:"-"`
@@ -61,7 +62,7 @@ func (m *Manifest) event(topic string) {
 	m.EventsByTopic[topic]++
 }
 
-func (m *Manifest) injected(topic, fault string) {
+func (m *Manifest) injected(topic, schema, fault string) {
 	m.Injected[fault]++
 	t := m.ByTopic[topic]
 	if t == nil {
@@ -70,6 +71,12 @@ func (m *Manifest) injected(topic, fault string) {
 	}
 	t[fault]++
 	switch fault {
+	case FaultDuplicate:
+		// A copy of a tick or trade is a dead letter of its own; a copy
+		// of a profile is absorbed by the users upsert.
+		if strings.HasPrefix(schema, "price/") || strings.HasPrefix(schema, "trade/") {
+			m.DeadLetters[FaultDuplicate]++
+		}
 	case FaultOversized:
 		m.DeadLetters[FaultInvalidField]++
 	case FaultMalformedJSON, FaultMissingField, FaultOutOfRange, FaultInvalidField, FaultUnknownSchema:

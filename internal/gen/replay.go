@@ -249,6 +249,7 @@ type PacedSource struct {
 	ctx       context.Context
 	speed     float64
 	now       func() time.Time
+	sleep     func(context.Context, time.Duration) error
 	wallStart time.Time
 	first     time.Time
 	round     int64
@@ -257,7 +258,14 @@ type PacedSource struct {
 // NewPacedSource returns a Source of sim's events through src, paced by
 // event time at speed (0: as fast as possible) under ctx.
 func NewPacedSource(ctx context.Context, sim *market.Sim, src *MarketSource, speed float64, now func() time.Time) *PacedSource {
-	return &PacedSource{src: src, sim: sim, ctx: ctx, speed: speed, now: now}
+	return &PacedSource{src: src, sim: sim, ctx: ctx, speed: speed, now: now, sleep: clock.Sleep}
+}
+
+// WithSleep makes p wait with sleep instead of clock.Sleep (with a clock
+// of its own in now, a test can check the pacing without waiting).
+func (p *PacedSource) WithSleep(sleep func(context.Context, time.Duration) error) *PacedSource {
+	p.sleep = sleep
+	return p
 }
 
 // Next implements Source.
@@ -275,7 +283,7 @@ func (p *PacedSource) Next(r *kgo.Record) bool {
 	}
 	due := p.wallStart.Add(time.Duration(float64(p.sim.Now().Sub(p.first)) / p.speed))
 	if wait := due.Sub(p.now()); wait > 0 {
-		if clock.Sleep(p.ctx, wait) != nil {
+		if p.sleep(p.ctx, wait) != nil {
 			return false
 		}
 	}

@@ -172,3 +172,42 @@ func TestParseTicksErrors(t *testing.T) {
 		t.Errorf("dry-run JSON line: %+v %v %v", ticks, sectors, err)
 	}
 }
+
+// TestReplayPacesByEventTime replays the sample at --speed 60 on a clock
+// of the test's own: every round is released when the clock has run its
+// event time since the first round divided by the speed, so the whole file
+// takes its span / 60.
+func TestReplayPacesByEventTime(t *testing.T) {
+	ticks, sectors := readSample(t)
+	cfg := config.Default().Gen
+	cfg.Seed, cfg.Users = 3, 50
+	sim, _, err := gen.NewReplaySim(cfg, ticks, sectors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const speed = 60
+	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	wall := start
+	sleeps := 0
+	src := gen.NewPacedSource(context.Background(), sim, gen.NewMarketSource(sim, market.KindAll, kafka.TopicNames("t.")), speed,
+		func() time.Time { return wall }).WithSleep(func(_ context.Context, d time.Duration) error {
+		wall = wall.Add(d)
+		sleeps++
+		return nil
+	})
+	var first time.Time
+	var rec kgo.Record
+	for n := 0; src.Next(&rec); n++ {
+		if first.IsZero() {
+			first = sim.Now()
+		}
+		want := time.Duration(float64(sim.Now().Sub(first)) / speed)
+		if got := wall.Sub(start); got != want {
+			t.Fatalf("record %d at event time %s: released after %v of wall time, want %v", n, sim.Now().Sub(first), got, want)
+		}
+	}
+	span := ticks[len(ticks)-1].Time.Sub(ticks[0].Time)
+	if got, want := wall.Sub(start), span/speed; got < want-time.Second || got > want+time.Second || sleeps == 0 {
+		t.Errorf("the replay took %v of wall time in %d sleeps, want the file's span %v / %d = %v", got, sleeps, span, speed, want)
+	}
+}

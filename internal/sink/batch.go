@@ -87,6 +87,13 @@ type batch struct {
 	// dlqSent is how many of dead have gone to the deadletter topic, so a
 	// retried batch does not send them again.
 	dlqSent int
+	// dedupe loads ticks and trades through staging tables, skipping the
+	// copies of events already stored (set once a plain COPY met one);
+	// dups are those copies, found by the latest attempt, stored as dead
+	// letters in the same transaction (not sent to the deadletter topic).
+	dedupe   bool
+	dups     []deadLetter
+	dupTicks int // how many of dups are ticks (the rest are trades)
 }
 
 func newBatch() *batch {

@@ -204,9 +204,9 @@ func TestDeclaredTransformsThroughTheSink(t *testing.T) {
 		u.SignupAt, u.UpdatedAt = now, now
 		recs = append(recs, record(e.names.Users, event.SchemaUserV1, u.Key(), u.AppendJSON(nil)))
 	}
-	for _, sector := range []string{"energy", "Technology"} {
+	for i, sector := range []string{"energy", "Technology"} {
 		p := testPrice("XOM", sector)
-		p.Time = now
+		p.Time, p.Seq = now, int64(i+1)
 		recs = append(recs, record(e.names.Prices, event.SchemaPriceV1, p.Key(), p.AppendJSON(nil)))
 	}
 	for i, qty := range []int64{10, 20_000, 30} {

@@ -34,6 +34,10 @@ const (
 	// classFatal: a problem no retry fixes (missing tables or privileges,
 	// bad credentials). Stop the sink with the error.
 	classFatal
+	// classDuplicate: a tick or trade of the batch is already stored (or
+	// twice in it). Load the batch again through the path that stores
+	// the later copies as dead letters.
+	classDuplicate
 )
 
 func (c errorClass) String() string {
@@ -48,6 +52,8 @@ func (c errorClass) String() string {
 		return "fenced"
 	case classFatal:
 		return "fatal"
+	case classDuplicate:
+		return "duplicate"
 	}
 	return "unknown"
 }
@@ -66,6 +72,8 @@ func classify(err error) errorClass {
 	switch {
 	case pg.Code == "23514" && strings.HasPrefix(pg.Message, "no partition of relation"):
 		return classPartition
+	case pg.Code == "23505" && (strings.HasPrefix(pg.TableName, "price_ticks") || strings.HasPrefix(pg.TableName, "trades")):
+		return classDuplicate
 	case strings.HasPrefix(pg.Code, "21"), // cardinality violation
 		strings.HasPrefix(pg.Code, "22"), // data exception
 		strings.HasPrefix(pg.Code, "23"): // integrity constraint violation

@@ -19,12 +19,11 @@ import (
 // TestSinkReconcilesInjectedFaults runs the generator with every kind of
 // fault injected, loads the run with the sink, and reconciles the
 // manifest with what the sink stored: a row per valid event (late and
-// reordered ones included; duplicate profiles absorbed), the dead letters
-// by reason exactly as expected, and — what the sink does not absorb —
-// duplicated ticks and trades stored twice, which verify reports exactly
-// (as duplicates, and each duplicate trade as a break in its account's
-// balance chain); the accounts themselves hold the right balances despite
-// the late and reordered trades.
+// reordered ones included), every duplicate absorbed (profiles by the
+// upsert, ticks and trades as dead letters with reason duplicate instead
+// of second rows), the dead letters by reason exactly as expected, and
+// verify clean: no duplicate rows, every account's balance chain whole,
+// the right balances despite the late and reordered trades.
 func TestSinkReconcilesInjectedFaults(t *testing.T) {
 	e := newTestEnv(t, 3)
 	cfg := config.Default().Gen
@@ -62,8 +61,9 @@ func TestSinkReconcilesInjectedFaults(t *testing.T) {
 		{"users rows (duplicates absorbed)", e.count(t, `SELECT count(*) FROM users`), m.EventsByTopic[e.names.Users]},
 		{"distinct ticks", e.count(t, `SELECT count(DISTINCT (symbol, seq)) FROM price_ticks`), m.EventsByTopic[e.names.Prices]},
 		{"distinct trades", e.count(t, `SELECT count(DISTINCT trade_id) FROM trades`), m.EventsByTopic[e.names.Trades]},
-		{"tick rows", e.count(t, `SELECT count(*) FROM price_ticks`), m.EventsByTopic[e.names.Prices] + dups(e.names.Prices)},
-		{"trade rows", e.count(t, `SELECT count(*) FROM trades`), m.EventsByTopic[e.names.Trades] + dups(e.names.Trades)},
+		{"tick rows (duplicates absorbed)", e.count(t, `SELECT count(*) FROM price_ticks`), m.EventsByTopic[e.names.Prices]},
+		{"trade rows (duplicates absorbed)", e.count(t, `SELECT count(*) FROM trades`), m.EventsByTopic[e.names.Trades]},
+		{"duplicate dead letters", e.count(t, `SELECT count(*) FROM dead_letters WHERE reason = 'duplicate'`), dups(e.names.Prices) + dups(e.names.Trades)},
 	}
 	var dead int64
 	for reason, n := range m.DeadLetters {
@@ -83,28 +83,45 @@ func TestSinkReconcilesInjectedFaults(t *testing.T) {
 		}
 	}
 
-	// verify sees exactly the duplicates injected, and nothing else.
+	// verify finds nothing wrong: one row or one dead letter per offset.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	expected := &verify.Expected{RunID: m.RunID, Events: m.EventsByTopic, DeadLetters: m.DeadLetters}
 	rep, err := verify.Run(ctx, e.kcfg, slog.New(slog.DiscardHandler), e.pool, verify.Options{
-		Group: e.group, Topics: e.names, RequireCaughtUp: true,
+		Group: e.group, Topics: e.names, RequireCaughtUp: true, Expected: expected,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.DuplicateTicks != dups(e.names.Prices) || rep.DuplicateTrades != dups(e.names.Trades) {
-		t.Errorf("verify: %d duplicate ticks and %d duplicate trades, the manifest injected %d and %d",
-			rep.DuplicateTicks, rep.DuplicateTrades, dups(e.names.Prices), dups(e.names.Trades))
+	if mc := rep.Manifest; mc == nil || mc.Ticks.Got != m.EventsByTopic[e.names.Prices] || mc.Trades.Got != m.EventsByTopic[e.names.Trades] ||
+		mc.DeadLetters[gen.FaultDuplicate].Got != dups(e.names.Prices)+dups(e.names.Trades) {
+		t.Errorf("verify --manifest: got %+v, want the manifest's events and dead letters", mc)
 	}
-	if b := rep.Balances; b.ChainBreaks != dups(e.names.Trades) || b.Mismatched != 0 || b.MissingAccounts != 0 {
-		t.Errorf("verify: %d chain breaks (want one per duplicate trade, %d), %d mismatched and %d missing accounts (want 0)",
-			b.ChainBreaks, dups(e.names.Trades), b.Mismatched, b.MissingAccounts)
+	// A manifest that says otherwise is a mismatch, named.
+	wrong := *expected
+	wrong.DeadLetters = map[string]int64{gen.FaultUnknownSchema: m.DeadLetters[gen.FaultUnknownSchema] + 1}
+	bad, err := verify.Run(ctx, e.kcfg, slog.New(slog.DiscardHandler), e.pool, verify.Options{
+		Group: e.group, Topics: e.names, RequireCaughtUp: true, Expected: &wrong,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var named bool
+	for _, p := range bad.Problems {
+		named = named || strings.Contains(p, "dead letters unknown_schema, its manifest lists")
+	}
+	if !named || bad.OK() {
+		t.Errorf("verify with a manifest one unknown_schema over: got problems %q, want that mismatch named", bad.Problems)
+	}
+	if rep.DuplicateTicks != 0 || rep.DuplicateTrades != 0 {
+		t.Errorf("verify: %d duplicate ticks and %d duplicate trades stored, want none", rep.DuplicateTicks, rep.DuplicateTrades)
+	}
+	if b := rep.Balances; b.ChainBreaks != 0 || b.Mismatched != 0 || b.MissingAccounts != 0 {
+		t.Errorf("verify: %d chain breaks, %d mismatched and %d missing accounts, want none", b.ChainBreaks, b.Mismatched, b.MissingAccounts)
 	}
 	for _, p := range rep.Problems {
-		if !strings.Contains(p, "stored more than once") && !strings.Contains(p, "is not the previous balance plus") {
-			t.Errorf("verify: %s", p)
-		}
+		t.Errorf("verify: %s", p)
 	}
-	t.Logf("manifest: %d events, %d records; injected %v; verify: %d duplicate ticks, %d duplicate trades, %d chain breaks",
-		m.Events, m.Records, m.Injected, rep.DuplicateTicks, rep.DuplicateTrades, rep.Balances.ChainBreaks)
+	t.Logf("manifest: %d events, %d records; injected %v; %d tick and %d trade copies absorbed as dead letters",
+		m.Events, m.Records, m.Injected, dups(e.names.Prices), dups(e.names.Trades))
 }

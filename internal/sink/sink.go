@@ -392,6 +392,12 @@ func (s *Sink) flush(ctx context.Context, b *batch) error {
 			s.log.Info("a partition went missing; creating it again", "error", err)
 			s.parts.forget()
 			continue
+		case classDuplicate:
+			if !b.dedupe {
+				b.dedupe = true
+				s.log.Info("the batch holds copies of stored events; loading it again, the copies as dead letters", "records", b.records)
+				continue
+			}
 		case classData:
 			n, ierr := s.isolate(ctx, b)
 			if ierr == nil && n > 0 {
@@ -453,11 +459,14 @@ func (s *Sink) committed(ctx context.Context, b *batch, start time.Time) {
 	for topic, n := range b.perTopic {
 		m.consumed.WithLabelValues(topic).Add(float64(n))
 	}
-	m.rows.WithLabelValues("price_ticks").Add(float64(len(b.ticks)))
-	m.rows.WithLabelValues("trades").Add(float64(len(b.trades)))
+	m.rows.WithLabelValues("price_ticks").Add(float64(len(b.ticks) - b.dupTicks))
+	m.rows.WithLabelValues("trades").Add(float64(len(b.trades) - (len(b.dups) - b.dupTicks)))
 	m.rows.WithLabelValues("users").Add(float64(len(b.users)))
 	m.rows.WithLabelValues("alerts").Add(float64(len(b.alerts)))
 	for _, d := range b.dead {
+		m.deadLetters.WithLabelValues(d.reason).Inc()
+	}
+	for _, d := range b.dups {
 		m.deadLetters.WithLabelValues(d.reason).Inc()
 	}
 	nowNano := now.UnixNano()

@@ -24,6 +24,10 @@ const (
 	// ReasonFutureTime: an event dated further ahead than the sink accepts
 	// (Options.MaxAhead), which would create a partition for a far day.
 	ReasonFutureTime = "future_time"
+	// ReasonDuplicate: another copy of an event already stored (the same
+	// run, symbol, event time and sequence number or trade id): it is
+	// kept as a dead letter, in the table only, instead of a second row.
+	ReasonDuplicate = "duplicate"
 	// ReasonRejectedByDatabase: PostgreSQL refused the row itself (a data
 	// exception or constraint violation) although it passed validation.
 	ReasonRejectedByDatabase = "rejected_by_database"

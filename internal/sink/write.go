@@ -86,13 +86,20 @@ func (w *writer) commit(ctx context.Context, b *batch) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// The offsets move first: a batch another instance has loaded meanwhile
+	// is fenced off before it writes a row, and the offset rows are locked
+	// for the rest of the transaction, so a concurrent loader of the same
+	// partitions waits, then finds them moved.
+	if err := w.storeOffsets(ctx, tx, b.ranges); err != nil {
+		return err
+	}
 	if err := w.load(ctx, tx, b); err != nil {
 		return err
 	}
 	if err := w.insertDeadLetters(ctx, tx, b.dead); err != nil {
 		return err
 	}
-	if err := w.storeOffsets(ctx, tx, b.ranges); err != nil {
+	if err := w.insertDeadLetters(ctx, tx, b.dups); err != nil {
 		return err
 	}
 	start := w.clockNow()
@@ -105,11 +112,17 @@ func (w *writer) commit(ctx context.Context, b *batch) error {
 
 // load writes b's rows (not its dead letters or offsets) inside tx.
 func (w *writer) load(ctx context.Context, tx pgx.Tx, b *batch) error {
-	if err := w.copyTicks(ctx, tx, b.ticks); err != nil {
-		return err
-	}
-	if err := w.copyTrades(ctx, tx, b.trades); err != nil {
-		return err
+	if b.dedupe {
+		if err := w.loadDeduplicated(ctx, tx, b); err != nil {
+			return err
+		}
+	} else {
+		if err := w.copyTicks(ctx, tx, b.ticks); err != nil {
+			return err
+		}
+		if err := w.copyTrades(ctx, tx, b.trades); err != nil {
+			return err
+		}
 	}
 	if len(b.users) > 0 || len(b.trades) > 0 || len(b.alerts) > 0 {
 		if _, err := tx.Exec(ctx, createStages); err != nil {
@@ -166,7 +179,12 @@ func (w *writer) copyTrades(ctx context.Context, tx pgx.Tx, rows []tradeRow) err
 	if len(rows) == 0 {
 		return nil
 	}
-	c := &w.buf
+	encodeTrades(&w.buf, rows)
+	return w.timedCopy(ctx, tx, tradesTable)
+}
+
+// encodeTrades fills c with rows in trades' COPY layout.
+func encodeTrades(c *copyBuffer, rows []tradeRow) {
 	c.reset()
 	for i := range rows {
 		r, t := &rows[i], &rows[i].ev
@@ -188,7 +206,6 @@ func (w *writer) copyTrades(ctx context.Context, tx pgx.Tx, rows []tradeRow) err
 		c.int32(r.src.Partition)
 		c.int64(r.src.Offset)
 	}
-	return w.timedCopy(ctx, tx, tradesTable)
 }
 
 func (w *writer) insertDeadLetters(ctx context.Context, tx pgx.Tx, dead []deadLetter) error {

@@ -39,6 +39,18 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "%s %d", k, r.DeadLetters[k])
 	}
 	fmt.Fprintln(w)
+	if m := r.Manifest; m != nil {
+		fmt.Fprintf(w, "manifest  run %s: ticks %d of %d, trades %d of %d", m.RunID, m.Ticks.Got, m.Ticks.Want, m.Trades.Got, m.Trades.Want)
+		reasons := make([]string, 0, len(m.DeadLetters))
+		for k := range m.DeadLetters {
+			reasons = append(reasons, k)
+		}
+		slices.Sort(reasons)
+		for _, k := range reasons {
+			fmt.Fprintf(w, ", dead %s %d of %d", k, m.DeadLetters[k].Got, m.DeadLetters[k].Want)
+		}
+		fmt.Fprintln(w)
+	}
 	if r.OK() {
 		fmt.Fprintln(w, "\nOK: Kafka and PostgreSQL agree")
 		return

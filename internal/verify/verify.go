@@ -68,6 +68,9 @@ type Options struct {
 	RequireCaughtUp bool
 	// Sample is how many example offsets or ids a finding lists (default 10).
 	Sample int
+	// Expected, when set, is a generator run's manifest to reconcile the
+	// run's rows and dead letters with (verify --manifest).
+	Expected *Expected
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -132,6 +135,8 @@ type Report struct {
 	DuplicateTicks  int64 `json:"duplicate_ticks"`
 	// DeadLetters counts the dead letters of the data topics by reason.
 	DeadLetters map[string]int64 `json:"dead_letters"`
+	// Manifest is the reconciliation with a run's manifest, if asked.
+	Manifest *ManifestCheck `json:"manifest,omitempty"`
 	// Problems lists every mismatch in words; empty means OK.
 	Problems []string `json:"problems"`
 }
@@ -165,7 +170,7 @@ func Run(ctx context.Context, kcfg config.Kafka, log *slog.Logger, pool *pgxpool
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	v := &verifier{kcfg: kcfg, log: log, cl: cl, adm: kadm.NewClient(cl), db: tx, opts: opts,
 		rep: &Report{Group: opts.Group, DeadLetters: map[string]int64{}, Problems: []string{}}}
-	steps := []func(context.Context) error{v.partitions, v.users, v.balances, v.duplicates, v.deadLetters}
+	steps := []func(context.Context) error{v.partitions, v.users, v.balances, v.duplicates, v.deadLetters, v.manifest}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return nil, err
