@@ -34,7 +34,7 @@ manifest it wrote: the run's tick and trade rows (by run_id) must be one per
 event, and its dead letters by reason exactly those the manifest lists.`,
 		Example: "  tradestream verify\n  tradestream sink --until-caught-up && tradestream verify --require-caught-up --json\n" +
 			"  tradestream verify --require-caught-up --manifest tradestream-inject-RUNID.json",
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			var expected *verify.Expected
