@@ -145,8 +145,11 @@ func (r *root) benchSinkLive(cmd *cobra.Command, cfg bench.SinkOptions, live ben
 	fmt.Fprintf(w, "generator: target %.0f events/s, produced %.0f events/s; sink committed %.0f records/s\n",
 		res.TargetRate, res.ProducedRate, res.LoadedRate)
 	flat := "growing"
-	if res.LagFlat {
+	switch {
+	case res.LagFlat:
 		flat = "flat"
+	case res.LagSlope < 0:
+		flat = "shrinking"
 	}
 	fmt.Fprintf(w, "lag: %d records at the start, %d at the end, %d at most; %+.0f records/s: %s\n",
 		res.LagFirst, res.LagLast, res.LagMax, res.LagSlope, flat)
