@@ -67,9 +67,11 @@
 //
 // # Resources
 //
-// Memory is bounded by the batch being loaded plus franz-go's fetch
-// buffers (Options.FetchMaxBytes per broker). The consuming goroutine does
-// all decoding and loading; Run owns it, the partition upkeep goroutine,
-// and the Kafka client, and all are gone when Run returns. Metrics are
+// Memory is bounded by two batches (the one loading and the one being
+// filled, each at most Options.BatchSize records and Options.BatchBytes
+// bytes) plus franz-go's fetch buffers (Options.FetchMaxBytes per broker).
+// The consuming goroutine fetches and decodes; a loading goroutine commits
+// one batch at a time meanwhile (pipeline.go). Run owns both, the partition
+// upkeep goroutine and the Kafka client, and all are gone when Run returns. Metrics are
 // tradestream_sink_* on the Prometheus registerer given to New.
 package sink
