@@ -104,6 +104,15 @@ func (db *benchDB) truncate(ctx context.Context) error {
 	return nil
 }
 
+// emptied truncates the tables (with a checkpoint) and returns a
+// connection for a timed run; the caller releases it.
+func (db *benchDB) emptied(ctx context.Context) (*pgxpool.Conn, error) {
+	if err := db.truncate(ctx); err != nil {
+		return nil, err
+	}
+	return db.pool.Acquire(ctx)
+}
+
 // countRows returns the number of rows in tables.
 func (db *benchDB) countRows(ctx context.Context, tables []store.Table) (int64, error) {
 	counts := make([]string, len(tables))

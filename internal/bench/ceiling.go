@@ -41,10 +41,7 @@ func newCeilingRows(batches []*sink.Batch) ceilingRows {
 // it loaded want rows into price_ticks, trades and users (accounts are not
 // rows of the feed).
 func (sb *sinkBench) ceilingRound(ctx context.Context, rows ceilingRows, want int64) (SinkRun, error) {
-	if err := sb.db.truncate(ctx); err != nil {
-		return SinkRun{}, err
-	}
-	conn, err := sb.db.pool.Acquire(ctx)
+	conn, err := sb.db.emptied(ctx)
 	if err != nil {
 		return SinkRun{}, err
 	}

@@ -74,10 +74,7 @@ func (sb *sinkBench) naiveRound(ctx context.Context, rows []naiveRow) (SinkRun, 
 	if len(rows) == 0 {
 		return SinkRun{}, errors.New("naive insert: no rows")
 	}
-	if err := sb.db.truncate(ctx); err != nil {
-		return SinkRun{}, err
-	}
-	conn, err := sb.db.pool.Acquire(ctx)
+	conn, err := sb.db.emptied(ctx)
 	if err != nil {
 		return SinkRun{}, err
 	}

@@ -23,10 +23,7 @@ func TestSinkBenchMeasuresEverySideOnTheSameRows(t *testing.T) {
 	}
 	brokers := kafkatest.Brokers(t)
 	url := pgtest.URL(t)
-	bin := filepath.Join(t.TempDir(), "tradestream")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/tradestream/tradestream/cmd/tradestream").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	res, err := Sink(context.Background(), SinkOptions{
 		Kafka: kafkatest.Config(brokers), Topics: config.Default().Topics, DatabaseURL: url,
 		Command: []string{bin, "sink"}, Env: []string{"TRADESTREAM_METRICS_ADDR="},
@@ -68,10 +65,7 @@ func TestSinkLiveMeasuresLagAndLatency(t *testing.T) {
 		t.Skip("needs Kafka and PostgreSQL")
 	}
 	brokers := kafkatest.Brokers(t)
-	bin := filepath.Join(t.TempDir(), "tradestream")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/tradestream/tradestream/cmd/tradestream").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	res, err := SinkLive(context.Background(), LiveOptions{
 		SinkOptions: SinkOptions{
 			Kafka: kafkatest.Config(brokers), Topics: config.Default().Topics, DatabaseURL: pgtest.URL(t),
@@ -101,4 +95,14 @@ func TestQuantilesInterpolateWithinBuckets(t *testing.T) {
 	if q.Samples != 100 || q.P50 != 100 || q.P90 != 200 || math.Abs(q.P99-470) > 1e-9 {
 		t.Errorf("got %+v, want 100 samples, p50 100 ms, p90 200 ms, p99 470 ms", q)
 	}
+}
+
+// buildBinary builds the tradestream command for the test's sink processes.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tradestream")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/tradestream/tradestream/cmd/tradestream").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
