@@ -119,10 +119,14 @@ func (s *Sink) resync(ctx context.Context, b *batch) error {
 	for tp := range b.ranges {
 		next, ok := stored[tp.topic][tp.partition]
 		if !ok {
+			// Nothing stored: nothing of the partition is loaded, so it is
+			// read again from its start (offset 0, or the log start once
+			// retention has deleted that: the reset policy).
 			s.pos.set(tp, -1)
-			continue
+			next = 0
+		} else {
+			s.pos.set(tp, next)
 		}
-		s.pos.set(tp, next)
 		if set[tp.topic] == nil {
 			set[tp.topic] = map[int32]kgo.EpochOffset{}
 		}

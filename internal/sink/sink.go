@@ -209,14 +209,18 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.AdjustFetchOffsetsFn(s.adjustOffsets),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
-			s.handOver(ctx)
+			if len(revoked) > 0 {
+				s.handOver(ctx)
+			}
 			s.pos.drop(revoked)
 			if len(revoked) > 0 {
 				s.log.Info("partitions revoked", "partitions", revoked)
 			}
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-			s.revoked.Add(1)
+			if len(lost) > 0 {
+				s.revoked.Add(1)
+			}
 			s.pos.drop(lost)
 			s.log.Warn("partitions lost", "partitions", lost)
 		}),
