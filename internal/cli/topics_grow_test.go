@@ -115,10 +115,12 @@ func TestAddPartitionsOnline(t *testing.T) {
 			count(ctx, t, pool, `SELECT count(*) FROM price_ticks WHERE kafka_partition >= 2`) > 0 &&
 			count(ctx, t, pool, `SELECT count(*) FROM alerts WHERE alert_id ~ '-trades-[23]-'`) > 0
 	})
+	// The producers stop first (the alerts engine writes the alerts topic
+	// the sink loads), then the sink catches up with all they wrote.
 	gen.stop(t, "gen")
+	alerts.stop(t, "alerts")
 	waitFor(t, time.Minute, "the sink to catch up", func() bool { return caughtUp(ctx, t, pool, brokers, topics.Prefix+"sink", names) })
 	sink.stop(t, "sink")
-	alerts.stop(t, "alerts")
 
 	code, out, stderr = run(t, env, "verify", "--require-caught-up")
 	if code != ExitOK || !strings.Contains(out, "OK: Kafka and PostgreSQL agree") {
