@@ -91,6 +91,11 @@ func TestBrowserDemo(t *testing.T) {
 	defer func() {
 		if t.Failed() {
 			t.Logf("kinds of alert stored: %v", fired)
+			var n int
+			var first, lo, hi string
+			err := pool.QueryRow(ctx, `SELECT count(*), coalesce((array_agg(last::text ORDER BY ts, seq))[1], ''),
+				coalesce(min(last)::text, ''), coalesce(max(last)::text, '') FROM price_ticks WHERE symbol = 'NVDA'`).Scan(&n, &first, &lo, &hi)
+			t.Logf("NVDA ticks stored: %d, first %s, lowest %s, highest %s (%v)", n, first, lo, hi, err)
 		}
 	}()
 	waitFor(t, 3*time.Minute, "an alert of each example rule stored", func() (bool, error) {
