@@ -28,7 +28,13 @@
 //
 // State is kept per rule, source partition and symbol. Prices are keyed by
 // symbol, so one symbol's ticks are all in one partition and its state
-// moves with the partition between engine instances of the group.
+// moves with the partition between engine instances of the group. When
+// the prices topic grows, symbols move to other partitions: a price rule
+// with no state for a symbol in a partition takes over the newest state
+// of that rule and symbol in another partition (held in memory, or stored
+// in alert_state by the instance owning it), so windows, baselines, sides
+// and cooldowns carry on. Trades are keyed by user, so a big_trade rule's
+// cooldown applies per source partition.
 //
 // # Exactly once across restarts
 //

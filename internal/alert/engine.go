@@ -189,8 +189,12 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 	if fs.NumRecords() == 0 {
 		return nil
 	}
-	cp, latency := e.evaluate(fs)
 	work := context.WithoutCancel(ctx) // a started step finishes; waits end with ctx
+	recs := e.decode(fs)
+	if err := e.readDonors(ctx, work, recs); err != nil {
+		return err
+	}
+	cp, latency := e.evaluate(recs)
 	start := time.Now()
 	err := e.retry(ctx, "checkpoint to PostgreSQL", func() error {
 		err := e.persist.commit(work, cp)
@@ -255,55 +259,132 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 	return e.retry(ctx, "clear alert outbox", func() error { return e.persist.done(work, ids(cp.alerts)) })
 }
 
-// evaluate runs the rules over the batch and returns its checkpoint, with
-// the produced_at time of each alert's source record.
-func (e *Engine) evaluate(fs kgo.Fetches) (checkpoint, map[string]time.Time) {
-	cp := checkpoint{offsets: map[partitionKey]int64{}}
-	produced := map[string]time.Time{}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// decoded is one polled record, decoded.
+type decoded struct {
+	src        Source
+	v          any // *event.Price or *event.Trade; nil when not evaluated
+	producedAt []byte
+}
+
+// decode decodes the batch's records and counts them. Records that do not
+// decode are skipped (the sink dead-letters them), as are events of a
+// kind their topic does not carry; their offsets still advance.
+func (e *Engine) decode(fs kgo.Fetches) []decoded {
+	out := make([]decoded, 0, fs.NumRecords())
 	fs.EachRecord(func(r *kgo.Record) {
 		short := e.short(r.Topic)
-		cp.offsets[partitionKey{short, r.Partition}] = r.Offset + 1
 		e.metrics.records.WithLabelValues(short).Inc()
 		e.metrics.bytes.WithLabelValues(short).Add(float64(len(r.Value)))
+		d := decoded{src: Source{Topic: short, Partition: r.Partition, Offset: r.Offset}}
 		h := event.ReadHeaders(r.Headers)
 		v, err := event.Decode(string(h.Schema), r.Value)
 		if err != nil {
 			e.metrics.skipped.WithLabelValues(string(event.ReasonOf(err))).Inc()
-			return
+			v = nil
 		}
-		src := Source{Topic: short, Partition: r.Partition, Offset: r.Offset}
-		var out []Fired
 		switch ev := v.(type) {
 		case *event.Price:
 			if short == "prices" {
-				out = e.ev.price(src, ev)
+				d.v = ev
 			}
 		case *event.Trade:
 			if short == "trades" {
-				out = e.ev.trade(src, ev)
+				d.v = ev
 			}
 		}
-		if len(out) == 0 {
-			return
+		d.producedAt = h.ProducedAt
+		out = append(out, d)
+	})
+	return out
+}
+
+// readDonors reads the stored states the batch's price ticks may inherit:
+// those of symbols that an enabled rule has no state for yet in the tick's
+// partition (a symbol the engine has not seen there, or one that moved
+// there from another partition when the topic grew). Most batches need
+// none and read nothing.
+func (e *Engine) readDonors(ctx, work context.Context, recs []decoded) error {
+	byPart := map[int32]map[string]bool{}
+	for _, d := range recs {
+		if p, ok := d.v.(*event.Price); ok {
+			if byPart[d.src.Partition] == nil {
+				byPart[d.src.Partition] = map[string]bool{}
+			}
+			byPart[d.src.Partition][p.Symbol] = true
 		}
-		if at, ok := event.ParseTime(h.ProducedAt); ok {
+	}
+	need := map[string]bool{}
+	e.mu.Lock()
+	for part, syms := range byPart {
+		for _, s := range e.ev.strangers(part, syms) {
+			need[s] = true
+		}
+	}
+	e.mu.Unlock()
+	if len(need) == 0 {
+		return nil
+	}
+	var donors map[donorKey]donor
+	err := e.retry(ctx, "read stored alert states", func() (err error) {
+		donors, err = e.persist.donors(work, "prices", keys(need))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.ev.donors = donors
+	e.mu.Unlock()
+	return nil
+}
+
+// evaluate runs the rules over the batch and returns its checkpoint, with
+// the produced_at time of each alert's source record.
+func (e *Engine) evaluate(recs []decoded) (checkpoint, map[string]time.Time) {
+	cp := checkpoint{offsets: map[partitionKey]int64{}}
+	produced := map[string]time.Time{}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, d := range recs {
+		cp.offsets[partitionKey{d.src.Topic, d.src.Partition}] = d.src.Offset + 1
+		var out []Fired
+		switch ev := d.v.(type) {
+		case *event.Price:
+			out = e.ev.price(d.src, ev)
+		case *event.Trade:
+			out = e.ev.trade(d.src, ev)
+		}
+		if len(out) == 0 {
+			continue
+		}
+		if at, ok := event.ParseTime(d.producedAt); ok {
 			for _, f := range out {
 				produced[f.ID] = at
 			}
 		}
 		cp.alerts = append(cp.alerts, out...)
-	})
+	}
+	e.ev.donors = nil
+	for _, m := range e.ev.takeMoves() {
+		e.metrics.moved.Inc()
+		e.log.Info("alert state moved with its symbol to another partition", "rule", m.rule, "symbol", m.symbol,
+			"from_partition", m.from, "to_partition", m.to)
+	}
 	cp.states = e.ev.takeDirty()
-	// Encode now, under the lock: the loop goes on mutating the states.
+	// Copy now, under the lock: the loop goes on mutating the states.
 	for k, st := range cp.states {
-		c := *st
-		c.Lows = append([][2]int64(nil), st.Lows...)
-		c.Highs = append([][2]int64(nil), st.Highs...)
-		cp.states[k] = &c
+		cp.states[k] = st.clone()
 	}
 	return cp, produced
+}
+
+// keys returns the members of a set, in no order.
+func keys(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	return out
 }
 
 // at calls the test hook.

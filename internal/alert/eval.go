@@ -53,6 +53,17 @@ type state struct {
 	Base float64 `json:"b,omitempty"`
 	N    int64   `json:"n,omitempty"`
 	Last int64   `json:"t,omitempty"`
+	// At is the event time of the latest price folded in: when a symbol
+	// moves to another partition, the newest of its states moves with it.
+	At int64 `json:"at,omitempty"`
+}
+
+// clone returns a copy of st that shares nothing with it.
+func (st *state) clone() *state {
+	c := *st
+	c.Lows = append([][2]int64(nil), st.Lows...)
+	c.Highs = append([][2]int64(nil), st.Highs...)
+	return &c
 }
 
 // Evaluation constants.
@@ -74,6 +85,31 @@ type evaluator struct {
 	anySymbol []*Rule            // enabled rules for every symbol
 	states    map[stateKey]*state
 	dirty     map[stateKey]bool
+	// donors are stored states of other partitions, read for the batch in
+	// hand, that a price rule's state may move from (see inherit).
+	donors map[donorKey]donor
+	// moves lists the states inherited since the last takeMoves.
+	moves []move
+}
+
+// donorKey names the states of one rule and symbol in any partition.
+type donorKey struct {
+	topic  string
+	rule   int64
+	symbol string
+}
+
+// donor is a stored state and the partition it belongs to.
+type donor struct {
+	partition int32
+	st        *state
+}
+
+// move is one state inherited from another partition.
+type move struct {
+	rule     int64
+	symbol   string
+	from, to int32
 }
 
 func newEvaluator() *evaluator {
@@ -128,10 +164,61 @@ func (e *evaluator) state(src Source, rule int64, symbol string) (stateKey, *sta
 	st := e.states[k]
 	if st == nil {
 		st = &state{}
+		if src.Topic == "prices" {
+			st = e.inherit(k)
+		}
 		e.states[k] = st
 	}
 	e.dirty[k] = true
 	return k, st
+}
+
+// inherit returns the state a price rule starts from for a symbol new to
+// a partition: a copy of the newest state of the same rule and symbol in
+// another partition (in memory, or stored and read for the batch as
+// donors), or an empty one. Prices are keyed by symbol, so a symbol's
+// ticks leave one partition for another only when the topic grows; its
+// window, baseline, side and last alert go with it, instead of starting
+// over.
+func (e *evaluator) inherit(k stateKey) *state {
+	best, from := (*state)(nil), int32(-1)
+	for ok, st := range e.states {
+		if ok.topic == k.topic && ok.rule == k.rule && ok.symbol == k.symbol && ok.partition != k.partition &&
+			(best == nil || st.At > best.At) {
+			best, from = st, ok.partition
+		}
+	}
+	if d, ok := e.donors[donorKey{k.topic, k.rule, k.symbol}]; ok && d.partition != k.partition &&
+		(best == nil || d.st.At > best.At) {
+		best, from = d.st, d.partition
+	}
+	if best == nil {
+		return &state{}
+	}
+	e.moves = append(e.moves, move{rule: k.rule, symbol: k.symbol, from: from, to: k.partition})
+	return best.clone()
+}
+
+// strangers returns the symbols of syms that some enabled price rule has
+// no state for in partition: what inherit may need stored donors for.
+func (e *evaluator) strangers(partition int32, syms map[string]bool) []string {
+	var out []string
+	for sym := range syms {
+		for _, r := range e.matching(sym) {
+			if r.Kind.onPrices() && e.states[stateKey{topic: "prices", partition: partition, rule: r.ID, symbol: sym}] == nil {
+				out = append(out, sym)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// takeMoves returns the states inherited since the last call.
+func (e *evaluator) takeMoves() []move {
+	out := e.moves
+	e.moves = nil
+	return out
 }
 
 // dropPartition forgets the states of one source partition (revoked).
@@ -167,6 +254,7 @@ func (e *evaluator) price(src Source, p *event.Price) []Fired {
 			continue
 		}
 		_, st := e.state(src, r.ID, p.Symbol)
+		st.At = ts
 		var cond bool
 		var value event.Decimal
 		var msg string

@@ -33,6 +33,12 @@ func ticks(lasts ...string) []tick {
 // (indexes) of the ticks that fired, per rule, as "rule@offset".
 func runPath(t *testing.T, ev *evaluator, symbol string, path []tick, from int) []string {
 	t.Helper()
+	return runPathOn(t, ev, 0, symbol, path, from)
+}
+
+// runPathOn is runPath with the ticks read from the given partition.
+func runPathOn(t *testing.T, ev *evaluator, partition int32, symbol string, path []tick, from int) []string {
+	t.Helper()
 	var got []string
 	for i := from; i < len(path); i++ {
 		tk := path[i]
@@ -43,7 +49,7 @@ func runPath(t *testing.T, ev *evaluator, symbol string, path []tick, from int) 
 		last := event.MustParseDecimal(tk.last)
 		p := &event.Price{Symbol: symbol, Sector: "Technology", Seq: int64(i), Time: t0.Add(at),
 			Bid: last - 100, Ask: last + 100, Last: last, Volume: tk.volume}
-		for _, f := range ev.price(Source{Topic: "prices", Partition: 0, Offset: int64(i)}, p) {
+		for _, f := range ev.price(Source{Topic: "prices", Partition: partition, Offset: int64(i)}, p) {
 			if err := f.Validate(); err != nil {
 				t.Fatalf("alert %s does not validate: %v", f.ID, err)
 			}
@@ -198,6 +204,79 @@ func TestStateSurvivesASerialisedCut(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("cut at %d: got %v, want %v", cut, got, want)
 		}
+	}
+}
+
+// TestStateMovesWithItsSymbol moves the symbol to another partition at
+// every point of the path, as growing the prices topic does, and checks
+// that the alerts are those of a run that stayed in one partition: the
+// state goes along whether the old partition's state is in the same
+// engine's memory or stored by another instance (the newest of several
+// stored states wins).
+func TestStateMovesWithItsSymbol(t *testing.T) {
+	rules := []Rule{
+		rule(1, KindPriceAbove, "AAPL", "100", 0, 3*time.Second),
+		rule(2, KindPriceBelow, "AAPL", "99", 0, 0),
+		rule(3, KindPctMove, "", "1.5", 4*time.Second, 0),
+		rule(4, KindVolumeSpike, "", "2", 30*time.Second, 0),
+	}
+	var path []tick
+	lasts := []string{"98", "99.5", "100.5", "101", "99", "98.5", "100.2", "97", "101.5", "100", "98.9", "102", "103", "99", "100.01"}
+	for i := 0; i < 60; i++ {
+		vol := int64(100 + i%7)
+		if i%17 == 16 {
+			vol = 900
+		}
+		path = append(path, tick{last: lasts[i%len(lasts)], volume: vol})
+	}
+	whole := newEvaluator()
+	whole.setRules(rules)
+	want := runPath(t, whole, "AAPL", path, 0)
+	for cut := 1; cut < len(path); cut++ {
+		// One engine owns both partitions.
+		ev := newEvaluator()
+		ev.setRules(rules)
+		got := runPathOn(t, ev, 0, "AAPL", path[:cut], 0)
+		got = append(got, runPathOn(t, ev, 1, "AAPL", path, cut)...)
+		if !slices.Equal(got, want) {
+			t.Fatalf("moved in memory at %d: got %v, want %v", cut, got, want)
+		}
+		if moves := ev.takeMoves(); len(moves) != len(rules) || moves[0].from != 0 || moves[0].to != 1 {
+			t.Fatalf("moved in memory at %d: moves %+v, want one per rule from 0 to 1", cut, moves)
+		}
+
+		// Another instance stored the old partition's states; a stale state
+		// of an earlier move is stored too.
+		first := newEvaluator()
+		first.setRules(rules)
+		got = runPathOn(t, first, 0, "AAPL", path[:cut], 0)
+		second := newEvaluator()
+		second.setRules(rules)
+		second.donors = map[donorKey]donor{}
+		for k, st := range first.takeDirty() {
+			b, err := json.Marshal(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored := &state{}
+			if err := json.Unmarshal(b, stored); err != nil {
+				t.Fatal(err)
+			}
+			second.donors[donorKey{k.topic, k.rule, k.symbol}] = donor{partition: 0, st: stored}
+			second.states[stateKey{topic: k.topic, partition: 2, rule: k.rule, symbol: k.symbol}] = &state{Cond: 1, At: stored.At - 1}
+		}
+		got = append(got, runPathOn(t, second, 1, "AAPL", path, cut)...)
+		if !slices.Equal(got, want) {
+			t.Fatalf("moved from storage at %d: got %v, want %v", cut, got, want)
+		}
+	}
+
+	// A symbol no partition has seen starts afresh, and nothing moves.
+	ev := newEvaluator()
+	ev.setRules(rules)
+	runPathOn(t, ev, 3, "MSFT", path[:5], 0)
+	if moves := ev.takeMoves(); len(moves) != 0 {
+		t.Errorf("a new symbol: moves %+v, want none", moves)
 	}
 }
 

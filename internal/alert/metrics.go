@@ -17,6 +17,7 @@ type engineMetrics struct {
 	commit   prometheus.Histogram     // PostgreSQL checkpoint duration
 	txn      prometheus.Histogram     // Kafka transaction duration
 	e2e      *prometheus.HistogramVec // produced_at of the source record to alert committed, by kind
+	moved    prometheus.Counter       // rule states inherited from another partition
 }
 
 func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
@@ -64,6 +65,10 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 			Help:    "Time to produce a batch's alerts in one Kafka transaction and commit it.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
+		moved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tradestream_alerts_states_moved_total",
+			Help: "Rule states a symbol took along to another partition of the prices topic (after the topic grew).",
+		}),
 		e2e: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tradestream_alerts_e2e_latency_seconds",
 			Help:    "From produced_at of the record that fired an alert to the alert committed in the alerts topic.",
@@ -71,7 +76,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e)
+		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e, m.moved)
 	}
 	for _, k := range Kinds {
 		m.fired.WithLabelValues(string(k))

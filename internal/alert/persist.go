@@ -172,6 +172,38 @@ func (p *persister) load(ctx context.Context, parts []partitionKey) (positions, 
 	return pos, nil
 }
 
+// donors reads, for each rule and symbol of syms, the stored state of
+// topic with the newest event time, whatever its partition.
+func (p *persister) donors(ctx context.Context, topic string, syms []string) (map[donorKey]donor, error) {
+	rows, err := p.pool.Query(ctx, `
+		SELECT kafka_partition, rule_id, symbol, state::text FROM alert_state
+		WHERE group_id = $1 AND topic = $2 AND symbol = ANY($3)`, p.group, topic, syms)
+	if err != nil {
+		return nil, fmt.Errorf("read alert states: %w", err)
+	}
+	defer rows.Close()
+	out := map[donorKey]donor{}
+	for rows.Next() {
+		k := donorKey{topic: topic}
+		var part int32
+		var doc string
+		if err := rows.Scan(&part, &k.rule, &k.symbol, &doc); err != nil {
+			return nil, fmt.Errorf("read alert states: %w", err)
+		}
+		st := &state{}
+		if err := json.Unmarshal([]byte(doc), st); err != nil {
+			return nil, fmt.Errorf("decode state of rule %d %s: %w", k.rule, k.symbol, err)
+		}
+		if d, ok := out[k]; !ok || st.At > d.st.At {
+			out[k] = donor{partition: part, st: st}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read alert states: %w", err)
+	}
+	return out, nil
+}
+
 // pending is the outbox of some partitions.
 type pending struct {
 	alerts []Fired

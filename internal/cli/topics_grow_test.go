@@ -63,8 +63,9 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // TestAddPartitionsOnline grows the topics from 2 to 4 partitions while
 // the generator, the sink and the alerts engine run: the sink and the
 // engine consume the new partitions without a restart, every offset ends
-// as exactly one row (verify), and users whose key moved to a new
-// partition end at their newest version.
+// as exactly one row (verify), users whose key moved to a new partition
+// end at their newest version, and the alerts engine's state of each
+// symbol that moved goes along with it.
 func TestAddPartitionsOnline(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	db := pgtest.Schema(t)
@@ -80,6 +81,10 @@ func TestAddPartitionsOnline(t *testing.T) {
 		t.Fatalf("db migrate: exit %d\n%s\n%s", code, out, stderr)
 	}
 	if code, out, stderr := run(t, env, "alerts", "add", "big_trade", "any", "0.01"); code != ExitOK {
+		t.Fatalf("alerts add: exit %d\n%s\n%s", code, out, stderr)
+	}
+	// A baseline that never fires counts each symbol's ticks in its state.
+	if code, out, stderr := run(t, env, "alerts", "add", "volume_spike", "any", "1000", "--window", "1h"); code != ExitOK {
 		t.Fatalf("alerts add: exit %d\n%s\n%s", code, out, stderr)
 	}
 	pool, err := store.Open(ctx, db)
@@ -138,6 +143,46 @@ func TestAddPartitionsOnline(t *testing.T) {
 	if n := count(ctx, t, pool, `SELECT count(*) FROM users WHERE user_id > 900000 AND name = 'v2'`); n != users {
 		t.Errorf("got %d of %d users at their newest version (%d keys moved partition)", n, users, moved)
 	}
+
+	// The alerts engine's per-symbol state went along with each symbol that
+	// moved to a new partition: the baseline in the new partition counts
+	// the symbol's ticks evaluated in the old partition too, not only those
+	// evaluated in the new one.
+	rows, err := pool.Query(ctx, `
+		WITH evaluated AS (
+			SELECT t.symbol, t.kafka_partition, count(*) AS n
+			FROM price_ticks t JOIN alert_offsets o
+			  ON o.group_id = $1 AND o.topic = 'prices' AND o.kafka_partition = t.kafka_partition AND t.kafka_offset < o.next_offset
+			GROUP BY 1, 2)
+		SELECT s.symbol, s.kafka_partition, (s.state->>'n')::bigint, e.n, (SELECT sum(n) FROM evaluated a WHERE a.symbol = s.symbol)::bigint
+		FROM alert_state s JOIN alert_rules r ON r.rule_id = s.rule_id AND r.kind = 'volume_spike'
+		JOIN evaluated e ON e.symbol = s.symbol AND e.kafka_partition = s.kafka_partition
+		WHERE s.group_id = $1 AND s.topic = 'prices' AND s.kafka_partition >= 2
+		ORDER BY 1`, topics.Prefix+"alerts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	symbols := 0
+	for rows.Next() {
+		var sym string
+		var part int32
+		var counted, here, all int64
+		if err := rows.Scan(&sym, &part, &counted, &here, &all); err != nil {
+			t.Fatal(err)
+		}
+		symbols++
+		if counted <= here || counted > all {
+			t.Errorf("%s in new partition %d: its baseline counts %d ticks; %d were evaluated there and %d in all: want more than the first, at most the second",
+				sym, part, counted, here, all)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if symbols == 0 {
+		t.Fatal("no symbol moved to a new partition of prices: the state move was not tested")
+	}
+	t.Logf("%d symbols moved to a new partition with their alert state", symbols)
 }
 
 // produceUsers writes users 900001... named name, updated at at, keyed by
