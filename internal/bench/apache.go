@@ -24,6 +24,8 @@ type ApacheProducerResult struct {
 	MBPerSec      float64 `json:"mb_per_sec"`
 	AvgLatencyMs  float64 `json:"avg_latency_ms"`
 	MaxLatencyMs  float64 `json:"max_latency_ms"`
+	// PeakRSSMiB is the tool's JVM's peak resident memory (VmHWM).
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
 }
 
 // ApacheProducer runs org.apache.kafka.tools.ProducerPerformance.
@@ -70,6 +72,7 @@ func (a ApacheProducer) Run(ctx context.Context, brokers string, topic string, r
 		return ApacheProducerResult{}, fmt.Errorf("start ProducerPerformance: %w", err)
 	}
 	var res ApacheProducerResult
+	rss := samplePeakRSS(cmd.Process.Pid)
 	found := false
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
@@ -88,6 +91,7 @@ func (a ApacheProducer) Run(ctx context.Context, brokers string, topic string, r
 		res.MaxLatencyMs, _ = strconv.ParseFloat(m[5], 64)
 		found = true
 	}
+	res.PeakRSSMiB = rss() // before Wait reaps the process and its /proc entry
 	if err := cmd.Wait(); err != nil {
 		return res, fmt.Errorf("ProducerPerformance: %w", err)
 	}

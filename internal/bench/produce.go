@@ -52,7 +52,10 @@ type ProduceRun struct {
 	MBPerSec       float64 `json:"mb_per_sec"`
 	AvgRecordBytes float64 `json:"avg_record_bytes"`
 	PeakHeapMiB    float64 `json:"peak_heap_mib"`
-	Written        Written `json:"written"`
+	// PeakRSSMiB is the benchmark process's peak resident memory during
+	// the run (VmHWM, reset before it): the generator runs in it.
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	Written    Written `json:"written"`
 }
 
 // ApacheRun is one run of ProducerPerformance: its summary line and what
@@ -89,6 +92,9 @@ type ProduceResult struct {
 	// tools count them.
 	TradestreamMBPerSec float64 `json:"tradestream_mb_per_sec"`
 	ApacheMBPerSec      float64 `json:"apache_mb_per_sec"`
+	// The largest peak RSS of any run of each side, in MiB.
+	TradestreamPeakRSSMiB float64 `json:"tradestream_peak_rss_mib"`
+	ApachePeakRSSMiB      float64 `json:"apache_peak_rss_mib"`
 	// Differences are what still differs between the two sides.
 	Differences []string `json:"differences"`
 }
@@ -147,6 +153,7 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 			return res, err
 		}
 		res.Apache = append(res.Apache, a)
+		res.ApachePeakRSSMiB = max(res.ApachePeakRSSMiB, a.PeakRSSMiB)
 		if a.RecordsPerSec > res.ApacheRate {
 			res.ApacheRate, res.ApacheMBPerSec = a.RecordsPerSec, a.MBPerSec
 		}
@@ -163,6 +170,7 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 		}
 		t.Written = written
 		res.Tradestream = append(res.Tradestream, t)
+		res.TradestreamPeakRSSMiB = max(res.TradestreamPeakRSSMiB, t.PeakRSSMiB)
 		if t.RecordsPerSec > res.TradestreamRate {
 			res.TradestreamRate, res.TradestreamMBPerSec = t.RecordsPerSec, t.MBPerSec
 		}
@@ -188,9 +196,11 @@ func runGen(ctx context.Context, o ProduceOptions, topic string) (ProduceRun, er
 	if err != nil {
 		return ProduceRun{}, err
 	}
+	resetPeakRSS()
 	stop := sampleHeap()
 	sum, err := gen.Run(ctx, gen.Options{Client: cl, Count: o.Record, RunID: "bench"}, gen.NewMarketSource(sim, market.KindAll, oneTopic(topic)))
 	peak := stop()
+	rss, _ := procStatusKiB(os.Getpid(), "VmHWM")
 	if err != nil {
 		return ProduceRun{}, err
 	}
@@ -201,7 +211,7 @@ func runGen(ctx context.Context, o ProduceOptions, topic string) (ProduceRun, er
 	return ProduceRun{
 		Records: sum.Delivered, Seconds: sec, RecordsPerSec: float64(sum.Delivered) / sec,
 		MBPerSec: float64(sum.Bytes) / sec / (1 << 20), AvgRecordBytes: float64(sum.Bytes) / float64(sum.Sent),
-		PeakHeapMiB: peak,
+		PeakHeapMiB: peak, PeakRSSMiB: rss / 1024,
 	}, nil
 }
 
@@ -250,6 +260,37 @@ func sampleHeap() func() float64 {
 			select {
 			case <-done:
 				peak <- float64(max) / (1 << 20)
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() float64 { close(done); return <-peak }
+}
+
+// resetPeakRSS resets this process's VmHWM to its current resident size
+// (Linux's clear_refs 5), so that a later read is the peak since.
+func resetPeakRSS() {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// samplePeakRSS samples process pid's VmHWM every 50 ms until the returned
+// function is called, which returns the largest in MiB (0 when it could
+// not be read). Call it before the process is reaped.
+func samplePeakRSS(pid int) func() float64 {
+	done := make(chan struct{})
+	peak := make(chan float64, 1)
+	go func() {
+		var max float64
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if kb, err := procStatusKiB(pid, "VmHWM"); err == nil && kb > max {
+				max = kb
+			}
+			select {
+			case <-done:
+				peak <- max / 1024
 				return
 			case <-t.C:
 			}

@@ -92,6 +92,9 @@ func TestProduceBenchWritesBothSidesToOneTopic(t *testing.T) {
 	if res.Ratio != res.TradestreamRate/res.ApacheRate || res.Ratio <= 0 {
 		t.Errorf("ratio: got %v, want %v / %v", res.Ratio, res.TradestreamRate, res.ApacheRate)
 	}
+	if res.ApachePeakRSSMiB <= 0 || res.TradestreamPeakRSSMiB <= 0 {
+		t.Errorf("peak RSS: got Apache %.1f MiB, generator %.1f MiB; want both measured", res.ApachePeakRSSMiB, res.TradestreamPeakRSSMiB)
+	}
 	for _, topic := range []string{"keys and headers", "partitioning", "record order"} {
 		if !hasDifference(res.Differences, topic) {
 			t.Errorf("differences: got %q, want one on %s", res.Differences, topic)

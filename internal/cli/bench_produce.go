@@ -97,8 +97,10 @@ func printProduce(w io.Writer, res bench.ProduceResult) {
 		st["topic"], st["partitions"], st["records"], res.AvgRecordBytes)
 	fmt.Fprintf(w, "  acks=%s, idempotent, compression %s, linger %s, batch %s bytes, %s requests in flight\n",
 		st["acks"], st["compression"], st["linger"], st["batch_bytes"], st["max_in_flight"])
-	fmt.Fprintf(w, "Apache ProducerPerformance  %10.0f records/s  %6.1f MiB/s of values\n", res.ApacheRate, res.ApacheMBPerSec)
-	fmt.Fprintf(w, "tradestream gen             %10.0f records/s  %6.1f MiB/s of values\n", res.TradestreamRate, res.TradestreamMBPerSec)
+	fmt.Fprintf(w, "Apache ProducerPerformance  %10.0f records/s  %6.1f MiB/s of values  peak RSS %4.0f MiB (its JVM, -Xmx1g)\n",
+		res.ApacheRate, res.ApacheMBPerSec, res.ApachePeakRSSMiB)
+	fmt.Fprintf(w, "tradestream gen             %10.0f records/s  %6.1f MiB/s of values  peak RSS %4.0f MiB (the benchmark process)\n",
+		res.TradestreamRate, res.TradestreamMBPerSec, res.TradestreamPeakRSSMiB)
 	fmt.Fprintf(w, "ratio                       %10.1f%%\n", 100*res.Ratio)
 	fmt.Fprintln(w, "differences:")
 	for _, d := range res.Differences {
