@@ -23,7 +23,30 @@ func (e *Env) pools() *pools {
 
 // get returns role's pool, connecting it on first use.
 func (p *pools) get(ctx context.Context, role config.Role) (*pgxpool.Pool, error) {
-	cfg := p.cfg.As(role)
+	return p.connect(ctx, p.cfg.As(role))
+}
+
+// read returns the read URL's pool (a replica's, for the reads that may
+// lag: the dashboard's history and status's row counts), connecting it on
+// first use, or nil when no read URL is configured.
+func (p *pools) read(ctx context.Context) (*pgxpool.Pool, error) {
+	if p.cfg.ReadURL == "" {
+		return nil, nil
+	}
+	return p.connect(ctx, p.cfg.Read())
+}
+
+// orRead is read's pool when a read URL is configured, else fallback.
+func (p *pools) orRead(ctx context.Context, fallback *pgxpool.Pool) (*pgxpool.Pool, error) {
+	read, err := p.read(ctx)
+	if err != nil || read == nil {
+		return fallback, err
+	}
+	return read, nil
+}
+
+// connect returns the pool of cfg.URL, opening it on first use.
+func (p *pools) connect(ctx context.Context, cfg config.Database) (*pgxpool.Pool, error) {
 	if pool, ok := p.open[cfg.URL]; ok {
 		return pool, nil
 	}
