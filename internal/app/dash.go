@@ -72,11 +72,7 @@ func (e *Env) RunDashboard(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	read, err := ps.read(ctx)
-	if err != nil {
-		return err
-	}
-	history, err := ps.orRead(ctx, pool)
+	read, history, err := ps.reads(ctx, pool)
 	if err != nil {
 		return err
 	}

@@ -36,13 +36,16 @@ func (p *pools) read(ctx context.Context) (*pgxpool.Pool, error) {
 	return p.connect(ctx, p.cfg.Read())
 }
 
-// orRead is read's pool when a read URL is configured, else fallback.
-func (p *pools) orRead(ctx context.Context, fallback *pgxpool.Pool) (*pgxpool.Pool, error) {
-	read, err := p.read(ctx)
-	if err != nil || read == nil {
-		return fallback, err
+// reads returns read's pool (nil without a read URL) and the pool the
+// dashboard's history reads through: the read URL's, else fallback.
+func (p *pools) reads(ctx context.Context, fallback *pgxpool.Pool) (read, history *pgxpool.Pool, err error) {
+	if read, err = p.read(ctx); err != nil {
+		return nil, nil, err
 	}
-	return read, nil
+	if read == nil {
+		return nil, fallback, nil
+	}
+	return read, read, nil
 }
 
 // connect returns the pool of cfg.URL, opening it on first use.

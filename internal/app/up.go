@@ -52,11 +52,7 @@ func (e *Env) Up(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	read, err := ps.read(ctx)
-	if err != nil {
-		return err
-	}
-	history, err := ps.orRead(ctx, reader)
+	read, history, err := ps.reads(ctx, reader)
 	if err != nil {
 		return err
 	}
