@@ -49,6 +49,11 @@ func TestFaultPostgresFailover(t *testing.T) {
 			t.Fatal("the sink did not load a quarter of the trades on the primary within 2m")
 		}
 	}
+	var state, sync string
+	if err := e.pool.QueryRow(ctx, `SELECT state, sync_state FROM pg_stat_replication
+		WHERE application_name = 'tradestream_replica'`).Scan(&state, &sync); err != nil || state != "streaming" || sync != "async" {
+		t.Fatalf("the replica before the stop: state %q, sync_state %q (%v); want it streaming, asynchronously", state, sync, err)
+	}
 	restored := false
 	restore := func() {
 		if restored {
