@@ -4,21 +4,25 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tradestream/tradestream/internal/bench/feed"
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
 	"github.com/tradestream/tradestream/internal/store"
 )
 
 // TestFaultPostgresFailover loads a stream into the primary while it
-// streams asynchronously to the stack's replica, stops the primary as a
-// crash would (immediate mode), promotes the replica (scripts/stack
-// pg-promote) and restarts the sink with the promoted server's URL. Each
+// streams asynchronously to the stack's replica, stalls the replica's WAL
+// receiver while the sink commits more, stops the primary as a crash
+// would (immediate mode), promotes the replica (scripts/stack pg-promote)
+// and restarts the sink with the promoted server's URL. Each
 // batch's rows and offsets commit together, so whatever the old primary
 // had not shipped is loaded again from Kafka: every record of the prices
 // and trades topics must end up exactly once as a row or a dead letter on
@@ -65,8 +69,13 @@ func TestFaultPostgresFailover(t *testing.T) {
 		stack(t, "pg-replica")           // a new standby of it
 	}
 	t.Cleanup(restore) // whatever happens next
+	// The replica's WAL receiver is stopped (SIGSTOP) while the sink loads
+	// more, so that the old primary has commits it never shipped when it
+	// stops; it goes on (SIGCONT) once the primary is down.
+	resume := stallWALReceiver(ctx, t, e, promotedDB)
 	stack(t, "pg-stop", "--immediate")
 	stopped := time.Now()
+	stalled := resume()
 	stack(t, "pg-promote")
 	t.Logf("primary stopped (immediate); replica promoted and writable after %v", time.Since(stopped).Round(time.Millisecond))
 	p.kill()
@@ -107,7 +116,10 @@ func TestFaultPostgresFailover(t *testing.T) {
 			reloaded += max(0, next-shipped[topic][part])
 		}
 	}
-	t.Logf("re-loaded from Kafka because the old primary had not shipped them: %d records (may be 0)", reloaded)
+	t.Logf("re-loaded from Kafka because the old primary had not shipped them: %d records", reloaded)
+	if stalled && reloaded == 0 {
+		t.Errorf("the old primary committed offsets its stalled replica never received, yet nothing was loaded again")
+	}
 }
 
 // failoverCounts are the end-to-end figures of the prices and trades
@@ -165,4 +177,57 @@ func waitPing(ctx context.Context, pool interface{ Ping(context.Context) error }
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// stallWALReceiver stops the replica's WAL receiver with SIGSTOP and waits
+// until the sink has committed more offsets on the primary; the function
+// it returns lets the receiver go on and reports whether it was stalled.
+// Without the right to signal the server's processes (not root, not
+// postgres) nothing is stalled, and the re-loaded count may then be 0.
+func stallWALReceiver(ctx context.Context, t *testing.T, e *testEnv, replica config.Database) func() bool {
+	t.Helper()
+	pool, err := store.Open(ctx, replica)
+	if err != nil {
+		t.Fatalf("open the replica: %v", err)
+	}
+	defer pool.Close()
+	var pid int
+	if err := pool.QueryRow(ctx, `SELECT pid FROM pg_stat_wal_receiver`).Scan(&pid); err != nil {
+		t.Fatalf("the replica's WAL receiver: %v", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			t.Logf("cannot stall the WAL receiver (pid %d): %v; the replica streams on", pid, err)
+			return func() bool { return false }
+		}
+		t.Fatalf("SIGSTOP the WAL receiver: %v", err)
+	}
+	resumed := false
+	resume := func() bool {
+		if !resumed {
+			resumed = true
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Errorf("SIGCONT the WAL receiver: %v", err)
+			}
+		}
+		return true
+	}
+	t.Cleanup(func() { resume() }) // before the restore, which stops the replica
+	sum := func() (n int64) {
+		for _, parts := range e.stored(t) {
+			for _, next := range parts {
+				n += next
+			}
+		}
+		return n
+	}
+	at := sum()
+	for sum() < at+2000 { // a batch or two more than the replica has
+		if ctx.Err() != nil {
+			resume()
+			t.Fatalf("the sink committed nothing more on the primary after %d offsets", at)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return resume
 }
