@@ -16,7 +16,8 @@ import (
 )
 
 // dashboardService builds the dashboard on its own live Kafka client,
-// reading the database through pool and editing alert rules through
+// reading history and analytics through pool (the read URL's when set)
+// and editing alert rules through
 // rules, its health panel from health, and binds its listener; cleanup
 // closes the client once the service has stopped.
 func (e *Env) dashboardService(ctx context.Context, pool, rules *pgxpool.Pool, reg prometheus.Registerer, health dashboard.HealthSource) (svc Service, addr string, cleanup func(), err error) {
@@ -54,7 +55,8 @@ func (e *Env) dashboardService(ctx context.Context, pool, rules *pgxpool.Pool, r
 
 // RunDashboard runs `tradestream dash`: the dashboard, with the status
 // sampler its health panel reads (once a second), also exported on
-// /metrics. It reads as the reader role; with a token, its write API
+// /metrics. It reads as the reader role, its history, analytics and
+// table figures from the read URL when set; with a token, its write API
 // edits alert rules as the owner.
 func (e *Env) RunDashboard(ctx context.Context) error {
 	if err := e.Validate(&e.Config.Dashboard, &e.Config.Sink); err != nil {
@@ -70,13 +72,17 @@ func (e *Env) RunDashboard(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	read, history, err := ps.reads(ctx, pool)
+	if err != nil {
+		return err
+	}
 	reg := metrics.NewRegistry()
-	obs, err := e.observe(ctx, pool, reg, dashboardInterval, dashboardWindow)
+	obs, err := e.observe(ctx, pool, read, reg, dashboardInterval, dashboardWindow)
 	if err != nil {
 		return err
 	}
 	defer obs.close()
-	svc, addr, cleanup, err := e.dashboardService(ctx, pool, rules, reg, obs.sampler)
+	svc, addr, cleanup, err := e.dashboardService(ctx, history, rules, reg, obs.sampler)
 	if err != nil {
 		return err
 	}

@@ -27,16 +27,18 @@ const (
 )
 
 // Sampler returns a status sampler over the configured topics, reading
-// Kafka through cl and PostgreSQL through pool (which may be nil); groups
+// Kafka through cl and PostgreSQL through pool (which may be nil), its
+// tables and replication lag through read when not nil (the read URL's
+// pool, see status.Options.Read); groups
 // empty shows every group reading a topic under the prefix. The caller
 // closes it.
-func (e *Env) Sampler(cl *kgo.Client, pool *pgxpool.Pool, groups []string, window int, exactRows bool) (*status.Sampler, error) {
+func (e *Env) Sampler(cl *kgo.Client, pool, read *pgxpool.Pool, groups []string, window int, exactRows bool) (*status.Sampler, error) {
 	copts, err := kafka.Options(e.Config.Kafka, e.Log)
 	if err != nil {
 		return nil, err
 	}
 	return status.NewSampler(cl, pool, status.Options{
-		Prefix: e.Config.Topics.Prefix, Groups: groups, Window: window, ExactRows: exactRows,
+		Prefix: e.Config.Topics.Prefix, Groups: groups, Window: window, ExactRows: exactRows, Read: read,
 		ClientOpts: copts, Log: e.Log.With("service", "status"),
 	}), nil
 }
@@ -51,20 +53,22 @@ type observer struct {
 // observe connects the status sampler and exports what it samples on reg
 // (consumer lag, verdicts, under-replicated partitions, table figures:
 // metrics.LagCollector and TableCollector) with PostgreSQL's database and
-// pool statistics; its service samples every interval. close releases the
-// sampler and its client once the service has stopped.
-func (e *Env) observe(ctx context.Context, pool *pgxpool.Pool, reg prometheus.Registerer, interval time.Duration, window int) (*observer, error) {
+// pool statistics, and replication lag); its tables and replication lag
+// read through read when not nil (Sampler). Its service samples every
+// interval. close releases the sampler and its client once the service
+// has stopped.
+func (e *Env) observe(ctx context.Context, pool, read *pgxpool.Pool, reg prometheus.Registerer, interval time.Duration, window int) (*observer, error) {
 	cl, err := kafka.NewClient(ctx, e.Config.Kafka, e.Log)
 	if err != nil {
 		return nil, err
 	}
-	sampler, err := e.Sampler(cl, pool, nil, window, false)
+	sampler, err := e.Sampler(cl, pool, read, nil, window, false)
 	if err != nil {
 		cl.Close()
 		return nil, err
 	}
 	if reg != nil {
-		reg.MustRegister(metrics.NewLagCollector(sampler), metrics.NewTableCollector(sampler))
+		reg.MustRegister(metrics.NewLagCollector(sampler), metrics.NewTableCollector(sampler), metrics.NewReplicationCollector(sampler))
 		if pool != nil {
 			reg.MustRegister(metrics.NewPostgresCollector(pool, e.Log.With("component", "pg-stats")))
 		}
@@ -101,6 +105,7 @@ func (e *Env) metricsService(reg *prometheus.Registry, checks map[string]func(co
 type standalone struct {
 	main   Service
 	pool   *pgxpool.Pool // nil: no database
+	read   *pgxpool.Pool // the read URL's, or nil
 	reg    *prometheus.Registry
 	checks map[string]func(context.Context) error
 	// observe adds the status sampler exporting consumer lag on /metrics
@@ -121,7 +126,7 @@ func (e *Env) runStandalone(ctx context.Context, s standalone) error {
 	s.main.Essential = true
 	if s.observe && s.obs == nil && e.Config.Metrics.Addr != "" {
 		var err error
-		if s.obs, err = e.observe(ctx, s.pool, s.reg, metricsInterval, metricsWindow); err != nil {
+		if s.obs, err = e.observe(ctx, s.pool, s.read, s.reg, metricsInterval, metricsWindow); err != nil {
 			return err
 		}
 		defer s.obs.close()

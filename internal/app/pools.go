@@ -23,7 +23,33 @@ func (e *Env) pools() *pools {
 
 // get returns role's pool, connecting it on first use.
 func (p *pools) get(ctx context.Context, role config.Role) (*pgxpool.Pool, error) {
-	cfg := p.cfg.As(role)
+	return p.connect(ctx, p.cfg.As(role))
+}
+
+// read returns the read URL's pool (a replica's, for the reads that may
+// lag: the dashboard's history and status's row counts), connecting it on
+// first use, or nil when no read URL is configured.
+func (p *pools) read(ctx context.Context) (*pgxpool.Pool, error) {
+	if p.cfg.ReadURL == "" {
+		return nil, nil
+	}
+	return p.connect(ctx, p.cfg.Read())
+}
+
+// reads returns read's pool (nil without a read URL) and the pool the
+// dashboard's history reads through: the read URL's, else fallback.
+func (p *pools) reads(ctx context.Context, fallback *pgxpool.Pool) (read, history *pgxpool.Pool, err error) {
+	if read, err = p.read(ctx); err != nil {
+		return nil, nil, err
+	}
+	if read == nil {
+		return nil, fallback, nil
+	}
+	return read, read, nil
+}
+
+// connect returns the pool of cfg.URL, opening it on first use.
+func (p *pools) connect(ctx context.Context, cfg config.Database) (*pgxpool.Pool, error) {
 	if pool, ok := p.open[cfg.URL]; ok {
 		return pool, nil
 	}

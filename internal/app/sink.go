@@ -78,13 +78,17 @@ func (e *Env) RunSink(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	read, err := ps.read(ctx)
+	if err != nil {
+		return err
+	}
 	reg := metrics.NewRegistry()
 	svc, s, err := e.sinkService(pool, reg)
 	if err != nil {
 		return err
 	}
 	return e.runStandalone(ctx, standalone{
-		main: svc, pool: obsPool, reg: reg, observe: true, announce: true,
+		main: svc, pool: obsPool, read: read, reg: reg, observe: true, announce: true,
 		checks: map[string]func(context.Context) error{"postgres": pool.Ping, "kafka": s.Ping},
 	})
 }
@@ -121,6 +125,10 @@ func (e *Env) RunAlerts(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	read, err := ps.read(ctx)
+	if err != nil {
+		return err
+	}
 	reg := metrics.NewRegistry()
 	svc, err := e.alertsService(pool, reg)
 	if err != nil {
@@ -129,7 +137,7 @@ func (e *Env) RunAlerts(ctx context.Context) error {
 	t := kafka.TopicNames(e.Config.Topics.Prefix)
 	fmt.Fprintf(e.Stdout, "alerts     group %s: %s, %s -> %s\n", e.Config.Alerts.Group, t.Prices, t.Trades, t.Alerts)
 	return e.runStandalone(ctx, standalone{
-		main: svc, pool: obsPool, reg: reg, observe: true, announce: true,
+		main: svc, pool: obsPool, read: read, reg: reg, observe: true, announce: true,
 		checks: map[string]func(context.Context) error{"postgres": pool.Ping},
 	})
 }

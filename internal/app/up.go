@@ -52,7 +52,14 @@ func (e *Env) Up(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	read, history, err := ps.reads(ctx, reader)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(e.Stdout, "postgres   %s\n", c.Database.URL)
+	if c.Database.ReadURL != "" {
+		fmt.Fprintf(e.Stdout, "           reads (history, row counts) from %s\n", c.Database.ReadURL)
+	}
 	if d := c.Database; d.LoaderURL != "" || d.ReaderURL != "" {
 		fmt.Fprintf(e.Stdout, "           loader %s, reader %s\n", d.As(config.RoleLoader).URL, d.As(config.RoleReader).URL)
 	}
@@ -77,14 +84,14 @@ func (e *Env) Up(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	obs, err := e.observe(ctx, reader, reg, dashboardInterval, dashboardWindow)
+	obs, err := e.observe(ctx, reader, read, reg, dashboardInterval, dashboardWindow)
 	if err != nil {
 		return err
 	}
 	defer obs.close()
 	services = append(services, asvc, obs.service)
 	fmt.Fprintf(e.Stdout, "alerts     group %s -> %s  (rules: tradestream alerts add|list|rm)\n", c.Alerts.Group, kafka.TopicNames(c.Topics.Prefix).Alerts)
-	dsvc, daddr, closeDash, err := e.dashboardService(ctx, reader, owner, reg, obs.sampler)
+	dsvc, daddr, closeDash, err := e.dashboardService(ctx, history, owner, reg, obs.sampler)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/tradestream/tradestream/internal/config"
@@ -45,7 +46,10 @@ window of samples:
   STOP    no commit for longer than the window spans, with lag
   REWIND  the committed offset went backwards
 
-and PostgreSQL's tables with row counts and sizes, and the dead letters.
+and PostgreSQL's tables with row counts and sizes, the dead letters, and the
+streaming replicas with their lag in bytes and seconds (shown when
+--database-read-url is set or the primary streams to a standby; the row counts
+and dead letters then come from the read URL's server).
 
 Without --watch it takes --samples samples --interval apart and prints the
 last; with --watch it refreshes in place every --interval, the window sliding
@@ -90,7 +94,18 @@ func (r *root) status(ctx context.Context, o statusOptions) error {
 	} else {
 		defer pool.Close()
 	}
-	sampler, err := r.env().Sampler(cl, pool, o.groups, o.window, o.exactRows)
+	// With a read URL (a replica), row counts and dead letters come from
+	// it and its lag is shown; offsets still come from the primary.
+	var read *pgxpool.Pool
+	if d := r.cfg.Database; d.ReadURL != "" && pool != nil {
+		if read, err = store.Open(ctx, d.Read()); err != nil {
+			problems = append(problems, fmt.Sprintf("postgresql read url (tables and replication lag from the primary instead): %v", err))
+			read = nil
+		} else {
+			defer read.Close()
+		}
+	}
+	sampler, err := r.env().Sampler(cl, pool, read, o.groups, o.window, o.exactRows)
 	if err != nil {
 		return err
 	}

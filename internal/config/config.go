@@ -99,6 +99,13 @@ type Database struct {
 	// ReaderURL connects the dashboard, status, verify and the status
 	// sampler, as the read-only role; empty uses URL.
 	ReaderURL ConnString `yaml:"reader_url"`
+	// ReadURL, when set, is where the reads that may lag behind go: the
+	// dashboard's history and analytics queries and status's row counts
+	// and dead letters, typically on a streaming replica (as the reader
+	// role). The sink, the alerts engine's state, migrations and the
+	// stored offsets always use the primary. Empty reads them as the
+	// reader (ReaderURL, else URL).
+	ReadURL ConnString `yaml:"read_url"`
 	// MaxConns bounds the connection pool.
 	MaxConns int `yaml:"max_conns"`
 	// ConnectTimeout bounds how long a service waits at start-up for the
@@ -121,6 +128,16 @@ const (
 	RoleLoader
 	RoleReader
 )
+
+// Read returns the settings with URL set to the read URL when one is
+// configured, else the reader's (see As).
+func (d Database) Read() Database {
+	if d.ReadURL != "" {
+		d.URL = d.ReadURL
+		return d
+	}
+	return d.As(RoleReader)
+}
 
 // As returns the settings with URL set to role's connection string: its
 // own when configured, else the owner's.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +179,65 @@ func TestGenScenarioOff(t *testing.T) {
 		if got := g.ScenarioOff(); got != want {
 			t.Errorf("ScenarioOff(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestReadURL sets the replica's read URL each way and checks where
+// Database.Read points, its validation and that its password is never
+// shown.
+func TestReadURL(t *testing.T) {
+	const replica = "postgres://r:replicapass@replica:5433/x"
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string
+		want string
+	}{
+		{"flag", []string{"--database-read-url", replica}, nil, "", replica},
+		{"env", nil, map[string]string{"TRADESTREAM_DATABASE_READ_URL": replica}, "", replica},
+		{"yaml", nil, nil, "database:\n  read_url: " + replica + "\n", replica},
+		{"unset reads as the reader", []string{"--database-reader-url", "postgres://reader@db/x"}, nil, "", "postgres://reader@db/x"},
+		{"unset, no reader: the owner", nil, nil, "", Default().Database.URL.Reveal()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			fs := newFlags(&c)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			path := ""
+			if tt.file != "" {
+				path = t.TempDir() + "/c.yaml"
+				if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := Load(&c, fs, path, func(k string) string { return tt.env[k] }); err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got := c.Database.Read().URL.Reveal(); got != tt.want {
+				t.Errorf("Read().URL: got %q, want %q", got, tt.want)
+			}
+			if got := c.Database.URL.Reveal(); got == replica {
+				t.Errorf("the owner's URL became the read URL %q", got)
+			}
+			if got := c.Database.As(RoleLoader).URL.Reveal(); got == replica {
+				t.Errorf("the loader's URL became the read URL %q", got)
+			}
+			if s := fmt.Sprint(c.Database.ReadURL) + fs.FlagUsages(); strings.Contains(s, "replicapass") {
+				t.Errorf("the read URL's password is shown: %q", s)
+			}
+		})
+	}
+	c := Default()
+	c.Database.ReadURL = "postgres://r:replicapass@replica:notaport/x"
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "database read url") {
+		t.Errorf("got %v, want a malformed database read url", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "replicapass") {
+		t.Errorf("got %q, which leaks the password", err)
 	}
 }

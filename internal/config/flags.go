@@ -47,6 +47,8 @@ func (c *Config) BindGlobal(fs *pflag.FlagSet) {
 	b.connString(&d.URL, "database-url", "PostgreSQL connection string of the owner role (migrations; every service unless its role's URL is set)")
 	b.connString(&d.LoaderURL, "database-loader-url", "connection string of the loader role, for the sink and the alerts engine (default: --database-url)")
 	b.connString(&d.ReaderURL, "database-reader-url", "connection string of the read-only role, for dash, status and verify (default: --database-url)")
+	b.connString(&d.ReadURL, "database-read-url", "connection string of a replica the dashboard's history and analytics and status's row counts read from (default: the reader's URL); "+
+		"the sink, alerts and migrations always use the primary")
 	b.int(&d.MaxConns, "database-max-conns", "largest number of pooled database connections")
 	b.duration(&d.ConnectTimeout, "database-connect-timeout", "how long to wait at start-up for the database to answer")
 	b.int(&d.RetentionDays, "database-retention-days", "days of price and trade partitions kept (0 keeps all)")

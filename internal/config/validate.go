@@ -204,7 +204,7 @@ func (d *Database) validate(p *problems) {
 	for _, u := range []struct {
 		name string
 		url  ConnString
-	}{{"database loader url", d.LoaderURL}, {"database reader url", d.ReaderURL}} {
+	}{{"database loader url", d.LoaderURL}, {"database reader url", d.ReaderURL}, {"database read url", d.ReadURL}} {
 		if u.url == "" {
 			continue
 		}

@@ -91,6 +91,10 @@ func Render(w io.Writer, snap Snapshot) error {
 		}
 	}
 
+	if r := snap.Replication; r != nil {
+		renderReplication(p, r)
+	}
+
 	p("\nDEAD LETTERS  topic %d", snap.DeadLetters.Topic)
 	if snap.DeadLetters.Stored != nil {
 		var total int64
@@ -161,4 +165,31 @@ func bytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// renderReplication writes the POSTGRESQL REPLICATION section.
+func renderReplication(p func(string, ...any), r *Replication) {
+	p("\nPOSTGRESQL REPLICATION\n")
+	if len(r.Standbys) > 0 {
+		p("  STANDBY\tADDR\tSTATE\tSYNC\tBEHIND\tREPLAY-LAG\n")
+	}
+	for _, sb := range r.Standbys {
+		behind := "- (needs pg_monitor)"
+		if sb.LagBytes >= 0 {
+			behind = bytes(sb.LagBytes)
+		}
+		p("  %s\t%s\t%s\t%s\t%s\t%s\n", orDash(sb.Name), orDash(sb.Addr), orDash(sb.State), orDash(sb.SyncState), behind, seconds(sb.LagSeconds))
+	}
+	if rs := r.Read; rs != nil {
+		if rs.Standby {
+			p("  read url: a standby, %s behind the primary, lag %s\n", bytes(rs.LagBytes), seconds(rs.LagSeconds))
+		} else {
+			p("  read url: a primary (not in recovery), no lag\n")
+		}
+	}
+	if r.Error != "" {
+		p("  (could not be read: %s)\n", r.Error)
+	} else if len(r.Standbys) == 0 {
+		p("  (the primary streams to no standby)\n")
+	}
 }

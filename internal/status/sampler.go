@@ -32,6 +32,11 @@ type Options struct {
 	// committed offset and remembered while the group stays there, so a
 	// sample costs one small fetch per partition whose commit moved.
 	ClientOpts []kgo.Opt
+	// Read, when set, is the pool of the read URL (a replica): the
+	// tables, row counts and dead letters are read through it, and its
+	// replication lag is shown. Stored offsets and pg_stat_replication
+	// are always read through the sampler's pool (the primary).
+	Read *pgxpool.Pool
 	// ExactRows counts table rows with count(*) instead of PostgreSQL's
 	// statistics (slower on large tables).
 	ExactRows bool
@@ -161,6 +166,9 @@ func (s *Sampler) Sample(ctx context.Context) Snapshot {
 			problem("postgresql", err)
 		}
 		snap.Tables, snap.DeadLetters.Stored = tables, stored
+		if snap.Replication = s.replication(ctx); snap.Replication != nil && snap.Replication.Error != "" {
+			problem("postgresql replication", errors.New(snap.Replication.Error))
+		}
 	}
 	snap.Problems = problems
 

@@ -19,6 +19,9 @@ type Snapshot struct {
 	Groups []Group `json:"groups"`
 	// Tables are PostgreSQL's tables, when a database is configured.
 	Tables []Table `json:"tables,omitempty"`
+	// Replication is PostgreSQL's streaming replication, when a read URL
+	// is configured or the primary streams to a standby.
+	Replication *Replication `json:"replication,omitempty"`
 	// DeadLetters sums the dead letters in Kafka and PostgreSQL.
 	DeadLetters DeadLetters `json:"dead_letters"`
 	// Problems lists the parts that could not be read, as sentences.

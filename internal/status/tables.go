@@ -5,15 +5,40 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// rows is the pool tables and dead letters are read through: the read
+// URL's when configured, else the sampler's.
+func (s *Sampler) rows() *pgxpool.Pool {
+	if s.opts.Read != nil {
+		return s.opts.Read
+	}
+	return s.pool
+}
 
 // tables returns the tables of the connection's schema with their rows,
 // write counters and sizes (partitions folded into their parent), and the
-// dead letters stored by reason.
+// dead letters stored by reason. With a read URL the rows and dead letters
+// are the read server's; the counters and sizes stay the primary's (a
+// standby keeps no write statistics of its own).
 func (s *Sampler) tables(ctx context.Context) ([]Table, map[string]int64, error) {
-	out, err := s.tableStats(ctx)
+	out, err := s.tableStats(ctx, s.pool)
 	if err != nil {
 		return nil, nil, err
+	}
+	if s.opts.Read != nil {
+		read, err := s.tableStats(ctx, s.opts.Read)
+		if err != nil {
+			return out, nil, fmt.Errorf("read url: %w", err)
+		}
+		rows := map[string]int64{}
+		for _, t := range read {
+			rows[t.Name] = t.Rows
+		}
+		for i := range out {
+			out[i].Rows = rows[out[i].Name]
+		}
 	}
 	hasDeadLetters := false
 	for i := range out {
@@ -22,7 +47,7 @@ func (s *Sampler) tables(ctx context.Context) ([]Table, map[string]int64, error)
 		if !s.opts.ExactRows {
 			continue
 		}
-		if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{t.Name}.Sanitize()).Scan(&t.Rows); err != nil {
+		if err := s.rows().QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{t.Name}.Sanitize()).Scan(&t.Rows); err != nil {
 			return out, nil, fmt.Errorf("count %s: %w", t.Name, err)
 		}
 	}
@@ -33,23 +58,26 @@ func (s *Sampler) tables(ctx context.Context) ([]Table, map[string]int64, error)
 	return out, stored, err
 }
 
-// tableStats reads pg_stat_user_tables and the relation sizes of every
-// table and partition of the schema.
-func (s *Sampler) tableStats(ctx context.Context) ([]Table, error) {
-	rows, err := s.pool.Query(ctx, `
+// tableStats reads, through pool, pg_stat_user_tables and the relation
+// sizes of every table and partition of the schema. A standby's rows are
+// the planner's estimate (pg_class.reltuples, replicated from the
+// primary's vacuum and analyze), since its statistics count nothing.
+func (s *Sampler) tableStats(ctx context.Context, pool *pgxpool.Pool) ([]Table, error) {
+	rows, err := pool.Query(ctx, `
 		WITH tables AS (
-			SELECT c.oid, c.relname FROM pg_class c
+			SELECT c.oid, c.relname, c.reltuples FROM pg_class c
 			WHERE c.relnamespace = current_schema()::regnamespace
 			  AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 			  AND c.relname <> 'goose_db_version'
 		), rels AS (
-			SELECT t.relname AS name, '' AS part, t.oid AS rel FROM tables t
+			SELECT t.relname AS name, '' AS part, t.oid AS rel, t.reltuples FROM tables t
 			UNION ALL
-			SELECT t.relname, p.relname, p.oid
+			SELECT t.relname, p.relname, p.oid, p.reltuples
 			FROM tables t JOIN pg_inherits i ON i.inhparent = t.oid JOIN pg_class p ON p.oid = i.inhrelid
 		)
-		SELECT r.name, r.part, coalesce(st.n_live_tup, 0), coalesce(st.n_tup_ins, 0), coalesce(st.n_tup_upd, 0),
-		       pg_total_relation_size(r.rel)
+		SELECT r.name, r.part,
+		       CASE WHEN pg_is_in_recovery() THEN greatest(r.reltuples, 0)::bigint ELSE coalesce(st.n_live_tup, 0) END,
+		       coalesce(st.n_tup_ins, 0), coalesce(st.n_tup_upd, 0), pg_total_relation_size(r.rel)
 		FROM rels r LEFT JOIN pg_stat_user_tables st ON st.relid = r.rel
 		ORDER BY 1, 2`)
 	if err != nil {
@@ -82,7 +110,7 @@ func (s *Sampler) tableStats(ctx context.Context) ([]Table, error) {
 // deadLetters counts the dead_letters rows by reason.
 func (s *Sampler) deadLetters(ctx context.Context) (map[string]int64, error) {
 	stored := map[string]int64{}
-	rows, err := s.pool.Query(ctx, `SELECT reason, count(*) FROM dead_letters GROUP BY reason`)
+	rows, err := s.rows().Query(ctx, `SELECT reason, count(*) FROM dead_letters GROUP BY reason`)
 	if err != nil {
 		return nil, fmt.Errorf("dead letters: %w", err)
 	}

@@ -1,0 +1,233 @@
+//go:build faults
+
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tradestream/tradestream/internal/bench/feed"
+	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/kafkatest"
+	"github.com/tradestream/tradestream/internal/pgtest"
+	"github.com/tradestream/tradestream/internal/store"
+)
+
+// TestFaultPostgresFailover loads a stream into the primary while it
+// streams asynchronously to the stack's replica, stalls the replica's WAL
+// receiver while the sink commits more, stops the primary as a crash
+// would (immediate mode), promotes the replica (scripts/stack pg-promote)
+// and restarts the sink with the promoted server's URL. Each
+// batch's rows and offsets commit together, so whatever the old primary
+// had not shipped is loaded again from Kafka: every record of the prices
+// and trades topics must end up exactly once as a row or a dead letter on
+// the promoted server, and verify --require-caught-up passes there. The
+// old primary is then started again as THE primary on 5432 and the replica
+// made anew, so the tests after this one find the usual stack.
+func TestFaultPostgresFailover(t *testing.T) {
+	if os.Getenv(pgtest.EnvReplica) == "" {
+		kafkatest.Missing(t, pgtest.EnvReplica, "a PostgreSQL streaming replica (scripts/stack up --pg-replica)")
+	}
+	e := newTestEnv(t, 3)
+	promotedDB := pgtest.Replica(t, e.db) // the same schema on the replica, once it is there
+	recs, exp := feedRecords(t, feed.Config{Seed: 10, Users: 500, Events: 100_000, MalformedEvery: 250, V1Share: 0.5})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	produced := make(chan error, 1)
+	go func() { produced <- e.produceFeed(ctx, recs, 10_000) }() // about 10 s of traffic
+
+	p := e.startSink(t, "sink-primary")
+	deadline := time.Now().Add(2 * time.Minute)
+	for e.count(t, "SELECT count(*) FROM trades") < int64(exp.Trades/4) {
+		select {
+		case <-p.done:
+			t.Fatalf("the sink stopped before loading a quarter of the trades: %v", p.err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sink did not load a quarter of the trades on the primary within 2m")
+		}
+	}
+	var state, sync string
+	if err := e.pool.QueryRow(ctx, `SELECT state, sync_state FROM pg_stat_replication
+		WHERE application_name = 'tradestream_replica'`).Scan(&state, &sync); err != nil || state != "streaming" || sync != "async" {
+		t.Fatalf("the replica before the stop: state %q, sync_state %q (%v); want it streaming, asynchronously", state, sync, err)
+	}
+	restored := false
+	restore := func() {
+		if restored {
+			return
+		}
+		restored = true
+		stack(t, "down", "--pg-replica") // the promoted server, its data
+		stack(t, "pg-start")             // the old primary, on 5432 again
+		stack(t, "pg-replica")           // a new standby of it
+	}
+	t.Cleanup(restore) // whatever happens next
+	// The replica's WAL receiver is stopped (SIGSTOP) while the sink loads
+	// more, so that the old primary has commits it never shipped when it
+	// stops; it goes on (SIGCONT) once the primary is down.
+	resume := stallWALReceiver(ctx, t, e, promotedDB)
+	stack(t, "pg-stop", "--immediate")
+	stopped := time.Now()
+	stalled := resume()
+	stack(t, "pg-promote")
+	t.Logf("primary stopped (immediate); replica promoted and writable after %v", time.Since(stopped).Round(time.Millisecond))
+	p.kill()
+
+	promoted, err := store.Open(ctx, promotedDB)
+	if err != nil {
+		t.Fatalf("open the promoted server: %v", err)
+	}
+	defer promoted.Close()
+	oldPool := e.pool
+	e.pool, e.db = promoted, promotedDB
+	shipped := e.stored(t) // the offsets the promoted server got with its rows
+	if err := <-produced; err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	c := e.startSink(t, "sink-promoted", "--until-caught-up")
+	if err := c.wait(3 * time.Minute); err != nil {
+		t.Fatalf("sink --until-caught-up on the promoted server: %v", err)
+	}
+	t.Logf("failover: %v from the stop to the sink caught up on the promoted server", time.Since(stopped).Round(time.Millisecond))
+
+	c1 := countFailover(ctx, t, e, recs)
+	t.Logf("counts (prices and trades): acknowledged %d, in Kafka %d, rows %d, dead letters %d, duplicates %d, lost %d",
+		c1.acknowledged, c1.inKafka, c1.rows, c1.deadLetters, c1.duplicates, c1.lost)
+	checkFeedLoaded(t, e, exp)
+	e.verify(t, 0)
+
+	// The old primary, back: how far its stored offsets were ahead of what
+	// it had shipped is what the sink loaded again.
+	restore()
+	e.pool = oldPool
+	if err := waitPing(ctx, oldPool); err != nil {
+		t.Fatalf("the old primary after its restart: %v", err)
+	}
+	reloaded := int64(0)
+	for topic, parts := range e.stored(t) {
+		for part, next := range parts {
+			reloaded += max(0, next-shipped[topic][part])
+		}
+	}
+	t.Logf("re-loaded from Kafka because the old primary had not shipped them: %d records", reloaded)
+	if stalled && reloaded == 0 {
+		t.Errorf("the old primary committed offsets its stalled replica never received, yet nothing was loaded again")
+	}
+}
+
+// failoverCounts are the end-to-end figures of the prices and trades
+// topics.
+type failoverCounts struct {
+	acknowledged, inKafka, rows, deadLetters, duplicates, lost int64
+}
+
+// countFailover counts the prices and trades records end to end on e's
+// (promoted) database and checks them: Kafka's end offsets equal the
+// acknowledged records and the rows plus dead letters, no identity
+// (topic, partition, offset) held twice, none missing.
+func countFailover(ctx context.Context, t *testing.T, e *testEnv, recs []feed.Record) failoverCounts {
+	t.Helper()
+	var c failoverCounts
+	for _, r := range recs {
+		if r.Topic == feed.Prices || r.Topic == feed.Trades {
+			c.acknowledged++
+		}
+	}
+	ends := e.endOffsets(ctx, t)
+	for _, topic := range []string{e.names.Prices, e.names.Trades} {
+		for _, end := range ends[topic] {
+			c.inKafka += end
+		}
+	}
+	var distinct int64
+	for _, q := range []struct {
+		table, topic string
+	}{{"price_ticks", e.names.Prices}, {"trades", e.names.Trades}} {
+		rows := e.count(t, "SELECT count(*) FROM "+q.table)
+		dead := e.count(t, "SELECT count(*) FROM dead_letters WHERE topic = $1", q.topic)
+		held := e.count(t, fmt.Sprintf(`SELECT count(DISTINCT (p, o)) FROM (
+			SELECT kafka_partition AS p, kafka_offset AS o FROM %s
+			UNION ALL
+			SELECT kafka_partition, kafka_offset FROM dead_letters WHERE topic = $1) x`, q.table), q.topic)
+		c.rows, c.deadLetters, distinct = c.rows+rows, c.deadLetters+dead, distinct+held
+	}
+	c.duplicates = c.rows + c.deadLetters - distinct
+	c.lost = c.inKafka - distinct
+	if c.inKafka != c.acknowledged || c.rows+c.deadLetters != c.inKafka || c.duplicates != 0 || c.lost != 0 {
+		t.Errorf("prices and trades: acknowledged %d, in Kafka %d, rows %d + dead letters %d, duplicates %d, lost %d; "+
+			"want Kafka = acknowledged = rows + dead letters, none duplicated or lost",
+			c.acknowledged, c.inKafka, c.rows, c.deadLetters, c.duplicates, c.lost)
+	}
+	return c
+}
+
+// waitPing waits until pool answers (the old primary's crash recovery).
+func waitPing(ctx context.Context, pool interface{ Ping(context.Context) error }) error {
+	for {
+		err := pool.Ping(ctx)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stallWALReceiver stops the replica's WAL receiver with SIGSTOP and waits
+// until the sink has committed more offsets on the primary; the function
+// it returns lets the receiver go on and reports whether it was stalled.
+// Without the right to signal the server's processes (not root, not
+// postgres) nothing is stalled, and the re-loaded count may then be 0.
+func stallWALReceiver(ctx context.Context, t *testing.T, e *testEnv, replica config.Database) func() bool {
+	t.Helper()
+	pool, err := store.Open(ctx, replica)
+	if err != nil {
+		t.Fatalf("open the replica: %v", err)
+	}
+	defer pool.Close()
+	var pid int
+	if err := pool.QueryRow(ctx, `SELECT pid FROM pg_stat_wal_receiver`).Scan(&pid); err != nil {
+		t.Fatalf("the replica's WAL receiver: %v", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			t.Logf("cannot stall the WAL receiver (pid %d): %v; the replica streams on", pid, err)
+			return func() bool { return false }
+		}
+		t.Fatalf("SIGSTOP the WAL receiver: %v", err)
+	}
+	resumed := false
+	resume := func() bool {
+		if !resumed {
+			resumed = true
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Errorf("SIGCONT the WAL receiver: %v", err)
+			}
+		}
+		return true
+	}
+	t.Cleanup(func() { resume() }) // before the restore, which stops the replica
+	sum := func() (n int64) {
+		for _, parts := range e.stored(t) {
+			for _, next := range parts {
+				n += next
+			}
+		}
+		return n
+	}
+	at := sum()
+	for sum() < at+2000 { // a batch or two more than the replica has
+		if ctx.Err() != nil {
+			resume()
+			t.Fatalf("the sink committed nothing more on the primary after %d offsets", at)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return resume
+}
