@@ -30,15 +30,18 @@ type Snapshot struct {
 	Samples int `json:"samples"`
 }
 
-// Broker is one broker: a live one, or (Down) one that holds replicas of
-// our topics but is not in the cluster's metadata (dead, fenced, or not
-// answering).
+// Broker is one broker: a live one, or (Down) one that the cluster's
+// metadata lists but that does not answer (Error says how it failed: a
+// crashed broker before it is fenced, a hung one), or that holds replicas
+// of our topics but is not in the metadata (dead and fenced).
 type Broker struct {
 	ID   int32  `json:"id"`
 	Host string `json:"host"`
 	Port int32  `json:"port"`
 	Rack string `json:"rack,omitempty"`
 	Down bool   `json:"down,omitempty"`
+	// Error is why a listed broker is down: its failed request.
+	Error string `json:"error,omitempty"`
 }
 
 // Topic is one topic's shape and size.
