@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tradestream/tradestream/internal/kafka"
 )
 
 // EnvStackDir names the variable that points at the .stack directory of
@@ -241,27 +241,7 @@ func (c *Cluster) TopLeader(ctx context.Context, topics ...string) (int32, error
 // ActiveController returns the KRaft quorum's leader: the active
 // controller.
 func (c *Cluster) ActiveController(ctx context.Context) (int32, error) {
-	req := kmsg.NewPtrDescribeQuorumRequest()
-	topic := kmsg.NewDescribeQuorumRequestTopic()
-	topic.Topic = "__cluster_metadata"
-	topic.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
-	req.Topics = append(req.Topics, topic)
-	resp, err := req.RequestWith(ctx, c.client)
-	if err != nil {
-		return 0, fmt.Errorf("describe metadata quorum: %w", err)
-	}
-	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-		return 0, fmt.Errorf("describe metadata quorum: %w", err)
-	}
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				return 0, fmt.Errorf("describe metadata quorum: %w", err)
-			}
-			return p.LeaderID, nil
-		}
-	}
-	return 0, errors.New("describe metadata quorum: no partition in the answer")
+	return kafka.ActiveController(ctx, c.client)
 }
 
 // AwaitInSync waits until every partition of topics has all its replicas

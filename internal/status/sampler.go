@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/kafka"
 )
 
 // Options configure a Sampler.
@@ -186,6 +188,9 @@ func (s *Sampler) brokers(ctx context.Context, snap *Snapshot) error {
 	snap.ClusterID, snap.Controller = meta.Cluster, meta.Controller
 	pctx, cancel := context.WithTimeout(ctx, brokerProbeTimeout)
 	defer cancel()
+	if id, err := kafka.ActiveController(pctx, s.cl); err == nil {
+		snap.Controller = id // KRaft's active controller; ZooKeeper-era brokers refuse the request
+	}
 	answers, probeErr := s.adm.ApiVersions(pctx)
 	for _, b := range meta.Brokers {
 		br := Broker{ID: b.NodeID, Host: b.Host, Port: b.Port, Rack: deref(b.Rack)}

@@ -7,7 +7,9 @@ import "time"
 type Snapshot struct {
 	// At is when the sample was taken.
 	At time.Time `json:"at"`
-	// ClusterID and Controller describe the Kafka cluster.
+	// ClusterID and Controller describe the Kafka cluster: Controller is
+	// the active KRaft controller (the metadata quorum's leader), or the
+	// controller the metadata names when the quorum cannot be asked.
 	ClusterID  string `json:"cluster_id,omitempty"`
 	Controller int32  `json:"controller"`
 	// Brokers are the live brokers, and those down that hold replicas of
