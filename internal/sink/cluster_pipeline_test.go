@@ -59,7 +59,7 @@ type faultRun struct {
 	maxRecords  int64
 
 	alertsGroup string
-	stopAlerts  func() error
+	alerts      *alertsRun
 	sinks       []*proc
 }
 
@@ -118,13 +118,27 @@ func newFaultRun(t *testing.T, sinks int) *faultRun {
 	for i := range sinks {
 		r.sinks = append(r.sinks, e.startSink(t, "sink-"+string(rune('a'+i))))
 	}
-	r.stopAlerts = r.runAlerts(t, r.alertsGroup, e.names)
+	r.alerts = r.runAlerts(t, r.alertsGroup, e.names)
 	return r
 }
 
-// runAlerts runs an alerts engine of group over topics until the returned
-// function is called, which returns its error.
-func (r *faultRun) runAlerts(t *testing.T, group string, topics kafka.Topics) func() error {
+// alertsRun is an alerts engine running in this process.
+type alertsRun struct {
+	cancel func()
+	done   chan struct{}
+	err    error
+}
+
+// stop stops the engine and returns its error.
+func (a *alertsRun) stop() error {
+	a.cancel()
+	<-a.done
+	return a.err
+}
+
+// runAlerts runs an alerts engine of group over topics until it is
+// stopped (at the latest when the test ends).
+func (r *faultRun) runAlerts(t *testing.T, group string, topics kafka.Topics) *alertsRun {
 	eng, err := alert.New(r.e.kcfg, r.e.pool, alert.Options{
 		Topics: topics, Group: group, Instance: "a", FromStart: true, SessionTimeout: 6 * time.Second,
 		RulesRefresh: 500 * time.Millisecond, Log: testLogger(t),
@@ -133,19 +147,13 @@ func (r *faultRun) runAlerts(t *testing.T, group string, topics kafka.Topics) fu
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(ctx) }()
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		return <-done
-	}
-	t.Cleanup(func() { _ = stop() })
-	return stop
+	a := &alertsRun{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		a.err = eng.Run(ctx)
+	}()
+	t.Cleanup(func() { _ = a.stop() })
+	return a
 }
 
 // startGen runs the generator at r.rate for r.length, in the background.
@@ -266,8 +274,8 @@ func (r *faultRun) finish(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	r.awaitAlerts(ctx, t, r.alertsGroup, ends)
-	if err := r.stopAlerts(); err != nil {
+	r.awaitAlerts(ctx, t, r.alerts, r.alertsGroup, ends)
+	if err := r.alerts.stop(); err != nil {
 		t.Errorf("alerts engine: %v", err)
 	}
 	// Alerts the engine fired reach the sink after the data: load them too.
@@ -338,7 +346,7 @@ func (r *faultRun) count(ctx context.Context, t *testing.T, ends map[string]map[
 
 // awaitAlerts waits until group's stored positions reach the prices' and
 // trades' ends.
-func (r *faultRun) awaitAlerts(ctx context.Context, t *testing.T, group string, ends map[string]map[int32]int64) {
+func (r *faultRun) awaitAlerts(ctx context.Context, t *testing.T, a *alertsRun, group string, ends map[string]map[int32]int64) {
 	short := map[string]string{r.e.names.Prices: "prices", r.e.names.Trades: "trades"}
 	for {
 		got := map[string]int64{}
@@ -370,6 +378,8 @@ func (r *faultRun) awaitAlerts(ctx context.Context, t *testing.T, group string, 
 		select {
 		case <-ctx.Done():
 			t.Fatalf("alerts group %s: %d partitions behind their ends: %v", group, behind, got)
+		case <-a.done:
+			t.Fatalf("the alerts engine of group %s stopped with %d partitions behind their ends: %v", group, behind, a.err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -389,9 +399,9 @@ func (r *faultRun) replayAlerts(ctx context.Context, t *testing.T, ends map[stri
 	}
 	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topics.Alerts) })
 	group := r.e.topics.Prefix + "alerts-replay"
-	stop := r.runAlerts(t, group, topics)
-	r.awaitAlerts(ctx, t, group, ends)
-	if err := stop(); err != nil {
+	replay := r.runAlerts(t, group, topics)
+	r.awaitAlerts(ctx, t, replay, group, ends)
+	if err := replay.stop(); err != nil {
 		t.Errorf("replay alerts engine: %v", err)
 	}
 	fired, replayed = r.alertIDs(ctx, t, r.e.names.Alerts), r.alertIDs(ctx, t, topics.Alerts)
