@@ -185,7 +185,7 @@ func TestFaultConsumerFailover(t *testing.T) {
 	}
 	victim.kill()
 	e.awaitGone(ctx, t, victim)
-	atKill := pick(e.stored(t), ofVictim)
+	atKill := pick(e.stored(t), map[string][]int32{e.names.Prices: ofVictim[e.names.Prices], e.names.Trades: ofVictim[e.names.Trades]})
 	t.Logf("%s killed holding %v; its stored offsets then: %v", victim.name, ofVictim, atKill)
 	owned = e.awaitAssignment(ctx, t, func(m map[string]map[string][]int32) bool {
 		if len(m) != 2 || m[victim.name] != nil {
