@@ -404,7 +404,7 @@ func (r *faultRun) replayAlerts(ctx context.Context, t *testing.T, ends map[stri
 	if err := replay.stop(); err != nil {
 		t.Errorf("replay alerts engine: %v", err)
 	}
-	fired, replayed = r.alertIDs(ctx, t, r.e.names.Alerts), r.alertIDs(ctx, t, topics.Alerts)
+	fired, replayed = r.alertIDs(t, r.e.names.Alerts), r.alertIDs(t, topics.Alerts)
 	if strings.Join(fired, ",") != strings.Join(replayed, ",") {
 		t.Errorf("got %d alerts fired during the fault, want the %d of the replay, the same ids", len(fired), len(replayed))
 	}
@@ -415,40 +415,15 @@ func (r *faultRun) replayAlerts(ctx context.Context, t *testing.T, ends map[stri
 }
 
 // alertIDs reads the committed alerts of topic, sorted by id.
-func (r *faultRun) alertIDs(ctx context.Context, t *testing.T, topic string) []string {
-	adm := kadm.NewClient(r.e.producer)
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	remaining := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			remaining[o.Partition] = o.Offset - 1
-		}
-	})
-	cl := kafkatest.Client(t, r.e.kcfg.Brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+func (r *faultRun) alertIDs(t *testing.T, topic string) []string {
 	var ids []string
-	for len(remaining) > 0 {
-		if ctx.Err() != nil {
-			t.Fatalf("%s: partitions %v not read to their ends", topic, remaining)
+	for _, rec := range kafkatest.ReadToEnd(t, r.e.kcfg.Brokers, topic, true) {
+		a, err := event.DecodeAlert(rec.Value)
+		if err != nil {
+			t.Errorf("alert %d/%d: %v", rec.Partition, rec.Offset, err)
+			continue
 		}
-		fs := cl.PollFetches(ctx)
-		fs.EachRecord(func(rec *kgo.Record) {
-			if end, ok := remaining[rec.Partition]; ok && rec.Offset >= end {
-				delete(remaining, rec.Partition)
-			}
-			if rec.Attrs.IsControl() {
-				return
-			}
-			a, err := event.DecodeAlert(rec.Value)
-			if err != nil {
-				t.Errorf("alert %d/%d: %v", rec.Partition, rec.Offset, err)
-				return
-			}
-			ids = append(ids, a.ID)
-		})
+		ids = append(ids, a.ID)
 	}
 	slices.Sort(ids)
 	return ids
