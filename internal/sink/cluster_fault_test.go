@@ -97,10 +97,11 @@ func TestFaultControllerLoss(t *testing.T) {
 
 // TestFaultRollingRestart restarts the three nodes one after another
 // (SIGTERM, a controlled shutdown, then a start), each once the previous
-// one's partitions are back in sync.
+// one's partitions are back in sync, while the generator runs.
 func TestFaultRollingRestart(t *testing.T) {
 	r := newFaultRun(t, 1)
 	probe := newStatusProbe(t, r)
+	r.length *= 3 // the three restarts take about a minute: the generator runs throughout
 	r.startGen(t)
 	for range r.repeats {
 		for _, n := range kafkatest.Nodes {
