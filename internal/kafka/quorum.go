@@ -31,13 +31,12 @@ func ActiveController(ctx context.Context, cl *kgo.Client) (int32, error) {
 	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
 		return -1, fmt.Errorf("describe metadata quorum: %w", err)
 	}
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				return -1, fmt.Errorf("describe metadata quorum: %w", err)
-			}
-			return p.LeaderID, nil
-		}
+	if len(resp.Topics) == 0 || len(resp.Topics[0].Partitions) == 0 {
+		return -1, errors.New("describe metadata quorum: no partition in the answer")
 	}
-	return -1, errors.New("describe metadata quorum: no partition in the answer")
+	p := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+		return -1, fmt.Errorf("describe metadata quorum: %w", err)
+	}
+	return p.LeaderID, nil
 }
