@@ -176,17 +176,7 @@ func (w *world) produceQuietTick(t *testing.T) {
 // returns the alert ids in it, sorted, duplicates kept.
 func (w *world) alertIDs(t *testing.T, committed bool) []string {
 	t.Helper()
-	var ids []string
-	for _, r := range kafkatest.ReadToEnd(t, w.brokers, w.topics.Alerts, committed) {
-		a, err := event.DecodeAlert(r.Value)
-		if err != nil {
-			t.Errorf("alert record %d/%d: %v", r.Partition, r.Offset, err)
-			continue
-		}
-		ids = append(ids, a.ID)
-	}
-	sort.Strings(ids)
-	return ids
+	return kafkatest.AlertIDs(t, w.brokers, w.topics.Alerts, committed)
 }
 
 // engine returns an in-process engine for the world.

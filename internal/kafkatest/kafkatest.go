@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/kafka"
 )
 
@@ -176,4 +178,21 @@ func ReadToEnd(t testing.TB, brokers []string, topic string, committed bool) []*
 		t.Errorf("%s: partitions %v not read to their ends", topic, remaining)
 	}
 	return recs
+}
+
+// AlertIDs reads topic to its end (ReadToEnd) and returns the ids of the
+// alerts it holds, sorted.
+func AlertIDs(t testing.TB, brokers []string, topic string, committed bool) []string {
+	t.Helper()
+	var ids []string
+	for _, r := range ReadToEnd(t, brokers, topic, committed) {
+		a, err := event.DecodeAlert(r.Value)
+		if err != nil {
+			t.Errorf("alert record %d/%d: %v", r.Partition, r.Offset, err)
+			continue
+		}
+		ids = append(ids, a.ID)
+	}
+	sort.Strings(ids)
+	return ids
 }

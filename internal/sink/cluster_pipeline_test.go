@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -404,7 +403,8 @@ func (r *faultRun) replayAlerts(ctx context.Context, t *testing.T, ends map[stri
 	if err := replay.stop(); err != nil {
 		t.Errorf("replay alerts engine: %v", err)
 	}
-	fired, replayed = r.alertIDs(t, r.e.names.Alerts), r.alertIDs(t, topics.Alerts)
+	brokers := r.e.kcfg.Brokers
+	fired, replayed = kafkatest.AlertIDs(t, brokers, r.e.names.Alerts, true), kafkatest.AlertIDs(t, brokers, topics.Alerts, true)
 	if strings.Join(fired, ",") != strings.Join(replayed, ",") {
 		t.Errorf("got %d alerts fired during the fault, want the %d of the replay, the same ids", len(fired), len(replayed))
 	}
@@ -412,19 +412,4 @@ func (r *faultRun) replayAlerts(ctx context.Context, t *testing.T, ends map[stri
 		t.Error("no alert fired: the rules test nothing")
 	}
 	return fired, replayed
-}
-
-// alertIDs reads the committed alerts of topic, sorted by id.
-func (r *faultRun) alertIDs(t *testing.T, topic string) []string {
-	var ids []string
-	for _, rec := range kafkatest.ReadToEnd(t, r.e.kcfg.Brokers, topic, true) {
-		a, err := event.DecodeAlert(rec.Value)
-		if err != nil {
-			t.Errorf("alert %d/%d: %v", rec.Partition, rec.Offset, err)
-			continue
-		}
-		ids = append(ids, a.ID)
-	}
-	slices.Sort(ids)
-	return ids
 }
