@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/tradestream
 
-.PHONY: all build demo test test-short bench stack-up stack-down stack-status vet fmt clean
+.PHONY: all build demo test test-short soak bench stack-up stack-down stack-status vet fmt clean
 
 all: build
 
@@ -24,6 +24,14 @@ test:
 ## test-short: unit tests only, no services needed
 test-short:
 	$(GO) test -short ./...
+
+## soak: the broker fault scenarios of the 3-broker cluster (internal/sink's TestFault*
+## on the cluster), each run 3 minutes with its fault repeated 4 times (TRADESTREAM_SOAK=1;
+## TRADESTREAM_TEST_FAULT_RATE sets the generator's events/s, 20000 by default). Needs the
+## stack up with --brokers 3; never part of `make test`.
+soak:
+	set -a; source .stack/env; set +a; TRADESTREAM_SOAK=1 TRADESTREAM_TEST_REQUIRE_SERVICES=1 \
+		$(GO) test -tags faults -p 1 -count=1 -v -timeout 3h -run 'TestFault(LeaderLoss|HungBroker|ControllerLoss|RollingRestart|QuorumLost|ConsumerFailover)$$' ./internal/sink/
 
 ## bench: the benchmarks behind BENCHMARKS.md (needs the stack)
 bench: stack-up build

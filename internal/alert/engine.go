@@ -128,22 +128,11 @@ func (e *Engine) start(ctx context.Context) (*kgo.Client, func(), error) {
 	if err := e.reloadRules(ctx); err != nil {
 		return nil, nil, err
 	}
-	prod, err := kafka.NewClient(ctx, e.kcfg, e.log, append(kafka.ProducerOptions(e.kcfg),
-		kgo.TransactionalID(e.opts.Group+"/"+e.opts.Instance),
-		kgo.TransactionTimeout(30*time.Second),
-		metrics.KafkaHooks(e.opts.Registerer, "alerts-producer"),
-	)...)
+	prod, err := e.newProducer(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("alerts producer: %w", err)
+		return nil, nil, err
 	}
 	e.prod = prod
-	// Fence a previous incarnation now: its open transaction is aborted
-	// before anything reads the alerts topic.
-	if _, _, err := prod.ProducerID(ctx); err != nil {
-		prod.Close()
-		return nil, nil, fmt.Errorf("alerts producer id: %w",
-			kafka.Denied(err, kafka.Principal(e.kcfg), "WRITE", "transactional-id "+e.opts.Group+"/"+e.opts.Instance))
-	}
 	reset := kgo.NewOffset().AtEnd()
 	if e.opts.FromStart {
 		reset = kgo.NewOffset().AtStart()
@@ -169,7 +158,32 @@ func (e *Engine) start(ctx context.Context) (*kgo.Client, func(), error) {
 	}
 	e.log.Info("alerts engine running", "prices", e.opts.Topics.Prices, "trades", e.opts.Topics.Trades,
 		"alerts", e.opts.Topics.Alerts, "instance", e.opts.Instance)
-	return cons, func() { cons.Close(); prod.Close() }, nil
+	return cons, func() {
+		cons.Close()
+		e.txnMu.Lock()
+		defer e.txnMu.Unlock()
+		e.prod.Close()
+	}, nil
+}
+
+// newProducer creates the transactional producer and gets its producer id,
+// which fences a previous incarnation: its open transaction is aborted
+// before anything reads the alerts topic.
+func (e *Engine) newProducer(ctx context.Context) (*kgo.Client, error) {
+	prod, err := kafka.NewClient(ctx, e.kcfg, e.log, append(kafka.ProducerOptions(e.kcfg),
+		kgo.TransactionalID(e.opts.Group+"/"+e.opts.Instance),
+		kgo.TransactionTimeout(30*time.Second),
+		metrics.KafkaHooks(e.opts.Registerer, "alerts-producer"),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("alerts producer: %w", err)
+	}
+	if _, _, err := prod.ProducerID(ctx); err != nil {
+		prod.Close()
+		return nil, fmt.Errorf("alerts producer id: %w",
+			kafka.Denied(err, kafka.Principal(e.kcfg), "WRITE", "transactional-id "+e.opts.Group+"/"+e.opts.Instance))
+	}
+	return prod, nil
 }
 
 // isFatal reports fetch errors after which the engine cannot go on:
@@ -226,10 +240,16 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 	for _, a := range cp.alerts {
 		e.metrics.fired.WithLabelValues(a.Kind).Inc()
 	}
-	again := false
+	again, renew, renewals := false, false, 0
 	err = e.retry(ctx, "produce alerts", func() error {
 		e.txnMu.Lock()
 		defer e.txnMu.Unlock()
+		if renew {
+			if err := e.renewProducerLocked(work); err != nil {
+				return err
+			}
+			renew = false
+		}
 		todo := cp.alerts
 		if again {
 			// The previous attempt may have committed without saying so:
@@ -244,7 +264,15 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 			}
 		}
 		again = true
-		return e.produceLocked(work, todo)
+		err := e.produceLocked(work, todo)
+		if errors.Is(err, kerr.InvalidProducerEpoch) && renewals < maxRenewals {
+			// Under transaction.version 2 the client cannot recover
+			// from this itself: a new producer takes over.
+			renewals++
+			renew = true
+			return &abortedError{err}
+		}
+		return err
 	})
 	if err != nil {
 		return err

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/kafka"
@@ -275,6 +278,36 @@ func TestEngineRetriesProduceExactlyOnce(t *testing.T) {
 	}
 	if n := w.outboxLen(t); n != 0 {
 		t.Errorf("got %d alerts left in the outbox, want 0", n)
+	}
+}
+
+// TestEngineRenewsProducerAfterAbortedTransaction: a produce refused with
+// INVALID_PRODUCER_EPOCH (the coordinator aborted the transaction, as it
+// does when a broker outage outlives the transaction timeout) makes the
+// engine replace its producer and go on, rather than stop; the alerts are
+// still produced exactly once.
+func TestEngineRenewsProducerAfterAbortedTransaction(t *testing.T) {
+	w := newWorld(t)
+	eng := w.engine(t, "alerts-renew", "r", 9)
+	var aborted int
+	var before *kgo.Client
+	eng.hook = func(stage string, alerts int) error {
+		if stage == "txn-begin" && aborted < 2 {
+			aborted++
+			before = eng.prod
+			return fmt.Errorf("injected: %w", kerr.InvalidProducerEpoch)
+		}
+		if stage == "txn-begin" && before != nil && eng.prod == before {
+			t.Error("the producer was not replaced after the aborted transaction")
+		}
+		return nil
+	}
+	w.runUntilCaughtUp(t, eng, "alerts-renew")
+	if aborted != 2 {
+		t.Fatalf("injected %d aborted transactions, want 2", aborted)
+	}
+	if got := w.alertIDs(t, true); !slices.Equal(got, w.want) {
+		t.Fatalf("got %d alerts, want %d exactly once:\n got  %v\n want %v", len(got), len(w.want), got, w.want)
 	}
 }
 

@@ -113,10 +113,48 @@ func (e *Engine) retry(ctx context.Context, what string, step func() error) erro
 	}
 }
 
+// maxRenewals bounds how often one batch's alerts get a new producer after
+// the coordinator aborted their transaction.
+const maxRenewals = 3
+
+// abortedError is a produce that failed with INVALID_PRODUCER_EPOCH: the
+// transaction coordinator aborted the transaction and bumped the producer
+// epoch, which it does when the transaction outlives its timeout (during a
+// broker outage, or with the quorum for min.insync.replicas lost). Under
+// Kafka's transaction.version 2 franz-go cannot recover that client, so the
+// engine replaces it with a new producer of the same transactional id and
+// produces again what the committed topic lacks; it is not permanent.
+type abortedError struct{ err error }
+
+func (a *abortedError) Error() string {
+	return fmt.Sprintf("%v (transaction aborted by the coordinator; a new producer takes over)", a.err)
+}
+
+func (a *abortedError) Unwrap() error { return a.err }
+
+// renewProducerLocked replaces the producer with a new one of the same
+// transactional id. The caller holds txnMu.
+func (e *Engine) renewProducerLocked(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	prod, err := e.newProducer(ctx)
+	if err != nil {
+		return err
+	}
+	e.prod.Close()
+	e.prod = prod
+	e.log.Warn("alerts producer replaced after the coordinator aborted its transaction")
+	return nil
+}
+
 // permanent reports errors no retry fixes: a schema without the engine's
 // tables or privileges, bad credentials, and a producer fenced by another
 // instance with the same transactional id.
 func permanent(err error) bool {
+	var aborted *abortedError
+	if errors.As(err, &aborted) {
+		return false
+	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		switch pg.Code[:2] {

@@ -176,59 +176,7 @@ func (w *world) produceQuietTick(t *testing.T) {
 // returns the alert ids in it, sorted, duplicates kept.
 func (w *world) alertIDs(t *testing.T, committed bool) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	adm := kafkatest.Admin(t, w.brokers)
-	list := adm.ListEndOffsets
-	if committed {
-		list = adm.ListCommittedOffsets
-	}
-	ends, err := list(ctx, w.topics.Alerts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	remaining := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			remaining[o.Partition] = o.Offset - 1
-		}
-	})
-	iso := kgo.ReadUncommitted()
-	if committed {
-		iso = kgo.ReadCommitted()
-	}
-	cl := kafkatest.Client(t, w.brokers, kgo.ConsumeTopics(w.topics.Alerts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(iso), kgo.KeepControlRecords())
-	var ids []string
-	idle := 0
-	// Every partition ends with a record or a transaction marker, both
-	// returned here, so the loop normally ends on remaining; the idle
-	// bound only guards against a partition that never reaches its end.
-	for len(remaining) > 0 && idle < 15 {
-		pctx, pcancel := context.WithTimeout(ctx, time.Second)
-		fs := cl.PollFetches(pctx)
-		pcancel()
-		if fs.NumRecords() == 0 {
-			idle++
-			continue
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if end, ok := remaining[r.Partition]; ok && r.Offset >= end {
-				delete(remaining, r.Partition)
-			}
-			if r.Attrs.IsControl() {
-				return
-			}
-			a, err := event.DecodeAlert(r.Value)
-			if err != nil {
-				t.Errorf("alert record %d/%d: %v", r.Partition, r.Offset, err)
-				return
-			}
-			ids = append(ids, a.ID)
-		})
-	}
-	sort.Strings(ids)
-	return ids
+	return kafkatest.AlertIDs(t, w.brokers, w.topics.Alerts, committed)
 }
 
 // engine returns an in-process engine for the world.

@@ -48,12 +48,11 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 		return err
 	}
 	reg := metrics.NewRegistry()
-	cl, err := e.producer(ctx, reg, kinds)
-	if err != nil {
+	if err := e.connectGen(ctx, reg, kinds, &opts); err != nil {
 		return err
 	}
+	cl := opts.Client
 	defer cl.Close()
-	opts.Client, opts.Metrics = cl, gen.NewMetrics(reg)
 	fmt.Fprintf(e.Stderr, "gen %s: seed %d, run %s, %d users, to %s at %s, event time from %s (speed %s)%s\n", target, seed, opts.RunID,
 		g.Users, strings.Join(e.Config.Kafka.Brokers, ","), RateText(g.Pace()), timing, g.Speed, scenarioText(g))
 	return e.runStandalone(ctx, standalone{
@@ -89,24 +88,36 @@ func (e *Env) genService(ctx context.Context, reg prometheus.Registerer) (Servic
 		return Service{}, nil, Invalid(err)
 	}
 	gen.FollowClock(sim, e.Config.Gen, e.now)
-	cl, err := e.producer(ctx, reg, market.KindAll)
-	if err != nil {
-		return Service{}, nil, err
-	}
 	g := e.Config.Gen
 	opts := gen.Options{
-		Client: cl, Shape: g.Pace(), Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
-		Report: e.Stderr, ReportInterval: g.ReportInterval, Now: e.Now, Metrics: gen.NewMetrics(reg),
-		Inject: injection(g, seed),
+		Shape: g.Pace(), Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
+		Report: e.Stderr, ReportInterval: g.ReportInterval, Now: e.Now, Inject: injection(g, seed),
+	}
+	if err := e.connectGen(ctx, reg, market.KindAll, &opts); err != nil {
+		return Service{}, nil, err
 	}
 	src := gen.NewMarketSource(sim, market.KindAll, kafka.TopicNames(e.Config.Topics.Prefix))
-	return generatorService(opts, src), cl.Close, nil
+	return generatorService(opts, src), opts.Client.Close, nil
+}
+
+// connectGen connects the generator's producer for kinds and sets it in
+// opts with the generator's metrics in reg, the Watch that finds stalled
+// partitions and the log. The caller closes opts.Client.
+func (e *Env) connectGen(ctx context.Context, reg prometheus.Registerer, kinds market.Kind, opts *gen.Options) error {
+	watch := gen.NewWatch(e.Now)
+	cl, err := e.producer(ctx, reg, kinds, watch)
+	if err != nil {
+		return err
+	}
+	opts.Client, opts.Metrics, opts.Watch, opts.Log = cl, gen.NewMetrics(reg), watch, e.Log
+	return nil
 }
 
 // producer connects the generator's producer, with its client metrics in
-// reg, and checks that the topics for kinds exist.
-func (e *Env) producer(ctx context.Context, reg prometheus.Registerer, kinds market.Kind) (*kgo.Client, error) {
-	cl, err := kafka.NewClient(ctx, e.Config.Kafka, e.Log, append(kafka.ProducerOptions(e.Config.Kafka), metrics.KafkaHooks(reg, "gen"))...)
+// reg and watch as its hook for stalled partitions, and checks that the
+// topics for kinds exist.
+func (e *Env) producer(ctx context.Context, reg prometheus.Registerer, kinds market.Kind, watch *gen.Watch) (*kgo.Client, error) {
+	cl, err := kafka.NewClient(ctx, e.Config.Kafka, e.Log, append(kafka.ProducerOptions(e.Config.Kafka), metrics.KafkaHooks(reg, "gen"), kgo.WithHooks(watch))...)
 	if err != nil {
 		return nil, err
 	}

@@ -52,12 +52,11 @@ func (e *Env) RunReplay(ctx context.Context, file string, keepTime bool) error {
 		return sim.Err()
 	}
 	reg := metrics.NewRegistry()
-	cl, err := e.producer(ctx, reg, market.KindAll)
-	if err != nil {
+	if err := e.connectGen(ctx, reg, market.KindAll, &opts); err != nil {
 		return err
 	}
+	cl := opts.Client
 	defer cl.Close()
-	opts.Client, opts.Metrics = cl, gen.NewMetrics(reg)
 	fmt.Fprintf(e.Stderr, "gen replay %s: %d ticks of %d symbols from %s, seed %d, %d users, to %s at speed %s\n", file, len(ticks),
 		len(gen.ReplayUniverse(ticks, sectors)), ticks[0].Time.Format("2006-01-02T15:04:05Z07:00"), seed, g.Users, strings.Join(e.Config.Kafka.Brokers, ","), g.Speed)
 	err = e.runStandalone(ctx, standalone{

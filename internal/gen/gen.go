@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"time"
 
@@ -57,8 +58,15 @@ type Options struct {
 	FlushTimeout time.Duration
 	// Now is the clock.
 	Now func() time.Time
-	// Metrics, when not nil, counts delivered and failed events.
+	// Metrics, when not nil, counts delivered and failed events and
+	// follows the producer's buffer.
 	Metrics *Metrics
+	// Watch, when not nil, is the producer's hook (kgo.WithHooks) that
+	// finds stalled partitions: the rate line names them, and Log gets a
+	// warning when a stall starts and a line when it ends.
+	Watch *Watch
+	// Log receives the stall warnings; nil discards them.
+	Log *slog.Logger
 }
 
 // Run sends events from src until Count or Duration is reached, the source
@@ -88,7 +96,11 @@ func Run(ctx context.Context, opts Options, src Source) (Summary, error) {
 	byBytes := shape.Bytes()
 	start := opts.Now()
 	rep := &reporter{w: opts.Report, terminal: opts.Terminal, count: opts.Count, shape: shape, dryRun: opts.DryRun != nil}
+	if opts.Watch != nil && opts.DryRun == nil {
+		rep.stall, rep.buffered = opts.Watch.Stall, opts.Client.BufferedProduceRecords
+	}
 	stopReport := startReporting(rep, stats, opts, start)
+	stopMonitor := startMonitor(opts)
 
 	runID := []byte(opts.RunID)
 	pace := newPacer(shape, opts.Now)
@@ -155,6 +167,7 @@ func Run(ctx context.Context, opts Options, src Source) (Summary, error) {
 	defer cancel()
 	flushErr := out.Flush(flushCtx)
 	sum := stats.summary(opts.Now().Sub(start), opts.DryRun != nil)
+	stopMonitor()
 	stopReport()
 	if rep.w != nil {
 		rep.final(sum)

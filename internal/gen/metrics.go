@@ -9,11 +9,14 @@ import (
 // Metrics are the generator's Prometheus collectors. Labels are bounded:
 // topic only.
 type Metrics struct {
-	events  *prometheus.CounterVec
-	bytes   *prometheus.CounterVec
-	failed  *prometheus.CounterVec
-	target  prometheus.Gauge
-	byTopic sync.Map // topic -> *topicMetrics
+	events *prometheus.CounterVec
+	bytes  *prometheus.CounterVec
+	failed *prometheus.CounterVec
+	target prometheus.Gauge
+	// bufferedRecords, bufferedBytes and stalled follow the producer's
+	// buffer and Watch (see Run).
+	bufferedRecords, bufferedBytes, stalled prometheus.Gauge
+	byTopic                                 sync.Map // topic -> *topicMetrics
 }
 
 type topicMetrics struct {
@@ -35,8 +38,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		target: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tradestream_gen_target_rate_events_per_second", Help: "The generator's target rate (0: unlimited).",
 		}),
+		bufferedRecords: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tradestream_gen_buffered_records", Help: "Records in the producer's buffer, not yet acknowledged (bounded by max_buffered_records).",
+		}),
+		bufferedBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tradestream_gen_buffered_bytes", Help: "Bytes of the records in the producer's buffer.",
+		}),
+		stalled: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tradestream_gen_stalled_partitions", Help: "Partitions holding records without an acknowledgement for the stall time (leader gone, or fewer in-sync replicas than min.insync.replicas).",
+		}),
 	}
-	reg.MustRegister(m.events, m.bytes, m.failed, m.target)
+	reg.MustRegister(m.events, m.bytes, m.failed, m.target, m.bufferedRecords, m.bufferedBytes, m.stalled)
 	return m
 }
 
@@ -64,4 +76,14 @@ func (m *Metrics) fail(topic string) {
 	if m != nil {
 		m.topic(topic).failed.Inc()
 	}
+}
+
+// observe sets the buffer and stall gauges.
+func (m *Metrics) observe(records, bytes int64, stalled int) {
+	if m == nil {
+		return
+	}
+	m.bufferedRecords.Set(float64(records))
+	m.bufferedBytes.Set(float64(bytes))
+	m.stalled.Set(float64(stalled))
 }

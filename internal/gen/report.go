@@ -53,6 +53,10 @@ type reporter struct {
 	dryRun   bool
 	lastN    int64
 	lastT    time.Duration
+	// stall and buffered, when set, tell the producer's stalled
+	// partitions and buffered records for the rate line.
+	stall    func() Stall
+	buffered func() int64
 }
 
 func (r *reporter) bar() bool { return r.terminal && r.count > 0 }
@@ -81,6 +85,11 @@ func (r *reporter) tick(s Summary) {
 		s.Elapsed.Round(time.Second), s.Sent, s.Delivered, s.Failed, human(cur), human(s.Rate))
 	if r.shape.Paced() {
 		line += fmt.Sprintf(" (target %s)", r.targetText(r.shape.At(s.Elapsed)))
+	}
+	if r.stall != nil {
+		if st := r.stall(); st.Stalled() {
+			line += fmt.Sprintf("; STALLED: %s, %d records buffered", st, r.buffered())
+		}
 	}
 	fmt.Fprintln(r.w, line)
 }

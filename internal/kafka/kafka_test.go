@@ -177,3 +177,26 @@ func TestUnreachableBrokerFailsFast(t *testing.T) {
 		t.Errorf("took %v; want it bounded by the connect timeout", d)
 	}
 }
+
+// TestActiveControllerOnCluster asks the 3-node KRaft cluster
+// for the active controller, through a client seeded with that node alone:
+// all name the same voter.
+func TestActiveControllerOnCluster(t *testing.T) {
+	brokers := kafkatest.ClusterBrokers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seen := map[int32]bool{}
+	for _, b := range brokers {
+		id, err := kafka.ActiveController(ctx, kafkatest.Client(t, []string{b}))
+		if err != nil {
+			t.Fatalf("via %s: %v", b, err)
+		}
+		if id < 1 || id > 3 {
+			t.Errorf("via %s: got active controller %d, want one of the voters 1..3", b, id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != 1 {
+		t.Errorf("got active controllers %v from the three nodes, want one", seen)
+	}
+}

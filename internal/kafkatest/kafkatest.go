@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/kafka"
 )
 
@@ -125,4 +127,72 @@ func Client(t testing.TB, brokers []string, opts ...kgo.Opt) *kgo.Client {
 func Admin(t testing.TB, brokers []string) *kadm.Client {
 	t.Helper()
 	return kadm.NewClient(Client(t, brokers))
+}
+
+// ReadToEnd reads topic on brokers from its start to the end it has now,
+// read committed up to the last stable offsets when committed is set, else
+// read uncommitted up to the high watermarks, and returns its records but
+// the transaction markers. Every partition ends with a record or a marker,
+// so reading stops at the ends; 15 idle polls of a second only guard
+// against a partition that never reaches its end.
+func ReadToEnd(t testing.TB, brokers []string, topic string, committed bool) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := Admin(t, brokers)
+	list, iso := adm.ListEndOffsets, kgo.ReadUncommitted()
+	if committed {
+		list, iso = adm.ListCommittedOffsets, kgo.ReadCommitted()
+	}
+	ends, err := list(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remaining := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			remaining[o.Partition] = o.Offset - 1
+		}
+	})
+	cl := Client(t, brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(iso), kgo.KeepControlRecords())
+	var recs []*kgo.Record
+	for idle := 0; len(remaining) > 0 && idle < 15; {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		pcancel()
+		if fs.NumRecords() == 0 {
+			idle++
+			continue
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if end, ok := remaining[r.Partition]; ok && r.Offset >= end {
+				delete(remaining, r.Partition)
+			}
+			if !r.Attrs.IsControl() {
+				recs = append(recs, r)
+			}
+		})
+	}
+	if len(remaining) > 0 {
+		t.Errorf("%s: partitions %v not read to their ends", topic, remaining)
+	}
+	return recs
+}
+
+// AlertIDs reads topic to its end (ReadToEnd) and returns the ids of the
+// alerts it holds, sorted.
+func AlertIDs(t testing.TB, brokers []string, topic string, committed bool) []string {
+	t.Helper()
+	var ids []string
+	for _, r := range ReadToEnd(t, brokers, topic, committed) {
+		a, err := event.DecodeAlert(r.Value)
+		if err != nil {
+			t.Errorf("alert record %d/%d: %v", r.Partition, r.Offset, err)
+			continue
+		}
+		ids = append(ids, a.ID)
+	}
+	sort.Strings(ids)
+	return ids
 }

@@ -201,8 +201,10 @@ func (f fixedSource) Latest() (status.Snapshot, bool) { return f.snap, true }
 
 func TestLagCollector(t *testing.T) {
 	snap := status.Snapshot{
-		At:     time.Now(),
-		Topics: []status.Topic{{Name: "p.prices", UnderReplicated: 1}},
+		At:         time.Now(),
+		Topics:     []status.Topic{{Name: "p.prices", UnderReplicated: 1, Offline: 2}},
+		Brokers:    []status.Broker{{ID: 1}, {ID: 2, Down: true}, {ID: 3}},
+		KafkaError: "list topics: i/o timeout",
 		Groups: []status.Group{{
 			Name: "sink", Members: 2, Lag: 30, Verdict: status.Stall,
 			Trend: status.Shrinking, ConsumeRate: 120, CatchUpSeconds: 7.5,
@@ -230,6 +232,12 @@ func TestLagCollector(t *testing.T) {
 		{"tradestream_kafka_consumer_group_verdict", map[string]string{"group": "sink", "verdict": "OK"}, 0},
 		{"tradestream_kafka_consumer_group_status", map[string]string{"group": "sink"}, 5},
 		{"tradestream_kafka_topic_under_replicated_partitions", map[string]string{"topic": "p.prices"}, 1},
+		{"tradestream_kafka_topic_offline_partitions", map[string]string{"topic": "p.prices"}, 2},
+		{"tradestream_kafka_brokers", map[string]string{"state": "up"}, 2},
+		{"tradestream_kafka_brokers", map[string]string{"state": "down"}, 1},
+		{"tradestream_kafka_broker_up", map[string]string{"broker": "2"}, 0},
+		{"tradestream_kafka_broker_up", map[string]string{"broker": "3"}, 1},
+		{"tradestream_kafka_sample_error", nil, 1},
 		{"tradestream_kafka_consumer_group_lag_trend", map[string]string{"group": "sink"}, -1},
 		{"tradestream_kafka_consumer_group_consume_records_per_second", map[string]string{"group": "sink"}, 120},
 		{"tradestream_kafka_consumer_group_catch_up_seconds", map[string]string{"group": "sink"}, 7.5},

@@ -33,12 +33,17 @@ type LagSource interface {
 //	tradestream_kafka_consumer_retention_left_seconds{group,topic,partition}  until the oldest unconsumed record reaches retention.ms
 //	tradestream_kafka_consumer_retention_risk{group,topic,partition}          0 fine, 1 at risk (past 80% of retention), 2 lost (below the log start)
 //	tradestream_kafka_topic_under_replicated_partitions{topic}
+//	tradestream_kafka_topic_offline_partitions{topic}              partitions without a leader
+//	tradestream_kafka_brokers{state}                               brokers up (in the metadata) and down (holding replicas, not answering)
+//	tradestream_kafka_broker_up{broker}                            1 up, 0 down, per broker id
+//	tradestream_kafka_sample_error                                 1 when topics and groups could not be read (they are unknown, not empty)
 //	tradestream_kafka_lag_sample_age_seconds                        how old the snapshot is
 type LagCollector struct {
 	src LagSource
 
 	lag, lagSeconds, committed, end, groupLag, members, verdict, verdictRank, underReplicated, age *prometheus.Desc
 	trend, consumeRate, catchUp, retentionLeft, retentionRisk                                      *prometheus.Desc
+	offline, brokers, brokerUp, sampleError                                                        *prometheus.Desc
 }
 
 // NewLagCollector returns a collector of src's latest snapshot.
@@ -64,13 +69,17 @@ func NewLagCollector(src LagSource) *LagCollector {
 		catchUp:         d("consumer_group_catch_up_seconds", "Estimated time until the group's lag is zero at the lag's current shrink rate; 0 caught up, -1 not shrinking.", "group"),
 		retentionLeft:   d("consumer_retention_left_seconds", "Time until the oldest record the group has not consumed reaches the topic's retention.ms.", part...),
 		retentionRisk:   d("consumer_retention_risk", "0: fine; 1: the oldest unconsumed record is past 80% of the topic's retention; 2: the committed offset is below the log start (records lost).", part...),
+		offline:         d("topic_offline_partitions", "Partitions of the topic without a leader.", "topic"),
+		brokers:         d("brokers", "Brokers up (listed in the cluster's metadata) and down (holding replicas of the topics shown but not listed: dead, fenced or not answering).", "state"),
+		brokerUp:        d("broker_up", "1 when the broker is listed in the cluster's metadata, 0 when it holds replicas but is not.", "broker"),
+		sampleError:     d("sample_error", "1 when the last sample could not read topics and groups (they are then unknown, not empty)."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *LagCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.lag, c.lagSeconds, c.committed, c.end, c.groupLag, c.members, c.verdict, c.verdictRank, c.underReplicated, c.age,
-		c.trend, c.consumeRate, c.catchUp, c.retentionLeft, c.retentionRisk} {
+		c.trend, c.consumeRate, c.catchUp, c.retentionLeft, c.retentionRisk, c.offline, c.brokers, c.brokerUp, c.sampleError} {
 		ch <- d
 	}
 }
@@ -128,6 +137,30 @@ func (c *LagCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, t := range snap.Topics {
 		gauge(c.underReplicated, float64(t.UnderReplicated), t.Name)
+		gauge(c.offline, float64(t.Offline), t.Name)
 	}
+	c.collectBrokers(snap, gauge)
 	gauge(c.age, max(time.Since(snap.At).Seconds(), 0))
+}
+
+// collectBrokers exports the brokers up and down and whether the sample
+// could read Kafka.
+func (c *LagCollector) collectBrokers(snap status.Snapshot, gauge func(*prometheus.Desc, float64, ...string)) {
+	up, down := 0, 0
+	for _, b := range snap.Brokers {
+		v := 1.0
+		if b.Down {
+			v, down = 0, down+1
+		} else {
+			up++
+		}
+		gauge(c.brokerUp, v, strconv.Itoa(int(b.ID)))
+	}
+	gauge(c.brokers, float64(up), "up")
+	gauge(c.brokers, float64(down), "down")
+	failed := 0.0
+	if snap.KafkaError != "" {
+		failed = 1
+	}
+	gauge(c.sampleError, failed)
 }

@@ -35,9 +35,15 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T, partitions int) *testEnv {
 	t.Helper()
-	brokers := kafkatest.Brokers(t)
+	return newTestEnvOn(t, kafkatest.Brokers(t), partitions, 1)
+}
+
+// newTestEnvOn is newTestEnv on brokers, with topics of replication
+// replicas.
+func newTestEnvOn(t *testing.T, brokers []string, partitions, replication int) *testEnv {
+	t.Helper()
 	pool, db := pgtest.Migrated(t)
-	topics := kafkatest.Topics(t, brokers, partitions, 1)
+	topics := kafkatest.Topics(t, brokers, partitions, replication)
 	kcfg := kafkatest.Config(brokers)
 	return &testEnv{
 		kcfg: kcfg, topics: topics, names: kafka.TopicNames(topics.Prefix), pool: pool, db: db,

@@ -23,6 +23,9 @@ type kafkaView struct {
 
 // groupsRead is the coordinator's answers about the groups shown.
 type groupsRead struct {
+	// problem says which brokers could not list their groups: those
+	// groups are missing from names.
+	problem   string
 	names     []string
 	described kadm.DescribedGroups
 	fetched   kadm.FetchOffsetsResponses
@@ -49,6 +52,9 @@ func (s *Sampler) kafka(ctx context.Context, stored storedPositions) (kafkaView,
 	gr, err := s.readGroups(ctx)
 	if err != nil {
 		return v, err
+	}
+	if gr.problem != "" {
+		v.problems = append(v.problems, gr.problem)
 	}
 	needed := neededTopics(ours, gr, stored, details)
 	starts, ends, err := s.listOffsets(ctx, needed)
@@ -95,8 +101,13 @@ func (s *Sampler) readGroups(ctx context.Context) (groupsRead, error) {
 	gr := groupsRead{names: append([]string(nil), s.opts.Groups...)}
 	if len(gr.names) == 0 {
 		listed, err := s.adm.ListGroups(ctx)
-		if err != nil {
+		if err != nil && !isShardErr(err) {
 			return gr, fmt.Errorf("list groups: %w", err)
+		}
+		if err != nil {
+			// A broker that is down cannot list the groups it
+			// coordinates; the others' are still shown.
+			gr.problem = fmt.Sprintf("list groups (the groups of a broker that did not answer are missing): %v", err)
 		}
 		gr.names = listed.Groups()
 	}

@@ -21,6 +21,10 @@ func Render(w io.Writer, snap Snapshot) error {
 	p("BROKERS  cluster %s  controller %d\n", orDash(snap.ClusterID), snap.Controller)
 	live := 0
 	for _, b := range snap.Brokers {
+		if b.Down && b.Error != "" {
+			p("  %d\t%s:%d  DOWN: listed in the cluster's metadata but does not answer (%s)\n", b.ID, b.Host, b.Port, b.Error)
+			continue
+		}
 		if b.Down {
 			p("  %d\tDOWN: holds replicas of these topics but is not in the cluster's metadata\n", b.ID)
 			continue

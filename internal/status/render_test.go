@@ -33,3 +33,21 @@ func TestRenderShowsAFailedReadAsAnError(t *testing.T) {
 		t.Errorf("an empty cluster read fine: got %d \"(none)\", want 2\n%s", got, buf.String())
 	}
 }
+
+// TestRenderShowsAListedBrokerThatDoesNotAnswer: a broker still in the
+// metadata (a crashed one before it is fenced, a hung one) whose request
+// failed is down, with the failure.
+func TestRenderShowsAListedBrokerThatDoesNotAnswer(t *testing.T) {
+	snap := Snapshot{At: time.Unix(0, 0), Brokers: []Broker{
+		{ID: 1, Host: "127.0.0.1", Port: 19092},
+		{ID: 2, Host: "127.0.0.1", Port: 29092, Down: true, Error: "context deadline exceeded"},
+	}}
+	var buf strings.Builder
+	if err := Render(&buf, snap); err != nil {
+		t.Fatal(err)
+	}
+	want := "2  127.0.0.1:29092  DOWN: listed in the cluster's metadata but does not answer (context deadline exceeded)"
+	if out := buf.String(); !strings.Contains(out, want) {
+		t.Errorf("got\n%s\nwant a line %q", out, want)
+	}
+}

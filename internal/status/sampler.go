@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradestream/tradestream/internal/kafka"
 )
 
 // Options configure a Sampler.
@@ -178,15 +180,32 @@ func (s *Sampler) Sample(ctx context.Context) Snapshot {
 	return snap
 }
 
-// brokers fills in the cluster id, controller and live brokers.
+// brokerProbeTimeout bounds the request that asks each listed broker
+// whether it answers.
+const brokerProbeTimeout = 3 * time.Second
+
+// brokers fills in the cluster id, controller and brokers: those the
+// metadata lists, each asked for its API versions, so that one that is
+// listed (not yet fenced after a crash, or hung) but does not answer is
+// down.
 func (s *Sampler) brokers(ctx context.Context, snap *Snapshot) error {
 	meta, err := s.adm.BrokerMetadata(ctx)
 	if err != nil {
 		return err
 	}
 	snap.ClusterID, snap.Controller = meta.Cluster, meta.Controller
+	pctx, cancel := context.WithTimeout(ctx, brokerProbeTimeout)
+	defer cancel()
+	if id, err := kafka.ActiveController(pctx, s.cl); err == nil {
+		snap.Controller = id // KRaft's active controller; ZooKeeper-era brokers refuse the request
+	}
+	answers, probeErr := s.adm.ApiVersions(pctx)
 	for _, b := range meta.Brokers {
-		snap.Brokers = append(snap.Brokers, Broker{ID: b.NodeID, Host: b.Host, Port: b.Port, Rack: deref(b.Rack)})
+		br := Broker{ID: b.NodeID, Host: b.Host, Port: b.Port, Rack: deref(b.Rack)}
+		if a, ok := answers[b.NodeID]; probeErr == nil && ok && a.Err != nil {
+			br.Down, br.Error = true, a.Err.Error()
+		}
+		snap.Brokers = append(snap.Brokers, br)
 	}
 	sort.Slice(snap.Brokers, func(i, j int) bool { return snap.Brokers[i].ID < snap.Brokers[j].ID })
 	return nil

@@ -7,7 +7,9 @@ import "time"
 type Snapshot struct {
 	// At is when the sample was taken.
 	At time.Time `json:"at"`
-	// ClusterID and Controller describe the Kafka cluster.
+	// ClusterID and Controller describe the Kafka cluster: Controller is
+	// the active KRaft controller (the metadata quorum's leader), or the
+	// controller the metadata names when the quorum cannot be asked.
 	ClusterID  string `json:"cluster_id,omitempty"`
 	Controller int32  `json:"controller"`
 	// Brokers are the live brokers, and those down that hold replicas of
@@ -33,15 +35,18 @@ type Snapshot struct {
 	Samples int `json:"samples"`
 }
 
-// Broker is one broker: a live one, or (Down) one that holds replicas of
-// our topics but is not in the cluster's metadata (dead, fenced, or not
-// answering).
+// Broker is one broker: a live one, or (Down) one that the cluster's
+// metadata lists but that does not answer (Error says how it failed: a
+// crashed broker before it is fenced, a hung one), or that holds replicas
+// of our topics but is not in the metadata (dead and fenced).
 type Broker struct {
 	ID   int32  `json:"id"`
 	Host string `json:"host"`
 	Port int32  `json:"port"`
 	Rack string `json:"rack,omitempty"`
 	Down bool   `json:"down,omitempty"`
+	// Error is why a listed broker is down: its failed request.
+	Error string `json:"error,omitempty"`
 }
 
 // Topic is one topic's shape and size.
