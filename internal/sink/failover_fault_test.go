@@ -7,20 +7,21 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tradestream/tradestream/internal/bench/feed"
-	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
 	"github.com/tradestream/tradestream/internal/store"
 )
 
 // TestFaultPostgresFailover loads a stream into the primary while it
-// streams asynchronously to the stack's replica, stalls the replica's WAL
-// receiver while the sink commits more, stops the primary as a crash
+// streams asynchronously to the stack's replica, stalls the primary's WAL
+// sender while the sink commits more, stops the primary as a crash
 // would (immediate mode), promotes the replica (scripts/stack pg-promote)
 // and restarts the sink with the promoted server's URL. Each
 // batch's rows and offsets commit together, so whatever the old primary
@@ -69,13 +70,13 @@ func TestFaultPostgresFailover(t *testing.T) {
 		stack(t, "pg-replica")           // a new standby of it
 	}
 	t.Cleanup(restore) // whatever happens next
-	// The replica's WAL receiver is stopped (SIGSTOP) while the sink loads
+	// The primary's WAL sender is stopped (SIGSTOP) while the sink loads
 	// more, so that the old primary has commits it never shipped when it
-	// stops; it goes on (SIGCONT) once the primary is down.
-	resume := stallWALReceiver(ctx, t, e, promotedDB)
-	stack(t, "pg-stop", "--immediate")
+	// crashes: the immediate stop's SIGQUIT waits on it, and it is killed
+	// once that signal is pending, so it never runs again.
+	stalled, crash := stallWALSender(ctx, t, e)
+	crash()
 	stopped := time.Now()
-	stalled := resume()
 	stack(t, "pg-promote")
 	t.Logf("primary stopped (immediate); replica promoted and writable after %v", time.Since(stopped).Round(time.Millisecond))
 	p.kill()
@@ -179,40 +180,38 @@ func waitPing(ctx context.Context, pool interface{ Ping(context.Context) error }
 	}
 }
 
-// stallWALReceiver stops the replica's WAL receiver with SIGSTOP and waits
-// until the sink has committed more offsets on the primary; the function
-// it returns lets the receiver go on and reports whether it was stalled.
-// Without the right to signal the server's processes (not root, not
-// postgres) nothing is stalled, and the re-loaded count may then be 0.
-func stallWALReceiver(ctx context.Context, t *testing.T, e *testEnv, replica config.Database) func() bool {
+// stallWALSender stops the primary's WAL sender of the stack's replica
+// with SIGSTOP and waits until the sink has committed more offsets on the
+// primary: whatever they committed is in the primary's WAL and on its
+// disk, not on the replica (WAL the sender wrote to its socket before the
+// stop may still arrive). It reports whether it stalled the sender, and
+// returns the crash: scripts/stack pg-stop --immediate, whose SIGQUIT the
+// stopped sender cannot act on, so the sender is SIGKILLed once that
+// signal is pending (it sends nothing after its stop). Without the right
+// to signal the server's processes (not root, not postgres) nothing is
+// stalled, the crash is a plain immediate stop, and the re-loaded count
+// may then be 0.
+func stallWALSender(ctx context.Context, t *testing.T, e *testEnv) (bool, func()) {
 	t.Helper()
-	pool, err := store.Open(ctx, replica)
-	if err != nil {
-		t.Fatalf("open the replica: %v", err)
-	}
-	defer pool.Close()
 	var pid int
-	if err := pool.QueryRow(ctx, `SELECT pid FROM pg_stat_wal_receiver`).Scan(&pid); err != nil {
-		t.Fatalf("the replica's WAL receiver: %v", err)
+	if err := e.pool.QueryRow(ctx, `SELECT pid FROM pg_stat_replication WHERE application_name = 'tradestream_replica'`).Scan(&pid); err != nil {
+		t.Fatalf("the primary's WAL sender: %v", err)
 	}
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		if errors.Is(err, syscall.EPERM) {
-			t.Logf("cannot stall the WAL receiver (pid %d): %v; the replica streams on", pid, err)
-			return func() bool { return false }
+			t.Logf("cannot stall the WAL sender (pid %d): %v; the replica streams on", pid, err)
+			return false, func() { stack(t, "pg-stop", "--immediate") }
 		}
-		t.Fatalf("SIGSTOP the WAL receiver: %v", err)
+		t.Fatalf("SIGSTOP the WAL sender: %v", err)
 	}
-	resumed := false
-	resume := func() bool {
-		if !resumed {
-			resumed = true
-			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-				t.Errorf("SIGCONT the WAL receiver: %v", err)
-			}
+	killed := false
+	kill := func() {
+		if !killed {
+			killed = true
+			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		return true
 	}
-	t.Cleanup(func() { resume() }) // before the restore, which stops the replica
+	t.Cleanup(kill) // a sender left stopped would hold the primary's shutdown
 	sum := func() (n int64) {
 		for _, parts := range e.stored(t) {
 			for _, next := range parts {
@@ -222,12 +221,44 @@ func stallWALReceiver(ctx context.Context, t *testing.T, e *testEnv, replica con
 		return n
 	}
 	at := sum()
-	for sum() < at+2000 { // a batch or two more than the replica has
+	for sum() < at+2000 { // a batch or two the replica never gets
 		if ctx.Err() != nil {
-			resume()
+			kill()
 			t.Fatalf("the sink committed nothing more on the primary after %d offsets", at)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return resume
+	return true, func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			stack(t, "pg-stop", "--immediate")
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for !sigquitPending(pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		kill()
+		<-done
+	}
+}
+
+// sigquitPending reports whether process pid has SIGQUIT pending (the
+// postmaster's immediate-shutdown signal), from /proc/PID/status.
+func sigquitPending(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return true // gone: nothing to wait for
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, field := range []string{"SigPnd:", "ShdPnd:"} {
+			if v, ok := strings.CutPrefix(line, field); ok {
+				mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+				if err == nil && mask&(1<<(uint(syscall.SIGQUIT)-1)) != 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
