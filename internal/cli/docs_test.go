@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -107,6 +108,18 @@ func TestComposeFilesPassKnownSettings(t *testing.T) {
 			t.Errorf("%s: dashboard listens on %s, unreachable from the host", f, c.Dashboard.Addr)
 		} else if port := strings.TrimPrefix(c.Dashboard.Addr, "0.0.0.0:"); !slices.Contains(ts.Ports, "127.0.0.1:"+port+":"+port) {
 			t.Errorf("%s: dashboard port %s is not published on 127.0.0.1", f, port)
+		}
+		for _, k := range []string{"TRADESTREAM_DATABASE_URL", "TRADESTREAM_DATABASE_READ_URL"} {
+			v, set := ts.Environment[k]
+			if !set {
+				continue
+			}
+			u, err := url.Parse(v)
+			if err != nil {
+				t.Errorf("%s: %s: %v", f, k, err)
+			} else if _, ok := doc.Services[u.Hostname()]; !ok {
+				t.Errorf("%s: %s names host %s, which is not a service of the file", f, k, u.Hostname())
+			}
 		}
 		if b := ts.Environment["TRADESTREAM_KAFKA_BROKERS"]; b == "" {
 			t.Errorf("%s: tradestream has no TRADESTREAM_KAFKA_BROKERS", f)

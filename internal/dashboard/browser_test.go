@@ -216,6 +216,8 @@ func TestBrowserDashboard(t *testing.T) {
 	evalWait(t, bctx, 10*time.Second, "rows written per second", `parseFloat(`+tile("rows")+`) > 0`)
 	evalWait(t, bctx, 10*time.Second, "lag", `/\d/.test(`+tile("lag")+`) && /\d/.test(`+tile("lag-seconds")+`)`)
 	evalWait(t, bctx, 10*time.Second, "catch-up", `/caught up|shrinking|\d/.test(`+tile("catch-up")+`)`)
+	evalWait(t, bctx, 10*time.Second, "the one broker, its partitions in sync",
+		tile("brokers")+` === '1' && document.querySelector('[data-metric=brokers] .s').textContent === 'partitions in sync'`)
 
 	// Data is text, never markup.
 	evalWait(t, bctx, 20*time.Second, "the top traders with the markup name",

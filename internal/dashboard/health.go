@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -44,8 +45,27 @@ type HealthSample struct {
 	Clients        int   `json:"clients"`
 	FramesSkipped  int64 `json:"frames_skipped"`
 	ClientsDropped int64 `json:"clients_dropped"`
+	// Cluster is the Kafka cluster's state, as status shows it.
+	Cluster ClusterHealth `json:"cluster"`
 	// Problems lists what could not be measured this time, in words.
 	Problems []string `json:"problems,omitempty"`
+}
+
+// ClusterHealth is the Kafka cluster as status sees it: the brokers that
+// answer, those down (a crashed or hung one the metadata still lists, or
+// one holding replicas of the topics that the metadata has dropped), the
+// panel's topics' partitions with fewer in-sync replicas than replicas
+// and without a leader, and the sink group's verdict.
+type ClusterHealth struct {
+	Brokers         int      `json:"brokers"`
+	Down            []string `json:"down,omitempty"` // "2 127.0.0.1:29092"
+	UnderReplicated int      `json:"under_replicated"`
+	Offline         int      `json:"offline"`
+	// SinkVerdict is the sink group's worst partition verdict (OK, WARN,
+	// STALL, STOP, REWIND); empty while the group is not known.
+	SinkVerdict string `json:"sink_verdict,omitempty"`
+	// Unknown says the topics and groups could not be read this time.
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 // TopicHealth is one topic's throughput and the sink's position on it.
@@ -199,7 +219,11 @@ func (h *healthSampler) sample() *HealthSample {
 		h.rates = h.derive(h.base, &snap)
 	}
 	s.Problems = append(s.Problems, snap.Problems...)
-	group, _ := snap.Group(h.group)
+	group, known := snap.Group(h.group)
+	s.Cluster = h.cluster(&snap)
+	if known {
+		s.Cluster.SinkVerdict = string(group.Verdict)
+	}
 	s.Plan = LagPlan{Trend: group.Trend, ConsumeRate: group.ConsumeRate, CatchUpSeconds: group.CatchUpSeconds, Warnings: group.Warnings}
 	for _, t := range h.named() {
 		s.Topics = append(s.Topics, h.topicHealth(&snap, group, t.name, t.topic))
@@ -219,6 +243,25 @@ func (h *healthSampler) sample() *HealthSample {
 		s.Rows = append(s.Rows, tr)
 	}
 	return s
+}
+
+// cluster is the snapshot's brokers and the panel's topics' partitions.
+func (h *healthSampler) cluster(snap *status.Snapshot) ClusterHealth {
+	c := ClusterHealth{Unknown: snap.KafkaError != ""}
+	for _, b := range snap.Brokers {
+		if b.Down {
+			c.Down = append(c.Down, fmt.Sprintf("%d %s:%d", b.ID, b.Host, b.Port))
+		} else {
+			c.Brokers++
+		}
+	}
+	for _, t := range h.named() {
+		if st, ok := snap.Topic(t.topic); ok {
+			c.UnderReplicated += st.UnderReplicated
+			c.Offline += st.Offline
+		}
+	}
+	return c
 }
 
 type namedTopic struct{ name, topic string }

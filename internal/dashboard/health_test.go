@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -22,11 +23,16 @@ func pipelineAt(at time.Time, end, committed, rows int64) *status.Snapshot {
 	topics := kafka.TopicNames("p.")
 	return &status.Snapshot{
 		At: at,
+		Brokers: []status.Broker{{ID: 1, Host: "127.0.0.1", Port: 19092}, {ID: 2, Host: "127.0.0.1", Port: 29092, Down: true},
+			{ID: 3, Host: "127.0.0.1", Port: 39092}},
 		Topics: []status.Topic{
-			{Name: topics.Prices, End: 2 * end, Records: 2 * end, Offsets: []status.PartitionOffsets{{Partition: 0, End: end}, {Partition: 1, End: end}}},
+			{Name: topics.Prices, End: 2 * end, Records: 2 * end, UnderReplicated: 2, Offline: 1,
+				Offsets: []status.PartitionOffsets{{Partition: 0, End: end}, {Partition: 1, End: end}}},
+			{Name: topics.Trades, UnderReplicated: 1},
+			{Name: "other.topic", UnderReplicated: 7}, // not the panel's
 			{Name: topics.DeadLetter, End: 4, Records: 4, Offsets: []status.PartitionOffsets{{Partition: 0, End: 4}}},
 		},
-		Groups: []status.Group{{Name: "sink", Trend: status.Shrinking, ConsumeRate: 15, CatchUpSeconds: 42,
+		Groups: []status.Group{{Name: "sink", Verdict: status.Stall, Trend: status.Shrinking, ConsumeRate: 15, CatchUpSeconds: 42,
 			Warnings: []string{"p.prices/0: about to fall out of retention"}, Partitions: []status.PartitionState{
 				// Partition 1 has no commit.
 				{Topic: topics.Prices, Partition: 0, Committed: committed, End: end, Lag: end - committed, LagSeconds: 2.5},
@@ -80,6 +86,10 @@ func TestHealthSampleFromSnapshots(t *testing.T) {
 		}
 		if s.DeadLetters.Topic != 4 || s.DeadLetters.Table != 3 {
 			t.Errorf("dead letters: got %+v, want topic 4, table 3", s.DeadLetters)
+		}
+		want := ClusterHealth{Brokers: 2, Down: []string{"2 127.0.0.1:29092"}, UnderReplicated: 3, Offline: 1, SinkVerdict: "STALL"}
+		if !reflect.DeepEqual(s.Cluster, want) {
+			t.Errorf("cluster: got %+v, want %+v", s.Cluster, want)
 		}
 	}
 }

@@ -113,11 +113,21 @@ export class HealthPanel {
     const dl = s.dead_letters || {};
     const plan = s.plan || {};
     const warnings = plan.warnings || [];
+    const cl = s.cluster || {};
+    const down = cl.down || [];
+    const brokersTile = ['Kafka brokers', cl.unknown ? '?' : down.length ? `${cl.brokers} of ${cl.brokers + down.length}` : count(cl.brokers || 0),
+      down.length ? `DOWN: ${down.join(', ')}` : cl.offline || cl.under_replicated
+        ? `${count(cl.under_replicated || 0)} under-replicated · ${count(cl.offline || 0)} offline`
+        : 'partitions in sync',
+      'brokers', down.length || cl.offline || cl.unknown ? 'bad' : cl.under_replicated ? 'warn' : ''];
+    const verdict = cl.sink_verdict || '';
     const tiles = [
+      brokersTile,
       ['Produce', rate(sum(s, (t) => t.produce_rate, SINK_TOPICS)),
         `prices ${rate(topic(s, 'prices')?.produce_rate || 0)} · trades ${rate(topic(s, 'trades')?.produce_rate || 0)}`, 'produce'],
       ['Consume (sink)', consumed ? rate(sum(s, (t) => t.consume_rate, SINK_TOPICS)) : '—',
-        consumed ? 'committed offsets' : 'no sink position', 'consume'],
+        consumed ? `committed offsets${verdict ? ' · ' + verdict : ''}` : 'no sink position', 'consume',
+        verdict === 'STALL' || verdict === 'STOP' || verdict === 'REWIND' ? 'bad' : verdict === 'WARN' ? 'warn' : ''],
       ['Sink lag', consumed ? count(lagRecords) : '—', 'records behind', 'lag', lagRecords > 10000 ? 'warn' : ''],
       ['Lag', consumed ? (atLeast ? '≥ ' : '') + lagSec.toFixed(1) + ' s' : '—', 'oldest unloaded record', 'lag-seconds',
         lagSec > 30 ? 'bad' : lagSec > 5 ? 'warn' : ''],
