@@ -39,7 +39,7 @@ func TestFaultLeaderLoss(t *testing.T) {
 	r.finish(t)
 }
 
-// TestFaultHungBroker SIGSTOPs a node for 15 s, longer than the broker
+// TestFaultHungBroker SIGSTOPs a node for 12 s, longer than the broker
 // session (9 s), the sinks' group session (6 s) and the producer's request
 // timeout (10 s), then SIGCONTs it: alive on the network, answering
 // nothing.
@@ -52,7 +52,7 @@ func TestFaultHungBroker(t *testing.T) {
 		r.c.Pause(n)
 		stopped := time.Now()
 		probe.await(t, fmt.Sprintf("node %d down", n), brokerDown(n))
-		time.Sleep(time.Until(stopped.Add(15 * time.Second))) // the fault's length, not a wait for a result
+		time.Sleep(time.Until(stopped.Add(12 * time.Second))) // the fault's length, not a wait for a result
 		r.c.Resume(n)
 		probe.await(t, "healthy", healthy)
 	}
@@ -142,7 +142,7 @@ func TestFaultQuorumLost(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		ackedDuring := r.genCounter(t)
-		time.Sleep(time.Until(lost.Add(15 * time.Second))) // the outage's length
+		time.Sleep(time.Until(lost.Add(12 * time.Second))) // the outage's length
 		if got := r.genCounter(t); got > ackedDuring+int64(r.maxRecords) {
 			t.Errorf("got %d acknowledged during the outage, more than the buffer (%d) could have held when it began", got-ackedDuring, r.maxRecords)
 		}

@@ -94,7 +94,7 @@ func newFaultRun(t *testing.T, sinks int) *faultRun {
 	if err := c.AwaitInSync(ctx, e.dataTopics()...); err != nil {
 		t.Fatal(err)
 	}
-	r := &faultRun{e: e, c: c, rate: 20_000, length: 12 * time.Second, repeats: 1, alertsGroup: e.topics.Prefix + "alerts"}
+	r := &faultRun{e: e, c: c, rate: 20_000, length: 10 * time.Second, repeats: 1, alertsGroup: e.topics.Prefix + "alerts"}
 	if v := os.Getenv(envFaultRate); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
