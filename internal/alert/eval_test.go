@@ -154,10 +154,9 @@ func volumes(v int64, n int) []tick {
 	return out
 }
 
-// TestStateSurvivesASerialisedCut cuts the path at every point, carries the
-// state across as the engine does (JSON, as stored in alert_state) and
-// checks that the alerts are those of an uninterrupted run.
-func TestStateSurvivesASerialisedCut(t *testing.T) {
+// richPath is a minute of AAPL ticks that fire every kind of price rule
+// many times, and those rules.
+func richPath() ([]Rule, []tick) {
 	rules := []Rule{
 		rule(1, KindPriceAbove, "AAPL", "100", 0, 3*time.Second),
 		rule(2, KindPriceBelow, "AAPL", "99", 0, 0),
@@ -173,6 +172,14 @@ func TestStateSurvivesASerialisedCut(t *testing.T) {
 		}
 		path = append(path, tick{last: lasts[i%len(lasts)], volume: vol})
 	}
+	return rules, path
+}
+
+// TestStateSurvivesASerialisedCut cuts the path at every point, carries the
+// state across as the engine does (JSON, as stored in alert_state) and
+// checks that the alerts are those of an uninterrupted run.
+func TestStateSurvivesASerialisedCut(t *testing.T) {
+	rules, path := richPath()
 	whole := newEvaluator()
 	whole.setRules(rules)
 	want := runPath(t, whole, "AAPL", path, 0)
@@ -214,21 +221,7 @@ func TestStateSurvivesASerialisedCut(t *testing.T) {
 // engine's memory or stored by another instance (the newest of several
 // stored states wins).
 func TestStateMovesWithItsSymbol(t *testing.T) {
-	rules := []Rule{
-		rule(1, KindPriceAbove, "AAPL", "100", 0, 3*time.Second),
-		rule(2, KindPriceBelow, "AAPL", "99", 0, 0),
-		rule(3, KindPctMove, "", "1.5", 4*time.Second, 0),
-		rule(4, KindVolumeSpike, "", "2", 30*time.Second, 0),
-	}
-	var path []tick
-	lasts := []string{"98", "99.5", "100.5", "101", "99", "98.5", "100.2", "97", "101.5", "100", "98.9", "102", "103", "99", "100.01"}
-	for i := 0; i < 60; i++ {
-		vol := int64(100 + i%7)
-		if i%17 == 16 {
-			vol = 900
-		}
-		path = append(path, tick{last: lasts[i%len(lasts)], volume: vol})
-	}
+	rules, path := richPath()
 	whole := newEvaluator()
 	whole.setRules(rules)
 	want := runPath(t, whole, "AAPL", path, 0)
