@@ -149,8 +149,7 @@ func (h *Hub) Clients() int {
 
 // Run builds and fans out frames every FrameInterval until ctx ends.
 func (h *Hub) Run(ctx context.Context) error {
-	done := ctx.Done()
-	h.stopping.Store(&done)
+	h.stopsWith(ctx)
 	t := time.NewTicker(h.opts.FrameInterval)
 	defer t.Stop()
 	for {
@@ -161,6 +160,14 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.tick()
 		}
 	}
+}
+
+// stopsWith makes ctx's end the hub's stop, as stopped reports it. The
+// server calls it before it serves a request, so that a stream ending
+// with the server is counted as such even before Run's goroutine started.
+func (h *Hub) stopsWith(ctx context.Context) {
+	done := ctx.Done()
+	h.stopping.Store(&done)
 }
 
 // stopped reports whether Run's context has ended. The server's request

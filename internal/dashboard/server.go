@@ -211,6 +211,7 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.hub.stopsWith(ctx) // before any request: the streams' contexts derive from ctx
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 5 * time.Second,
