@@ -12,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/gen"
@@ -184,10 +186,12 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 }
 
 // runGen runs the generator once, as `tradestream gen all` does (a new
-// client with the producer options every service uses), with all three
-// kinds of record sent to topic.
+// client with the producer options every service uses, the Watch hook
+// that finds stalled partitions and the generator's metrics), with all
+// three kinds of record sent to topic.
 func runGen(ctx context.Context, o ProduceOptions, topic string) (ProduceRun, error) {
-	cl, err := kafka.NewClient(ctx, o.Kafka, o.Log, kafka.ProducerOptions(o.Kafka)...)
+	watch := gen.NewWatch(nil)
+	cl, err := kafka.NewClient(ctx, o.Kafka, o.Log, append(kafka.ProducerOptions(o.Kafka), kgo.WithHooks(watch))...)
 	if err != nil {
 		return ProduceRun{}, err
 	}
@@ -198,7 +202,8 @@ func runGen(ctx context.Context, o ProduceOptions, topic string) (ProduceRun, er
 	}
 	resetPeakRSS()
 	stop := sampleHeap()
-	sum, err := gen.Run(ctx, gen.Options{Client: cl, Count: o.Record, RunID: "bench"}, gen.NewMarketSource(sim, market.KindAll, oneTopic(topic)))
+	sum, err := gen.Run(ctx, gen.Options{Client: cl, Count: o.Record, RunID: "bench", Watch: watch, Metrics: gen.NewMetrics(prometheus.NewRegistry())},
+		gen.NewMarketSource(sim, market.KindAll, oneTopic(topic)))
 	peak := stop()
 	rss, _ := procStatusKiB(os.Getpid(), "VmHWM")
 	if err != nil {
