@@ -204,6 +204,18 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 		return nil
 	}
 	work := context.WithoutCancel(ctx) // a started step finishes; waits end with ctx
+	var unresolved error
+	fs.EachRecord(func(r *kgo.Record) {
+		if unresolved == nil {
+			// Schemas are fetched before evaluating, waiting out a
+			// registry outage; a stop meanwhile evaluates the batch again
+			// next time.
+			unresolved = e.opts.Decoder.Resolve(ctx, r.Value)
+		}
+	})
+	if unresolved != nil {
+		return unresolved
+	}
 	recs := e.decode(fs)
 	if err := e.readDonors(ctx, work, recs); err != nil {
 		return err
@@ -305,7 +317,7 @@ func (e *Engine) decode(fs kgo.Fetches) []decoded {
 		e.metrics.bytes.WithLabelValues(short).Add(float64(len(r.Value)))
 		d := decoded{src: Source{Topic: short, Partition: r.Partition, Offset: r.Offset}}
 		h := event.ReadHeaders(r.Headers)
-		v, err := event.Decode(string(h.Schema), r.Value)
+		_, v, err := e.opts.Decoder.Decode(context.Background(), h.Schema, r.Value)
 		if err != nil {
 			e.metrics.skipped.WithLabelValues(string(event.ReasonOf(err))).Inc()
 			v = nil

@@ -3,6 +3,7 @@ package alert
 import (
 	"errors"
 	"fmt"
+	"github.com/tradestream/tradestream/internal/format"
 	"log/slog"
 	"os"
 	"time"
@@ -44,11 +45,17 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Log receives the engine's logs; nil discards them.
 	Log *slog.Logger
+	// Decoder reads the schema registry's formats; nil reads JSON only
+	// (registry-framed records are then skipped as undecodable).
+	Decoder *format.Decoder
 	// Now is the clock for produced_at headers and latency; nil is time.Now.
 	Now func() time.Time
 }
 
 func (o *Options) setDefaults() {
+	if o.Decoder == nil {
+		o.Decoder = format.NewDecoder(nil, nil)
+	}
 	if o.Group == "" {
 		o.Group = DefaultGroup
 	}

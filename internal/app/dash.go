@@ -25,6 +25,10 @@ func (e *Env) dashboardService(ctx context.Context, pool, rules *pgxpool.Pool, r
 		return Service{}, "", nil, err
 	}
 	topics := kafka.TopicNames(e.Config.Topics.Prefix)
+	dec, err := e.Decoder()
+	if err != nil {
+		return Service{}, "", nil, err
+	}
 	live, err := kafka.NewClient(ctx, e.Config.Kafka, e.Log, append(dashboard.LiveOptions(topics), metrics.KafkaHooks(reg, "dashboard"))...)
 	if err != nil {
 		return Service{}, "", nil, err
@@ -48,6 +52,7 @@ func (e *Env) dashboardService(ctx context.Context, pool, rules *pgxpool.Pool, r
 		Rules:      NewRuleStore(alert.NewStore(rules)),
 		Registerer: reg,
 		Log:        e.Log.With("service", "dashboard"),
+		Decoder:    dec,
 	})
 	svc = Service{Name: "dashboard", Run: func(ctx context.Context) error { return srv.Run(ctx, ln) }}
 	return svc, ln.Addr().String(), live.Close, nil

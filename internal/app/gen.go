@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/format"
 	"github.com/tradestream/tradestream/internal/gen"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/market"
@@ -42,6 +43,10 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 		Report: e.Stderr, Terminal: e.Terminal && !g.DryRun, ReportInterval: g.ReportInterval,
 		Now: e.Now, Inject: injection(g, seed),
 	}
+	enc, err := e.genFormat(ctx, kinds)
+	if err != nil {
+		return err
+	}
 	if g.DryRun {
 		opts.DryRun = e.Stdout
 		_, err := gen.Run(ctx, opts, gen.NewMarketSource(sim, kinds, topics))
@@ -53,10 +58,10 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 	}
 	cl := opts.Client
 	defer cl.Close()
-	fmt.Fprintf(e.Stderr, "gen %s: seed %d, run %s, %d users, to %s at %s, event time from %s (speed %s)%s\n", target, seed, opts.RunID,
-		g.Users, strings.Join(e.Config.Kafka.Brokers, ","), RateText(g.Pace()), timing, g.Speed, scenarioText(g))
+	fmt.Fprintf(e.Stderr, "gen %s: seed %d, run %s, %d users, to %s at %s, event time from %s (speed %s)%s%s\n", target, seed, opts.RunID,
+		g.Users, strings.Join(e.Config.Kafka.Brokers, ","), RateText(g.Pace()), timing, g.Speed, scenarioText(g), formatText(enc))
 	return e.runStandalone(ctx, standalone{
-		main: generatorService(opts, gen.NewMarketSource(sim, kinds, topics)), reg: reg,
+		main: generatorService(opts, gen.NewMarketSource(sim, kinds, topics).Encode(enc)), reg: reg,
 		checks: map[string]func(context.Context) error{"kafka": cl.Ping},
 	})
 }
@@ -93,10 +98,14 @@ func (e *Env) genService(ctx context.Context, reg prometheus.Registerer) (Servic
 		Shape: g.Pace(), Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
 		Report: e.Stderr, ReportInterval: g.ReportInterval, Now: e.Now, Inject: injection(g, seed),
 	}
+	enc, err := e.genFormat(ctx, market.KindAll)
+	if err != nil {
+		return Service{}, nil, err
+	}
 	if err := e.connectGen(ctx, reg, market.KindAll, &opts); err != nil {
 		return Service{}, nil, err
 	}
-	src := gen.NewMarketSource(sim, market.KindAll, kafka.TopicNames(e.Config.Topics.Prefix))
+	src := gen.NewMarketSource(sim, market.KindAll, kafka.TopicNames(e.Config.Topics.Prefix)).Encode(enc)
 	return generatorService(opts, src), opts.Client.Close, nil
 }
 
@@ -126,6 +135,15 @@ func (e *Env) producer(ctx context.Context, reg prometheus.Registerer, kinds mar
 		return nil, err
 	}
 	return cl, nil
+}
+
+// formatText names a registry format and its schema ids for the start-up
+// line; nothing for JSON.
+func formatText(enc *format.Encoder) string {
+	if enc == nil {
+		return ""
+	}
+	return fmt.Sprintf(", format %s (schema ids %s)", enc.Format(), enc.IDs())
 }
 
 // scenarioText names the scenario for the start-up line, if any.

@@ -117,8 +117,13 @@ func (e *Env) Rebuild(ctx context.Context, o RebuildOptions) (*RebuildReport, er
 	if err != nil {
 		return nil, err
 	}
+	dec, err := e.Decoder()
+	if err != nil {
+		return rep, err
+	}
 	rep.Verify, err = verify.Run(ctx, e.Config.Kafka, e.Log, reader, verify.Options{
 		Group: group, Topics: topics, RetentionDays: e.Config.Database.RetentionDays, RequireCaughtUp: true, Now: e.Now,
+		Decoder: dec,
 	})
 	if err != nil {
 		return rep, fmt.Errorf("rebuild: verify: %w", err)

@@ -42,6 +42,9 @@ func (e *Env) sinkOptions() (sink.Options, error) {
 		return opts, err
 	}
 	opts.Declared = declared
+	if opts.Decoder, err = e.Decoder(); err != nil {
+		return opts, err
+	}
 	return opts, nil
 }
 
@@ -96,7 +99,12 @@ func (e *Env) RunSink(ctx context.Context) error {
 // alertsService builds the alerts engine on pool with its metrics in reg.
 func (e *Env) alertsService(pool *pgxpool.Pool, reg prometheus.Registerer) (Service, error) {
 	a := e.Config.Alerts
+	dec, err := e.Decoder()
+	if err != nil {
+		return Service{}, err
+	}
 	eng, err := alert.New(e.Config.Kafka, pool, alert.Options{
+		Decoder:        dec,
 		Topics:         kafka.TopicNames(e.Config.Topics.Prefix),
 		Group:          a.Group,
 		Instance:       a.Instance,

@@ -50,10 +50,14 @@ event, and its dead letters by reason exactly those the manifest lists.`,
 				return err
 			}
 			defer pool.Close()
+			dec, err := r.env().Decoder()
+			if err != nil {
+				return err
+			}
 			rep, err := verify.Run(ctx, r.cfg.Kafka, r.log, pool, verify.Options{
 				Group: r.cfg.Sink.Group, Topics: kafka.TopicNames(r.cfg.Topics.Prefix),
 				RetentionDays: r.cfg.Database.RetentionDays, RequireCaughtUp: caughtUp, Now: r.io.Now,
-				Expected: expected,
+				Expected: expected, Decoder: dec,
 			})
 			if err != nil {
 				return err

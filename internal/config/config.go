@@ -34,6 +34,25 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Principals names each service's Kafka principal, for its ACLs.
 	Principals Principals `yaml:"principals"`
+	// SchemaRegistry is where the Avro, Protobuf and JSON Schema formats'
+	// schemas are registered and fetched.
+	SchemaRegistry SchemaRegistry `yaml:"schema_registry"`
+}
+
+// SchemaRegistry says how to reach a Confluent-compatible schema registry:
+// Confluent Schema Registry, or Apicurio Registry's /apis/ccompat/v7.
+type SchemaRegistry struct {
+	// URL is the registry's base URL; empty: no registry (JSON only).
+	URL string `yaml:"url"`
+	// Username and Password are HTTP basic authentication credentials
+	// (Confluent Cloud: API key and secret); the password is never printed.
+	Username string `yaml:"username"`
+	// Password is the basic authentication password.
+	Password Secret `yaml:"password"`
+	// CAFile is a PEM bundle of CAs to trust for an https URL.
+	CAFile string `yaml:"ca_file"`
+	// InsecureSkipVerify disables certificate checks. Testing only.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // Kafka holds the broker connection and producer settings.

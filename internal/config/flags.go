@@ -43,6 +43,13 @@ func (c *Config) BindGlobal(fs *pflag.FlagSet) {
 	b.string(&k.SASL.Username, "kafka-sasl-user", "SASL user name")
 	b.secret(&k.SASL.Password, "kafka-sasl-password", "SASL password (prefer TRADESTREAM_KAFKA_SASL_PASSWORD)")
 
+	r := &c.SchemaRegistry
+	b.string(&r.URL, "schema-registry-url", "Confluent-compatible schema registry URL, e.g. http://127.0.0.1:8081/apis/ccompat/v7 (needed by --format avro, protobuf and jsonschema; consumers read those formats through it)")
+	b.string(&r.Username, "schema-registry-user", "schema registry basic-auth user (an API key)")
+	b.secret(&r.Password, "schema-registry-password", "schema registry basic-auth password (prefer TRADESTREAM_SCHEMA_REGISTRY_PASSWORD)")
+	b.string(&r.CAFile, "schema-registry-tls-ca", "PEM file of CAs to trust for an https registry URL")
+	b.bool(&r.InsecureSkipVerify, "schema-registry-tls-insecure", "skip the registry's certificate verification (testing only)")
+
 	d := &c.Database
 	b.connString(&d.URL, "database-url", "PostgreSQL connection string of the owner role (migrations; every service unless its role's URL is set)")
 	b.connString(&d.LoaderURL, "database-loader-url", "connection string of the loader role, for the sink and the alerts engine (default: --database-url)")
@@ -80,6 +87,7 @@ func (g *Gen) Bind(fs *pflag.FlagSet) {
 	b.string(&g.SymbolsFile, "symbols", "CSV file of symbol,sector,price,volatility (default: built-in universe)")
 	b.duration(&g.TickInterval, "tick-interval", "simulated time between price rounds")
 	b.string(&g.TradeSchema, "trade-schema", "trade event version to produce: trade/1 or trade/2")
+	b.string(&g.Format, "format", "record value format: json, or avro, protobuf or jsonschema through the schema registry (--schema-registry-url)")
 	b.string(&g.Start, "start", "simulated start time, RFC 3339, or open: now in New York's trading hours, else the latest open (default: now, or a fixed date with --seed)")
 	b.bool(&g.DryRun, "dry-run", "write the records to standard output, one JSON value per line, instead of Kafka")
 	b.duration(&g.ReportInterval, "report-interval", "interval of the rate report")

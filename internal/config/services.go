@@ -29,6 +29,10 @@ type Gen struct {
 	TickInterval time.Duration `yaml:"tick_interval"`
 	// TradeSchema is the trade event version produced: trade/1 or trade/2.
 	TradeSchema string `yaml:"trade_schema"`
+	// Format is the record values' format: json (tradestream's own, with
+	// a schema header), or avro, protobuf or jsonschema in the Confluent
+	// wire format with their schemas in the schema registry.
+	Format string `yaml:"format"`
 	// Start is the simulated clock's start (RFC 3339, or "open": now in New
 	// York's trading hours, else the latest open); empty means now, or a
 	// fixed date when a seed is given so that seeded runs are identical.
@@ -158,6 +162,7 @@ func defaultGen() Gen {
 		Users:          1000,
 		TickInterval:   250 * time.Millisecond,
 		TradeSchema:    "trade/2",
+		Format:         "json",
 		ReportInterval: 5 * time.Second,
 		Speed:          "1",
 	}

@@ -52,6 +52,11 @@ func (g *Gen) Validate() error {
 	if g.TradeSchema != "trade/1" && g.TradeSchema != "trade/2" {
 		p.addf("gen trade schema: %q; want trade/1 or trade/2", g.TradeSchema)
 	}
+	switch strings.ToLower(g.Format) {
+	case "json", "avro", "protobuf", "jsonschema":
+	default:
+		p.addf("gen format: %q; want json, avro, protobuf or jsonschema", g.Format)
+	}
 	if g.SymbolsFile != "" {
 		if _, err := os.Stat(g.SymbolsFile); err != nil {
 			p.addf("gen symbols: %v", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tradestream/tradestream/internal/format"
 	"log/slog"
 	"time"
 
@@ -37,6 +38,7 @@ type reader struct {
 	metrics *serverMetrics
 	log     *slog.Logger
 	now     func() time.Time
+	dec     *format.Decoder
 }
 
 // run polls until ctx ends. It owns no goroutine of its own; the client is
@@ -53,11 +55,11 @@ func (r *reader) run(ctx context.Context) error {
 			}
 		})
 		now := r.now()
-		fs.EachRecord(func(rec *kgo.Record) { r.handle(rec, now) })
+		fs.EachRecord(func(rec *kgo.Record) { r.handle(ctx, rec, now) })
 	}
 }
 
-func (r *reader) handle(rec *kgo.Record, now time.Time) {
+func (r *reader) handle(ctx context.Context, rec *kgo.Record, now time.Time) {
 	h := event.ReadHeaders(rec.Headers)
 	var produced int64
 	if t, ok := event.ParseTime(h.ProducedAt); ok {
@@ -65,7 +67,7 @@ func (r *reader) handle(rec *kgo.Record, now time.Time) {
 		r.metrics.observeReceived(now.Sub(t))
 	}
 	r.metrics.records.WithLabelValues(topicLabel(r.topics, rec.Topic)).Inc()
-	v, err := event.Decode(string(h.Schema), rec.Value)
+	_, v, err := r.dec.Decode(ctx, h.Schema, rec.Value)
 	if err != nil {
 		// The sink dead-letters what cannot be decoded; the live view
 		// only skips it.

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/tradestream/tradestream/internal/format"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -59,6 +60,8 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Log receives the server's logs; nil discards them.
 	Log *slog.Logger
+	// Decoder reads the live records in every format; nil reads JSON only.
+	Decoder *format.Decoder
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -112,7 +115,11 @@ func New(live *kgo.Client, pool *pgxpool.Pool, opts Options) *Server {
 	}
 	s.hub = newHub(opts.Hub, m, s.health.Latest, met)
 	s.health.clients = s.hub.Clients
-	s.reader = &reader{cl: live, topics: opts.Topics, market: m, metrics: met, log: opts.Log, now: opts.Now}
+	dec := opts.Decoder
+	if dec == nil {
+		dec = format.NewDecoder(nil, nil)
+	}
+	s.reader = &reader{cl: live, topics: opts.Topics, market: m, metrics: met, log: opts.Log, now: opts.Now, dec: dec}
 	s.handler = s.routes()
 	return s
 }

@@ -25,6 +25,10 @@ const (
 	// ReasonInvalidField: a field has the wrong JSON type, does not parse,
 	// is not a known enum value, or is unknown or duplicated.
 	ReasonInvalidField Reason = "invalid_field"
+	// ReasonSchemaMismatch: a value in a schema registry's wire format
+	// does not decode with the schema its id names (truncated, trailing
+	// bytes, a field of the wrong type).
+	ReasonSchemaMismatch Reason = "schema_mismatch"
 )
 
 // Error is the error every decode and validation failure in this package
@@ -43,11 +47,12 @@ type Error struct {
 
 // Sentinel errors for errors.Is; each matches any *Error with its reason.
 var (
-	ErrMalformedJSON = &Error{Reason: ReasonMalformedJSON}
-	ErrUnknownSchema = &Error{Reason: ReasonUnknownSchema}
-	ErrMissingField  = &Error{Reason: ReasonMissingField}
-	ErrOutOfRange    = &Error{Reason: ReasonOutOfRange}
-	ErrInvalidField  = &Error{Reason: ReasonInvalidField}
+	ErrMalformedJSON  = &Error{Reason: ReasonMalformedJSON}
+	ErrUnknownSchema  = &Error{Reason: ReasonUnknownSchema}
+	ErrMissingField   = &Error{Reason: ReasonMissingField}
+	ErrOutOfRange     = &Error{Reason: ReasonOutOfRange}
+	ErrInvalidField   = &Error{Reason: ReasonInvalidField}
+	ErrSchemaMismatch = &Error{Reason: ReasonSchemaMismatch}
 )
 
 // Error formats as "schema: field: message (reason): cause", leaving out

@@ -1,11 +1,13 @@
 package gen
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/format"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/market"
 )
@@ -17,6 +19,14 @@ type MarketSource struct {
 	kinds   market.Kind
 	topics  kafka.Topics
 	schemas map[string][]byte
+	enc     *format.Encoder
+}
+
+// Encode makes the source write values with enc (a schema-registry
+// format) instead of JSON; it returns m.
+func (m *MarketSource) Encode(enc *format.Encoder) *MarketSource {
+	m.enc = enc
+	return m
 }
 
 // NewMarketSource returns a Source of sim's events of the given kinds.
@@ -38,7 +48,17 @@ func (m *MarketSource) Next(r *kgo.Record) bool {
 		return false
 	}
 	r.Key = e.AppendKey(r.Key[:0])
-	r.Value = e.AppendJSON(r.Value[:0])
+	if m.enc == nil {
+		r.Value = e.AppendJSON(r.Value[:0])
+	} else {
+		var err error
+		// The encoder holds a schema for every version the simulator
+		// was configured to write (RegistrationsFor), so this cannot fail
+		// but by a programming error.
+		if r.Value, err = m.enc.Append(r.Value[:0], e.Schema, eventValue(e)); err != nil {
+			panic(fmt.Sprintf("gen: %v", err))
+		}
+	}
 	schema, ok := m.schemas[e.Schema]
 	if !ok {
 		schema = []byte(e.Schema)
@@ -46,6 +66,35 @@ func (m *MarketSource) Next(r *kgo.Record) bool {
 	}
 	r.Headers = event.Headers{Schema: schema}.Append(r.Headers)
 	return true
+}
+
+func eventValue(e market.Event) any {
+	switch e.Kind {
+	case market.KindUser:
+		return e.User
+	case market.KindPrice:
+		return e.Price
+	}
+	return e.Trade
+}
+
+// RegistrationsFor lists the schemas a source of kinds writing trades as
+// tradeSchema registers: each kind's event version under its topic.
+func RegistrationsFor(kinds market.Kind, topics kafka.Topics, tradeSchema string) []format.Registration {
+	var regs []format.Registration
+	if kinds&market.KindUser != 0 {
+		regs = append(regs, format.Registration{Version: event.SchemaUserV1, Topic: topics.Users})
+	}
+	if kinds&market.KindPrice != 0 {
+		regs = append(regs, format.Registration{Version: event.SchemaPriceV1, Topic: topics.Prices})
+	}
+	if kinds&market.KindTrade != 0 {
+		if tradeSchema == "" {
+			tradeSchema = event.SchemaTradeLatest
+		}
+		regs = append(regs, format.Registration{Version: tradeSchema, Topic: topics.Trades})
+	}
+	return regs
 }
 
 // EventTime implements EventTimer: the simulated market's clock.

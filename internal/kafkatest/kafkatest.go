@@ -30,7 +30,20 @@ const (
 	EnvKafka   = "TRADESTREAM_TEST_KAFKA"
 	EnvCluster = "TRADESTREAM_TEST_KAFKA_CLUSTER"
 	EnvRequire = "TRADESTREAM_TEST_REQUIRE_SERVICES"
+	// EnvRegistry is the schema registry's Confluent-compatible URL
+	// (scripts/stack starts Apicurio Registry).
+	EnvRegistry = "TRADESTREAM_TEST_SCHEMA_REGISTRY"
 )
+
+// Registry returns the test schema registry's URL.
+func Registry(t testing.TB) string {
+	t.Helper()
+	v := os.Getenv(EnvRegistry)
+	if v == "" {
+		Missing(t, EnvRegistry, "a schema registry")
+	}
+	return v
+}
 
 // Missing skips the test because a service is not configured, or fails it
 // when TRADESTREAM_TEST_REQUIRE_SERVICES=1.

@@ -1,13 +1,16 @@
 package sink
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/format"
 )
 
 // Short topic names, used in Record.Topic and as metric labels.
@@ -110,13 +113,27 @@ type builder struct {
 	topics     map[string]string // full topic name -> short name
 	transforms []Transform
 	rec        Record // scratch passed to transforms
+	// dec reads the schema-registry formats; a record's schema is resolved
+	// (fetched and cached) before the record joins a batch, so add does
+	// not wait on the registry.
+	dec *format.Decoder
+}
+
+// newBuilder returns the builder of a sink with opts (defaults set).
+func newBuilder(opts Options) builder {
+	t := opts.Topics
+	return builder{
+		topics:     map[string]string{t.Users: topicUsers, t.Prices: topicPrices, t.Trades: topicTrades, t.Alerts: topicAlerts},
+		transforms: opts.Transforms,
+		dec:        opts.Decoder,
+	}
 }
 
 // addPartition adds one partition's records from a poll to b, skipping
 // any below the partition's position (a redelivery after a crash or a
 // resync), and returns how many it skipped. pos is the partition's stored
 // position, consulted when b does not cover the partition yet.
-func (bl *builder) addPartition(b *batch, topic string, partition int32, recs []*kgo.Record, pos func(topicPartition) int64, now time.Time) (skipped int) {
+func (bl *builder) addPartition(ctx context.Context, b *batch, topic string, partition int32, recs []*kgo.Record, pos func(topicPartition) int64, now time.Time) (skipped int) {
 	tp := topicPartition{topic, partition}
 	r := b.ranges[tp]
 	if r == nil {
@@ -128,6 +145,11 @@ func (bl *builder) addPartition(b *batch, topic string, partition int32, recs []
 		if rec.Offset < r.to {
 			skipped++
 			continue
+		}
+		if err := bl.decoder().Resolve(ctx, rec.Value); err != nil {
+			// ctx ended while the registry was unreachable: the batch
+			// ends before this record, which is consumed again next time.
+			break
 		}
 		if b.started.IsZero() {
 			b.started = now
@@ -149,6 +171,15 @@ func (bl *builder) addPartition(b *batch, topic string, partition int32, recs []
 	return skipped
 }
 
+// decoder returns bl.dec, or a registry-less one that dead-letters framed
+// values.
+func (bl *builder) decoder() *format.Decoder {
+	if bl.dec == nil {
+		bl.dec = format.NewDecoder(nil, nil)
+	}
+	return bl.dec
+}
+
 // add decodes one record, runs the transforms and files the result as a
 // row or a dead letter.
 func (bl *builder) add(b *batch, short string, rec *kgo.Record) {
@@ -158,8 +189,18 @@ func (bl *builder) add(b *batch, short string, rec *kgo.Record) {
 		b.dead = append(b.dead, newDeadLetter(rec, reason, err))
 	}
 	s := string(schema)
-	bl.rec = Record{Topic: short, Partition: rec.Partition, Offset: rec.Offset, Schema: s, Key: rec.Key}
+	// A value in a registry's wire format names its event and version by
+	// its schema id, whatever the header says.
+	var framed any
 	var err error
+	if format.Framed(rec.Value) {
+		s, framed, err = bl.decoder().Decode(context.Background(), nil, rec.Value)
+		if err != nil {
+			dead(rejectionReason(err), err)
+			return
+		}
+	}
+	bl.rec = Record{Topic: short, Partition: rec.Partition, Offset: rec.Offset, Schema: s, Key: rec.Key}
 	switch short {
 	case topicUsers:
 		if rec.Value == nil { // a tombstone: the user is deleted
@@ -177,7 +218,7 @@ func (bl *builder) add(b *batch, short string, rec *kgo.Record) {
 		}
 		b.users = append(b.users, userRow{src: rec})
 		u := &b.users[len(b.users)-1]
-		if u.ev, err = event.DecodeUser(rec.Value); err == nil {
+		if u.ev, err = decoded(framed, event.DecodeUser, rec.Value); err == nil {
 			bl.rec.User = &u.ev
 			err = bl.transform()
 			u.id = u.ev.ID
@@ -191,7 +232,7 @@ func (bl *builder) add(b *batch, short string, rec *kgo.Record) {
 		}
 		b.ticks = append(b.ticks, tickRow{src: rec})
 		t := &b.ticks[len(b.ticks)-1]
-		if t.ev, err = event.DecodePrice(rec.Value); err == nil {
+		if t.ev, err = decoded(framed, event.DecodePrice, rec.Value); err == nil {
 			bl.rec.Price = &t.ev
 			err = bl.transform()
 		}
@@ -208,7 +249,7 @@ func (bl *builder) add(b *batch, short string, rec *kgo.Record) {
 		}
 		b.trades = append(b.trades, tradeRow{version: version, src: rec})
 		t := &b.trades[len(b.trades)-1]
-		if t.ev, err = event.DecodeTrade(s, rec.Value); err == nil {
+		if t.ev, err = decoded(framed, func(v []byte) (event.Trade, error) { return event.DecodeTrade(s, v) }, rec.Value); err == nil {
 			bl.rec.Trade = &t.ev
 			err = bl.transform()
 		}
@@ -238,6 +279,19 @@ func (bl *builder) add(b *batch, short string, rec *kgo.Record) {
 		return
 	}
 	b.observe(producedAt)
+}
+
+// decoded returns the event a framed value decoded to, or decodes the
+// JSON value with decode.
+func decoded[T any](framed any, decode func([]byte) (T, error), value []byte) (T, error) {
+	if v, ok := framed.(*T); ok {
+		return *v, nil
+	}
+	if framed != nil {
+		var zero T
+		return zero, &event.Error{Reason: event.ReasonUnknownSchema, Msg: fmt.Sprintf("a %T is not this topic's event", framed)}
+	}
+	return decode(value)
 }
 
 func (bl *builder) transform() error {

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func BenchmarkBuilderAdd(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		bat := newBatch()
-		bl.addPartition(bat, "p", 0, recs, pos, now)
+		bl.addPartition(context.Background(), bat, "p", 0, recs, pos, now)
 		if len(bat.ticks) != len(recs) {
 			b.Fatalf("got %d ticks, want %d", len(bat.ticks), len(recs))
 		}

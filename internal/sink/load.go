@@ -38,16 +38,12 @@ func (b *Batch) Rows() map[string]int64 {
 // the batches store no offsets.
 func Prepare(opts Options, recs []*kgo.Record) []*Batch {
 	opts.setDefaults()
-	t := opts.Topics
-	bl := builder{
-		topics:     map[string]string{t.Users: topicUsers, t.Prices: topicPrices, t.Trades: topicTrades, t.Alerts: topicAlerts},
-		transforms: opts.Transforms,
-	}
+	bl := newBuilder(opts)
 	noPosition := func(topicPartition) int64 { return -1 }
 	var out []*Batch
 	b := newBatch()
 	for i, r := range recs {
-		bl.addPartition(b, r.Topic, 0, []*kgo.Record{r}, noPosition, time.Time{})
+		bl.addPartition(context.Background(), b, r.Topic, 0, []*kgo.Record{r}, noPosition, time.Time{})
 		if b.records == opts.BatchSize || i == len(recs)-1 {
 			clear(b.ranges)
 			out = append(out, &Batch{b})

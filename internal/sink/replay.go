@@ -71,10 +71,7 @@ func NewReplayer(pool *pgxpool.Pool, log *slog.Logger, opts ReplayOptions) *Repl
 	m := newMetrics(nil)
 	return &Replayer{
 		pool: pool, log: log, opts: opts,
-		build: builder{
-			topics:     map[string]string{t.Users: topicUsers, t.Prices: topicPrices, t.Trades: topicTrades, t.Alerts: topicAlerts},
-			transforms: opts.Sink.Transforms,
-		},
+		build: newBuilder(opts.Sink),
 		w:     writer{pool: pool, metrics: m, now: opts.Sink.Now},
 		parts: partitionCache{pool: pool, log: log, metrics: m, known: map[time.Time]bool{}},
 		names: []string{t.Users, t.Prices, t.Trades, t.Alerts},
@@ -162,6 +159,9 @@ func (r *Replayer) chunk(ctx context.Context, f DeadLetterFilter, after int64, r
 	recs := make([]*kgo.Record, len(dls))
 	for i, d := range dls {
 		recs[i] = d.record()
+		if err := r.build.decoder().Resolve(ctx, d.Value); err != nil {
+			return 0, 0, fmt.Errorf("replay: %w", err)
+		}
 		r.build.add(b, r.build.topics[d.Topic], recs[i])
 	}
 	if err := r.load(ctx, tx, b); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tradestream/tradestream/internal/clock"
 	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/format"
 	"github.com/tradestream/tradestream/internal/kafka"
 	tsmetrics "github.com/tradestream/tradestream/internal/metrics"
 )
@@ -69,6 +70,9 @@ type Options struct {
 	// CompileTransforms); they run before Transforms, which guard what
 	// they produce.
 	Declared []Transform
+	// Decoder reads the values in a schema registry's formats (nil: such
+	// values are dead-lettered as of an unknown schema).
+	Decoder *format.Decoder
 	// Now is the clock (time.Now when nil). Every time the sink reads
 	// comes from it: timestamps, durations in the metrics, the batch
 	// timeout and idle detection, so it must advance like time.Now (it
@@ -182,12 +186,7 @@ func New(kcfg config.Kafka, pool *pgxpool.Pool, log *slog.Logger, reg prometheus
 	}
 	s.w = writer{pool: pool, group: opts.Group, metrics: m, now: opts.Now}
 	s.parts = partitionCache{pool: pool, log: s.log, metrics: m}
-	s.build = builder{
-		topics: map[string]string{
-			t.Users: topicUsers, t.Prices: topicPrices, t.Trades: topicTrades, t.Alerts: topicAlerts,
-		},
-		transforms: opts.Transforms,
-	}
+	s.build = newBuilder(opts)
 	return s, nil
 }
 
@@ -318,7 +317,7 @@ func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64, j *load
 		now := s.opts.Now()
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) > 0 {
-				n := s.build.addPartition(b, p.Topic, p.Partition, p.Records, pos, now)
+				n := s.build.addPartition(ctx, b, p.Topic, p.Partition, p.Records, pos, now)
 				s.metrics.skipped.Add(float64(n))
 			}
 		})

@@ -78,7 +78,7 @@ func TestCustomTransformRejects(t *testing.T) {
 		v := fmt.Sprintf(`{"symbol":"AAPL","sector":"Technology","seq":%d,"ts":"2026-03-10T12:00:00Z","bid":"0.5000","ask":"9.0000","last":"%s","volume":1}`, off, last)
 		return &kgo.Record{Topic: "p", Offset: off, Value: []byte(v), Headers: []kgo.RecordHeader{{Key: event.HeaderSchema, Value: []byte(event.SchemaPriceV1)}}}
 	}
-	bl.addPartition(b, "p", 0, []*kgo.Record{mk(0, "5.0000"), mk(1, "0.5000")}, func(topicPartition) int64 { return -1 }, time.Now())
+	bl.addPartition(context.Background(), b, "p", 0, []*kgo.Record{mk(0, "5.0000"), mk(1, "0.5000")}, func(topicPartition) int64 { return -1 }, time.Now())
 	if len(b.ticks) != 1 || len(b.dead) != 1 || b.dead[0].reason != "penny_stock" {
 		t.Fatalf("got %d ticks and dead letters %+v, want 1 tick and one penny_stock dead letter", len(b.ticks), b.dead)
 	}
@@ -87,7 +87,7 @@ func TestCustomTransformRejects(t *testing.T) {
 	}
 	// Redelivered records below the position are skipped.
 	b2 := newBatch()
-	skipped := bl.addPartition(b2, "p", 0, []*kgo.Record{mk(0, "5.0000"), mk(1, "5.0000"), mk(2, "5.0000")},
+	skipped := bl.addPartition(context.Background(), b2, "p", 0, []*kgo.Record{mk(0, "5.0000"), mk(1, "5.0000"), mk(2, "5.0000")},
 		func(topicPartition) int64 { return 2 }, time.Now())
 	if skipped != 2 || len(b2.ticks) != 1 {
 		t.Errorf("got %d skipped and %d ticks, want 2 and 1", skipped, len(b2.ticks))

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/tradestream/tradestream/internal/format"
 	"slices"
 	"time"
 
@@ -216,7 +217,7 @@ func (v *verifier) expired(ctx context.Context, topic string, part int32, offset
 			if !want[r.Offset] {
 				return
 			}
-			if ts, ok := eventTime(r); ok && ts.Before(cutoff) {
+			if ts, ok := v.eventTime(ctx, r); ok && ts.Before(cutoff) {
 				out[r.Offset] = true
 			}
 		})
@@ -226,9 +227,17 @@ func (v *verifier) expired(ctx context.Context, topic string, part int32, offset
 	}
 }
 
+// decoder returns the decoder of the options, or a JSON-only one.
+func (v *verifier) decoder() *format.Decoder {
+	if v.opts.Decoder == nil {
+		v.opts.Decoder = format.NewDecoder(nil, nil)
+	}
+	return v.opts.Decoder
+}
+
 // eventTime decodes the event time of a price or trade record.
-func eventTime(r *kgo.Record) (time.Time, bool) {
-	ev, err := event.Decode(string(event.ReadHeaders(r.Headers).Schema), r.Value)
+func (v *verifier) eventTime(ctx context.Context, r *kgo.Record) (time.Time, bool) {
+	_, ev, err := v.decoder().Decode(ctx, event.ReadHeaders(r.Headers).Schema, r.Value)
 	if err != nil {
 		return time.Time{}, false
 	}

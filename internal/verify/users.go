@@ -170,8 +170,12 @@ func (v *verifier) latestUsers(ctx context.Context, topic string) (map[int64]lat
 			}
 			rec := latest{partition: r.Partition, offset: r.Offset, tombstone: r.Value == nil}
 			if !rec.tombstone {
-				u, err := event.DecodeUser(r.Value)
-				rec.at, rec.opaque = u.UpdatedAt, err != nil
+				_, ev, err := v.decoder().Decode(ctx, event.ReadHeaders(r.Headers).Schema, r.Value)
+				u, _ := ev.(*event.User)
+				rec.opaque = err != nil || u == nil
+				if !rec.opaque {
+					rec.at = u.UpdatedAt
+				}
 			}
 			cur, seen := out[id]
 			cur.newer(rec, seen)

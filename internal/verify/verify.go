@@ -43,6 +43,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"github.com/tradestream/tradestream/internal/format"
 	"log/slog"
 	"time"
 
@@ -71,6 +72,9 @@ type Options struct {
 	// Expected, when set, is a generator run's manifest to reconcile the
 	// run's rows and dead letters with (verify --manifest).
 	Expected *Expected
+	// Decoder reads records in the schema registry's formats (nil: JSON
+	// only), for the event times and user updates verify reads from Kafka.
+	Decoder *format.Decoder
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }

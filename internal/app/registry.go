@@ -1,0 +1,70 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tradestream/tradestream/internal/format"
+	"github.com/tradestream/tradestream/internal/gen"
+	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/market"
+)
+
+// Registry returns the schema registry client of the configuration, nil
+// when no registry URL is set.
+func (e *Env) Registry() (*format.Registry, error) {
+	r := e.Config.SchemaRegistry
+	if strings.TrimSpace(r.URL) == "" {
+		return nil, nil
+	}
+	reg, err := format.NewRegistry(format.RegistryConfig{URL: r.URL, Username: r.Username, Password: r.Password.Reveal(),
+		CAFile: r.CAFile, Insecure: r.InsecureSkipVerify})
+	if err != nil {
+		return nil, Invalid(err)
+	}
+	return reg, nil
+}
+
+// Decoder returns the record decoder every consumer uses: JSON by its
+// schema header, the registry formats through the configured registry
+// (without one, their records are dead-lettered as of an unknown schema).
+func (e *Env) Decoder() (*format.Decoder, error) {
+	reg, err := e.Registry()
+	if err != nil {
+		return nil, err
+	}
+	return format.NewDecoder(reg, e.Log), nil
+}
+
+// genFormat checks the generator's --format against the rest of its
+// settings and, for a registry format, registers the schemas of kinds and
+// returns the encoder; nil for JSON.
+func (e *Env) genFormat(ctx context.Context, kinds market.Kind) (*format.Encoder, error) {
+	g := e.Config.Gen
+	f, err := format.Parse(g.Format)
+	if err != nil {
+		return nil, Invalid(err)
+	}
+	if !f.Registered() {
+		return nil, nil
+	}
+	if g.DryRun {
+		return nil, Invalid(fmt.Errorf("--dry-run writes tradestream's JSON; --format %s writes to Kafka through the schema registry (leave out --dry-run, or use --format json)", f))
+	}
+	if g.Inject.Any() {
+		return nil, Invalid(fmt.Errorf("--inject sends faults of tradestream's JSON; use it with --format json (the consumers' handling of broken %s records is tested by the format package)", f))
+	}
+	reg, err := e.Registry()
+	if err != nil {
+		return nil, err
+	}
+	if reg == nil {
+		return nil, Invalid(fmt.Errorf("--format %s needs a schema registry: set --schema-registry-url (TRADESTREAM_SCHEMA_REGISTRY_URL), e.g. http://127.0.0.1:8081/apis/ccompat/v7", f))
+	}
+	enc, err := format.NewEncoder(ctx, reg, f, gen.RegistrationsFor(kinds, kafka.TopicNames(e.Config.Topics.Prefix), g.TradeSchema))
+	if err != nil {
+		return nil, err
+	}
+	return enc, nil
+}
