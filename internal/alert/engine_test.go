@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -178,6 +179,22 @@ func TestEngineFiresExactlyTheScriptedAlerts(t *testing.T) {
 		t.Errorf("after a restart the topic holds %d alert records, want the same %d", len(got), len(w.want))
 	}
 	t.Logf("%d scripted alerts fired exactly once each (%d price crossings and big trades)", len(got), len(w.want))
+}
+
+// TestEngineFiresTheScriptedAlertsInEveryFormat runs the engine over the
+// scripted world written in JSON, Avro, Protobuf and JSON Schema in turn
+// on the same topics: it fires exactly the alerts of the all-JSON script.
+func TestEngineFiresTheScriptedAlertsInEveryFormat(t *testing.T) {
+	w := newMixedWorld(t)
+	eng := w.engine(t, "alerts-mixed", "one", 25)
+	w.runUntilCaughtUp(t, eng, "alerts-mixed")
+	if got := w.alertIDs(t, true); !slices.Equal(got, w.want) {
+		t.Fatalf("got %d alerts, want %d:\n got  %v\n want %v", len(got), len(w.want), got, w.want)
+	}
+	if n := testutil.ToFloat64(eng.metrics.skipped.WithLabelValues(string(event.ReasonUnknownSchema))); n != 0 {
+		t.Fatalf("%v records skipped as of an unknown schema", n)
+	}
+	t.Logf("%d alerts fired exactly once each from records in four formats", len(w.want))
 }
 
 // TestEngineKill9 kills an engine process with SIGKILL in the middle of a

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/format"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
@@ -33,6 +34,19 @@ type world struct {
 	// want lists the expected alert ids in firing order per source partition.
 	want []string
 	ends map[string]map[int32]int64 // end offsets of prices and trades after the script
+	// dec reads the formats of a mixed world (nil: JSON only).
+	dec *format.Decoder
+}
+
+// newMixedWorld is newWorld with its records written in every format in
+// turn (JSON, Avro, Protobuf, JSON Schema) through the test registry.
+func newMixedWorld(t *testing.T) *world {
+	t.Helper()
+	reg, err := format.NewRegistry(format.RegistryConfig{URL: kafkatest.Registry(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buildWorld(t, reg)
 }
 
 // newWorld creates the topics and the schema, stores the rules and
@@ -40,6 +54,12 @@ type world struct {
 // sine waves that cross the rule levels again and again, and 80 trades of
 // varying notional.
 func newWorld(t *testing.T) *world {
+	t.Helper()
+	return buildWorld(t, nil)
+}
+
+// buildWorld builds the world, in every format through reg when reg is set.
+func buildWorld(t *testing.T, reg *format.Registry) *world {
 	t.Helper()
 	w := &world{brokers: kafkatest.Brokers(t)}
 	tc := kafkatest.Topics(t, w.brokers, 3, 1)
@@ -63,6 +83,33 @@ func newWorld(t *testing.T) *world {
 	}
 
 	prod := kafkatest.Client(t, w.brokers, kafka.ProducerOptions(kafkatest.Config(w.brokers))...)
+	var encoders []*format.Encoder
+	if reg != nil {
+		w.dec = format.NewDecoder(reg, nil)
+		for _, f := range []format.Format{format.Avro, format.Protobuf, format.JSONSchema} {
+			// A subject holds one format: each registers under its own.
+			enc, err := format.NewEncoder(ctx, reg, f, []format.Registration{
+				{Version: event.SchemaPriceV1, Subject: w.topics.Prices + "-" + f.String() + "-value"},
+				{Version: event.SchemaTradeV2, Subject: w.topics.Trades + "-" + f.String() + "-value"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			encoders = append(encoders, enc)
+		}
+	}
+	n := 0
+	// encode returns ev's value in the next format of the rotation.
+	encode := func(schema string, ev any, json []byte) []byte {
+		n++
+		if len(encoders) == 0 || n%4 == 0 {
+			return json
+		}
+		b, err := encoders[n%4-1].Append(nil, schema, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	produce := func(topic, schema string, key, value []byte) *kgo.Record {
 		rec := &kgo.Record{Topic: topic, Key: key, Value: value, Headers: []kgo.RecordHeader{
 			{Key: event.HeaderSchema, Value: []byte(schema)},
@@ -89,7 +136,7 @@ func newWorld(t *testing.T) *world {
 			last := event.FromFloat(scriptedPrice(base, i))
 			p := event.Price{Symbol: sym, Sector: "Technology", Seq: int64(i), Time: t0.Add(time.Duration(i) * 250 * time.Millisecond),
 				Bid: last - 100, Ask: last + 100, Last: last, Volume: 100}
-			rec := produce(w.topics.Prices, event.SchemaPriceV1, p.AppendKey(nil), p.AppendJSON(nil))
+			rec := produce(w.topics.Prices, event.SchemaPriceV1, p.AppendKey(nil), encode(event.SchemaPriceV1, &p, p.AppendJSON(nil)))
 			for _, l := range levels[sym] {
 				cond := last > l.rule.Threshold
 				if !l.above {
@@ -111,7 +158,7 @@ func newWorld(t *testing.T) *world {
 		tr := event.Trade{ID: int64(i + 1), UserID: int64(1 + i%13), AccountID: int64(1 + i%13), Symbol: "AAPL",
 			Side: event.SideBuy, Quantity: qty, Price: event.FromFloat(scriptedTradePrice), Fee: event.Unit,
 			Time: t0.Add(time.Duration(i) * time.Second), BalanceAfter: event.FromInt(1_000_000), OrderType: event.OrderMarket}
-		rec := produce(w.topics.Trades, event.SchemaTradeV2, tr.AppendKey(nil), tr.AppendJSON(nil))
+		rec := produce(w.topics.Trades, event.SchemaTradeV2, tr.AppendKey(nil), encode(event.SchemaTradeV2, &tr, tr.AppendJSON(nil)))
 		if tr.Notional() > w.rules[3].Threshold {
 			w.want = append(w.want, AlertID(w.rules[3].ID, Source{"trades", rec.Partition, rec.Offset}))
 		}
@@ -184,7 +231,7 @@ func (w *world) engine(t *testing.T, group, instance string, batch int) *Engine 
 	t.Helper()
 	eng, err := New(kafkatest.Config(w.brokers), w.pool, Options{
 		Topics: w.topics, Group: group, Instance: instance, BatchSize: batch, FromStart: true,
-		SessionTimeout: 6 * time.Second, RulesRefresh: 500 * time.Millisecond, Log: testLogger(t),
+		SessionTimeout: 6 * time.Second, RulesRefresh: 500 * time.Millisecond, Log: testLogger(t), Decoder: w.dec,
 	})
 	if err != nil {
 		t.Fatal(err)

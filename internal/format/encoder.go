@@ -22,6 +22,10 @@ type Encoder struct {
 type Registration struct {
 	Version string // user/1, price/1, trade/1 or trade/2
 	Topic   string
+	// Subject, when set, replaces the topic's subject (<topic>-value): a
+	// subject holds schemas of one format, so another format written to
+	// the same topic registers under a subject of its own.
+	Subject string
 }
 
 // NewEncoder registers the embedded schema of each registration's version
@@ -38,7 +42,11 @@ func NewEncoder(ctx context.Context, reg *Registry, f Format, regs []Registratio
 		if err != nil {
 			return nil, err
 		}
-		id, err := reg.Register(ctx, Subject(r.Topic), f, text)
+		subject := r.Subject
+		if subject == "" {
+			subject = Subject(r.Topic)
+		}
+		id, err := reg.Register(ctx, subject, f, text)
 		if err != nil {
 			return nil, fmt.Errorf("register %s as %s: %w", r.Version, f, err)
 		}

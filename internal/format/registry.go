@@ -130,9 +130,23 @@ func (r *Registry) Register(ctx context.Context, subject string, f Format, text 
 		if errors.As(err, &re) && (re.StatusCode == http.StatusConflict || re.ErrorCode == 409) {
 			return 0, &IncompatibleError{Subject: subject, Registry: r.url, Message: re.Message}
 		}
+		if latest, lerr := r.cl.SchemaByVersion(ctx, subject, -1); lerr == nil && latest.Type != srType(f) {
+			return 0, fmt.Errorf("register a %s schema under subject %s at %s: the subject holds %s schemas, and a subject keeps one format: "+
+				"write %s to other topics (another --topic-prefix) or delete the subject first (registry: %v)", f, subject, r.url, formatOf(latest.Type), f, err)
+		}
 		return 0, fmt.Errorf("register a %s schema under subject %s at %s: %w", f, subject, r.url, err)
 	}
 	return ss.ID, nil
+}
+
+func formatOf(t sr.SchemaType) Format {
+	switch t {
+	case sr.TypeProtobuf:
+		return Protobuf
+	case sr.TypeJSON:
+		return JSONSchema
+	}
+	return Avro
 }
 
 // IncompatibleError is a schema the registry refused because it breaks the

@@ -88,6 +88,21 @@ func TestTradeV2IsABackwardCompatibleVersionOfTradeV1(t *testing.T) {
 	}
 }
 
+// TestASubjectKeepsOneFormat: writing Protobuf to a topic whose subject
+// holds Avro schemas fails with a message saying so.
+func TestASubjectKeepsOneFormat(t *testing.T) {
+	reg := testRegistry(t)
+	ctx := context.Background()
+	topic := uniqueTopic("one-format")
+	if _, err := NewEncoder(ctx, reg, Avro, []Registration{{Version: event.SchemaPriceV1, Topic: topic}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewEncoder(ctx, reg, Protobuf, []Registration{{Version: event.SchemaPriceV1, Topic: topic}})
+	if err == nil || !strings.Contains(err.Error(), "holds avro schemas") || !strings.Contains(err.Error(), "--topic-prefix") {
+		t.Fatalf("protobuf on an Avro subject: %v", err)
+	}
+}
+
 // TestDecoderFetchesSchemasFromTheRegistry encodes a seeded market with
 // schemas registered in the real registry and reads it back with a fresh
 // decoder that knows only the registry's URL.
