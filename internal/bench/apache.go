@@ -36,6 +36,9 @@ type ApacheProducer struct {
 	Java string
 	// Log4jConfig is an optional log4j2 configuration file.
 	Log4jConfig string
+	// RecordSize, for a run without a payload file, is the size of the
+	// tool's own (random) record values.
+	RecordSize int
 }
 
 var summaryLine = regexp.MustCompile(`^(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency`)
@@ -57,8 +60,13 @@ func (a ApacheProducer) Run(ctx context.Context, brokers string, topic string, r
 	}
 	args = append(args, "org.apache.kafka.tools.ProducerPerformance",
 		"--topic", topic, "--num-records", strconv.FormatInt(records, 10),
-		"--payload-file", payloadFile, "--throughput", "-1",
-		"--producer-props", "bootstrap.servers="+brokers)
+		"--throughput", "-1")
+	if payloadFile != "" {
+		args = append(args, "--payload-file", payloadFile)
+	} else {
+		args = append(args, "--record-size", strconv.Itoa(a.RecordSize))
+	}
+	args = append(args, "--producer-props", "bootstrap.servers="+brokers)
 	for k, v := range props {
 		args = append(args, k+"="+v)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/format"
 	"github.com/tradestream/tradestream/internal/gen"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/market"
@@ -40,8 +41,11 @@ type ProduceOptions struct {
 	// KeepTopic leaves the benchmark topic in place at the end, for a
 	// caller (a test) to read back; otherwise it is deleted.
 	KeepTopic bool
-	Log       *slog.Logger
-	Progress  io.Writer
+	// Registry, for a registry --format (Gen.Format), is where the
+	// generator registers its schemas.
+	Registry *format.Registry
+	Log      *slog.Logger
+	Progress io.Writer
 }
 
 // ProduceRun is one run of tradestream's generator. MBPerSec counts
@@ -137,13 +141,26 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	payloads := filepath.Join(dir, "payloads.jsonl")
-	if res.AvgRecordBytes, err = writePayloads(ctx, o.Gen, payloads, min(o.Record, maxPayloads)); err != nil {
+	enc, err := benchEncoder(ctx, o, spec.Name)
+	if err != nil {
 		return res, err
+	}
+	payloads := filepath.Join(dir, "payloads.jsonl")
+	apache := ApacheProducer{Jars: o.Jars, Log4jConfig: o.Log4j}
+	if enc == nil {
+		if res.AvgRecordBytes, err = writePayloads(ctx, o.Gen, payloads, min(o.Record, maxPayloads), nil, nil); err != nil {
+			return res, err
+		}
+	} else {
+		// ProducerPerformance reads its payload file as UTF-8 text, which
+		// binary records are not: it sends records of their mean size.
+		if res.AvgRecordBytes, err = writePayloads(ctx, o.Gen, "", min(o.Record, maxPayloads), enc, io.Discard); err != nil {
+			return res, err
+		}
+		payloads, apache.RecordSize = "", int(res.AvgRecordBytes+0.5)
 	}
 
 	res.Settings, res.ApacheProps = produceSettings(o, spec.Name), apacheProps(o.Kafka)
-	apache := ApacheProducer{Jars: o.Jars, Log4jConfig: o.Log4j}
 	for round := 1; round <= o.Rounds; round++ {
 		fmt.Fprintf(o.Progress, "round %d/%d: Apache ProducerPerformance, %d records...\n", round, o.Rounds, o.Record)
 		var a ApacheRun
@@ -164,7 +181,7 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 		fmt.Fprintf(o.Progress, "round %d/%d: tradestream gen, %d records...\n", round, o.Rounds, o.Record)
 		var t ProduceRun
 		written, err := measureWrites(ctx, adm, spec.Name, "the generator", o.Record, func() (err error) {
-			t, err = runGen(ctx, o, spec.Name)
+			t, err = runGen(ctx, o, spec.Name, enc)
 			return err
 		})
 		if err != nil {
@@ -189,7 +206,7 @@ func Produce(ctx context.Context, o ProduceOptions) (ProduceResult, error) {
 // client with the producer options every service uses, the Watch hook
 // that finds stalled partitions and the generator's metrics), with all
 // three kinds of record sent to topic.
-func runGen(ctx context.Context, o ProduceOptions, topic string) (ProduceRun, error) {
+func runGen(ctx context.Context, o ProduceOptions, topic string, enc *format.Encoder) (ProduceRun, error) {
 	watch := gen.NewWatch(nil)
 	cl, err := kafka.NewClient(ctx, o.Kafka, o.Log, append(kafka.ProducerOptions(o.Kafka), kgo.WithHooks(watch))...)
 	if err != nil {
@@ -203,7 +220,7 @@ func runGen(ctx context.Context, o ProduceOptions, topic string) (ProduceRun, er
 	resetPeakRSS()
 	stop := sampleHeap()
 	sum, err := gen.Run(ctx, gen.Options{Client: cl, Count: o.Record, RunID: "bench", Watch: watch, Metrics: gen.NewMetrics(prometheus.NewRegistry())},
-		gen.NewMarketSource(sim, market.KindAll, oneTopic(topic)))
+		gen.NewMarketSource(sim, market.KindAll, oneTopic(topic)).Encode(enc))
 	peak := stop()
 	rss, _ := procStatusKiB(os.Getpid(), "VmHWM")
 	if err != nil {
@@ -226,18 +243,24 @@ func runGen(ctx context.Context, o ProduceOptions, topic string) (ProduceRun, er
 // both sides send values of the same mean size (the mix of users, prices
 // and trades shifts over a run: a shorter sample would be heavier in
 // users, whose records are larger).
-func writePayloads(ctx context.Context, g config.Gen, path string, n int64) (float64, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return 0, err
+//
+// With enc, the records are encoded with it and written to out instead
+// (path unused): the mean size of the generator's records in that format.
+func writePayloads(ctx context.Context, g config.Gen, path string, n int64, enc *format.Encoder, out io.Writer) (float64, error) {
+	if out == nil {
+		f, err := os.Create(path)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		out = f
 	}
-	defer f.Close()
-	w := bufio.NewWriter(f)
+	w := bufio.NewWriter(out)
 	sim, _, err := gen.NewSim(g, time.Now())
 	if err != nil {
 		return 0, err
 	}
-	sum, err := gen.Run(ctx, gen.Options{DryRun: w, Count: n}, gen.NewMarketSource(sim, market.KindAll, kafka.TopicNames("")))
+	sum, err := gen.Run(ctx, gen.Options{DryRun: w, Count: n}, gen.NewMarketSource(sim, market.KindAll, kafka.TopicNames("")).Encode(enc))
 	if err != nil {
 		return 0, err
 	}
@@ -245,6 +268,26 @@ func writePayloads(ctx context.Context, g config.Gen, path string, n int64) (flo
 		return 0, err
 	}
 	return float64(sum.Bytes) / float64(sum.Sent), nil
+}
+
+// benchEncoder registers the generator's schemas for a registry format,
+// one subject per event (<topic>-user-value, ...: a subject holds one
+// event's versions, and all of them go to the one benchmark topic); nil
+// for JSON.
+func benchEncoder(ctx context.Context, o ProduceOptions, topic string) (*format.Encoder, error) {
+	f, err := format.Parse(o.Gen.Format)
+	if err != nil || !f.Registered() {
+		return nil, err
+	}
+	if o.Registry == nil {
+		return nil, fmt.Errorf("--format %s needs a schema registry: set --schema-registry-url", f)
+	}
+	var regs []format.Registration
+	for _, r := range gen.RegistrationsFor(market.KindAll, oneTopic(topic), o.Gen.TradeSchema) {
+		r.Subject = topic + "-" + strings.SplitN(r.Version, "/", 2)[0] + "-value"
+		regs = append(regs, r)
+	}
+	return format.NewEncoder(ctx, o.Registry, f, regs)
 }
 
 // sampleHeap samples the heap in use every 50 ms until the returned

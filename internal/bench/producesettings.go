@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/format"
 )
 
 // maxInFlight is how many produce requests franz-go keeps in flight per
@@ -48,11 +49,24 @@ func produceSettings(o ProduceOptions, topic string) map[string]string {
 		"linger": o.Kafka.Linger.String(), "batch_bytes": strconv.Itoa(o.Kafka.BatchBytes),
 		"max_in_flight": strconv.Itoa(maxInFlight), "max_buffered_records": strconv.Itoa(o.Kafka.MaxBufferedRecords),
 		"brokers": strings.Join(o.Kafka.Brokers, ","), "users": strconv.Itoa(o.Gen.Users),
+		"format": strings.ToLower(formatName(o)),
 	}
 	if o.Kafka.Compression == "zstd" {
 		s["compression_level"] = strconv.Itoa(zstdLevel)
 	}
 	return s
+}
+
+// formatName names the generator's value format for the differences.
+func formatName(o ProduceOptions) string {
+	f, err := format.Parse(o.Gen.Format)
+	if err != nil {
+		return "JSON"
+	}
+	if f == format.JSON {
+		return "JSON"
+	}
+	return f.String()
 }
 
 // produceDifferences lists what still differs between the two sides of a
@@ -78,7 +92,7 @@ func produceDifferences(o ProduceOptions, res ProduceResult) []string {
 		"record order: the Java tool sends payloads drawn at random (with replacement) from the file of the run's " +
 			"own records; the generator sends its stream in order. Mean value sizes: generator " +
 			meanSizes(res) + ", payload file " + strconv.FormatFloat(res.AvgRecordBytes, 'f', 1, 64) + " bytes",
-		"work: the generator's time includes the market simulation and JSON encoding of every record; " +
+		"work: the generator's time includes the market simulation and " + formatName(o) + " encoding of every record; " +
 			"the Java tool reads its payloads into memory before its time starts",
 		"buffering: the generator's producer holds at most " + strconv.Itoa(o.Kafka.MaxBufferedRecords) +
 			" records (max_buffered_records); the Java producer at most buffer.memory bytes (32 MiB, its default)",
@@ -86,6 +100,13 @@ func produceDifferences(o ProduceOptions, res ProduceResult) []string {
 			"franz-go puts a batch of every ready partition in one request, up to 100 MiB",
 		"process: the Java tool runs in its own JVM (-Xmx1g), its JIT warming up within its time; " +
 			"the generator runs in the benchmark's process with a new client each run",
+	}
+	if f, _ := format.Parse(o.Gen.Format); f.Registered() {
+		d[2] = "record values: ProducerPerformance reads its payload file as UTF-8 text, which binary " + f.String() +
+			" records are not, so it sends its own random values of --record-size " + strconv.Itoa(int(res.AvgRecordBytes+0.5)) +
+			" bytes, the mean size of the generator's " + f.String() + " records (generator " + meanSizes(res) +
+			"); random letters compress differently from the generator's records. The generator registers its schemas " +
+			"(one subject per event) before its time starts"
 	}
 	if impl := codecImpls(o.Kafka.Compression); impl != "" {
 		d = append(d, "compression: the same codec, different implementations ("+impl+"); franz-go bounds a batch's uncompressed bytes "+

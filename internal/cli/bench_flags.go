@@ -25,6 +25,11 @@ var benchKafkaFlags = []string{
 	"kafka-sasl-user", "kafka-tls", "kafka-tls-ca", "kafka-tls-cert", "kafka-tls-insecure", "kafka-tls-key",
 }
 
+// benchRegistryFlags are the schema registry's flags, for the benchmarks
+// that write or read its formats.
+var benchRegistryFlags = []string{"schema-registry-url", "schema-registry-user", "schema-registry-password",
+	"schema-registry-tls-ca", "schema-registry-tls-insecure"}
+
 // benchSimFlags are the generator flags that shape the simulated market,
 // which every benchmark running the generator honours.
 var benchSimFlags = []string{"seed", "start", "symbols", "tick-interval", "trade-schema", "users"}

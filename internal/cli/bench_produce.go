@@ -33,8 +33,13 @@ Java tool explicitly. Each run's records are counted on the topic itself.
 MiB/s counts record values only, on both sides. Runs alternate for --rounds
 rounds; the best rate of each side is compared (tradestream / Apache). What
 still differs (keys and headers, partitioning, record order, ...) is listed
-under "differences".`,
-		Example: "  tradestream bench produce --records 2000000 --json",
+under "differences".
+
+With --format avro, protobuf or jsonschema the generator writes that format
+through the schema registry (--schema-registry-url), and the Java tool, which
+reads its payload file as text, sends random values of the same mean size.`,
+		Example: "  tradestream bench produce --records 2000000 --json\n" +
+			"  tradestream bench produce --format avro --schema-registry-url http://127.0.0.1:8081/apis/ccompat/v7",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := r.validate(&r.cfg.Gen); err != nil {
@@ -59,8 +64,12 @@ under "differences".`,
 			if _, err := os.Stat(log4j); err != nil {
 				log4j = "" // run from elsewhere than the repository: the tool's defaults
 			}
+			reg, err := r.env().Registry()
+			if err != nil {
+				return err
+			}
 			res, err := bench.Produce(cmd.Context(), bench.ProduceOptions{
-				Kafka: r.cfg.Kafka, Topics: r.cfg.Topics, Gen: gcfg, Jars: jars, Log4j: log4j,
+				Kafka: r.cfg.Kafka, Topics: r.cfg.Topics, Gen: gcfg, Jars: jars, Log4j: log4j, Registry: reg,
 				Record: records, Rounds: rounds, Partitions: partitions, Log: r.log, Progress: progress,
 			})
 			if err != nil {
@@ -87,14 +96,14 @@ under "differences".`,
 // benchProduceFlags are the flags `bench produce` honours. The generator
 // runs flat out for --records, so --rate, --count, --duration, --dry-run
 // and --report-interval do not apply; it uses no database.
-var benchProduceFlags = honoured(benchGlobalFlags, benchSimFlags,
-	[]string{"records", "rounds", "partitions", "json", "jars"})
+var benchProduceFlags = honoured(benchGlobalFlags, benchSimFlags, benchRegistryFlags,
+	[]string{"records", "rounds", "partitions", "json", "jars", "format"})
 
 func printProduce(w io.Writer, res bench.ProduceResult) {
 	st := res.Settings
 	fmt.Fprintf(w, "\nmachine: %s, %d CPUs, %d GiB; Kafka %s\n", res.Machine.CPUModel, res.Machine.CPUs, res.Machine.MemoryGiB, res.Machine.Kafka)
-	fmt.Fprintf(w, "both sides: topic %s (%s partitions), %s records a run, %.0f bytes a value on average\n",
-		st["topic"], st["partitions"], st["records"], res.AvgRecordBytes)
+	fmt.Fprintf(w, "both sides: topic %s (%s partitions), %s records a run, %.0f bytes a value on average (format %s)\n",
+		st["topic"], st["partitions"], st["records"], res.AvgRecordBytes, st["format"])
 	fmt.Fprintf(w, "  acks=%s, idempotent, compression %s, linger %s, batch %s bytes, %s requests in flight\n",
 		st["acks"], st["compression"], st["linger"], st["batch_bytes"], st["max_in_flight"])
 	fmt.Fprintf(w, "Apache ProducerPerformance  %10.0f records/s  %6.1f MiB/s of values  peak RSS %4.0f MiB (its JVM, -Xmx1g)\n",
