@@ -40,7 +40,7 @@ through the schema registry (--schema-registry-url), and the Java tool, which
 reads its payload file as text, sends random values of the same mean size.`,
 		Example: "  tradestream bench produce --records 2000000 --json\n" +
 			"  tradestream bench produce --format avro --schema-registry-url http://127.0.0.1:8081/apis/ccompat/v7",
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := r.validate(&r.cfg.Gen); err != nil {
 				return err
