@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tradestream/tradestream/internal/bench"
+	"github.com/tradestream/tradestream/internal/format"
 )
 
 // sinkBenchResult is what `bench sink --json` prints.
@@ -23,6 +24,10 @@ func (r *root) benchSinkCommand() *cobra.Command {
 		live   bench.LiveOptions
 		asLive bool
 		asJSON bool
+		// feedFormat is the format of the feed's records in Kafka.
+		feedFormat string
+		exe        string
+		err        error
 	)
 	cmd := &cobra.Command{
 		Use:   "sink",
@@ -68,7 +73,13 @@ own schema in the configured database, and deletes both at the end.`,
 			}
 			cfg.Kafka, cfg.Topics, cfg.DatabaseURL = r.cfg.Kafka, r.cfg.Topics, r.cfg.Database.URL.Reveal()
 			cfg.BatchSize, cfg.Log = r.cfg.Sink.BatchSize, r.log
-			exe, err := os.Executable()
+			if cfg.Format, err = format.Parse(feedFormat); err != nil {
+				return usageError{fmt.Errorf("--format: %w", err)}
+			}
+			if cfg.Registry, err = r.env().Registry(); err != nil {
+				return err
+			}
+			exe, err = os.Executable()
 			if err != nil {
 				return err
 			}
@@ -78,6 +89,9 @@ own schema in the configured database, and deletes both at the end.`,
 				cfg.Progress = r.io.Stderr
 			}
 			if asLive {
+				if cfg.Format.Registered() {
+					return usageError{fmt.Errorf("--format %s is for the backlog rounds; --live runs the generator in JSON", cfg.Format)}
+				}
 				return r.benchSinkLive(cmd, cfg, live, asJSON)
 			}
 			for _, n := range cfg.Instances {
@@ -104,6 +118,7 @@ own schema in the configured database, and deletes both at the end.`,
 	f.IntVar(&cfg.Partitions, "partitions", 6, "partitions of the benchmark topics")
 	f.IntVar(&cfg.NaiveRecords, "naive-records", 5_000, "records the naive side inserts")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the feed")
+	f.StringVar(&feedFormat, "format", "json", "format of the feed's records in Kafka: json, or avro, protobuf or jsonschema through --schema-registry-url")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.IntSliceVar(&cfg.Instances, "instances", nil, "after the rounds, load the backlog with each of these numbers of sink processes in one group (e.g. 1,2,3)")
 	f.BoolVar(&asLive, "live", false, "measure a live pipeline instead: lag and end-to-end latency at a steady --rate")
@@ -118,9 +133,9 @@ own schema in the configured database, and deletes both at the end.`,
 // benchSinkFlags are the flags `bench sink` honours. It makes its own
 // schema in --database-url and its own consumer groups; of the sink's
 // settings only --batch-size applies.
-var benchSinkFlags = honoured(benchGlobalFlags,
+var benchSinkFlags = honoured(benchGlobalFlags, benchRegistryFlags,
 	[]string{"events", "users", "rounds", "partitions", "naive-records", "seed", "json", "batch-size", "database-url",
-		"instances", "live", "rate", "warmup", "measure"})
+		"instances", "live", "rate", "warmup", "measure", "format"})
 
 // benchSinkLive runs `bench sink --live`.
 func (r *root) benchSinkLive(cmd *cobra.Command, cfg bench.SinkOptions, live bench.LiveOptions, asJSON bool) error {
@@ -163,8 +178,8 @@ func printSinkBench(w io.Writer, res sinkBenchResult) {
 	m, pg := res.Machine, res.Postgres
 	fmt.Fprintf(w, "\nmachine: %s, %d CPUs, %d GiB; PostgreSQL %s (shared_buffers %s, synchronous_commit %s)\n",
 		m.CPUModel, m.CPUs, m.MemoryGiB, pg["server_version"], pg["shared_buffers"], pg["synchronous_commit"])
-	fmt.Fprintf(w, "%d events, %d rows (%.1f MB of record values), batches of %d, %d partitions; best of %d rounds\n",
-		res.Events, res.Rows, float64(res.ValueBytes)/1e6, res.BatchSize, res.Partitions, len(res.Sink))
+	fmt.Fprintf(w, "%d events in %s, %d rows (%.1f MB of record values), batches of %d, %d partitions; best of %d rounds\n",
+		res.Events, res.Format, res.Rows, float64(res.ValueBytes)/1e6, res.BatchSize, res.Partitions, len(res.Sink))
 	mb := func(rate float64) float64 { return rate / float64(res.Rows) * float64(res.ValueBytes) / 1e6 }
 	fmt.Fprintf(w, "ceiling: PostgreSQL binary COPY    %10.0f rows/s %6.1f MB/s\n", res.CeilingRate, mb(res.CeilingRate))
 	fmt.Fprintf(w, "tradestream sink from Kafka        %10.0f rows/s %6.1f MB/s  %5.2fx the ceiling (target %.2fx), peak RSS %.0f MiB\n",
