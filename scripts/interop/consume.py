@@ -13,7 +13,14 @@ where value has tradestream's JSON field names and conventions: decimals as stri
 decimals ("187.2500"), times as RFC 3339 UTC strings ending in Z (as Go's RFC3339Nano writes
 them: microseconds, trailing zeros dropped), integers as numbers, Protobuf's *_e4 fields as the
 decimal field without the suffix and *_micros as the time field without it, limit_price left out
-when absent, null or 0, order_type left out when empty.
+when absent, null or 0, order_type left out when empty. JSON Schema values are tradestream's JSON
+already: they are printed as the payload has them (validated by JSONDeserializer against the
+writer schema from the registry), after the same optional-field rules.
+
+Protobuf: the message class (User, Price or Trade of user.proto, price.proto, trade_v2.proto,
+compiled at run time with grpc_tools.protoc) is the one the record's message indexes name in its
+writer schema, looked up by id in the registry; ProtobufDeserializer then reads the framing and
+the payload with no registry client of its own (see Decoder.decode for why).
 
 Run it with the interpreter of .stack/venv (scripts/deps test makes it):
 
