@@ -59,6 +59,23 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 	}
 }
 
+// composePendingEnv holds the variables the Docker files set ahead of the code
+// that reads them (the schema registry's URL, for tradestream gen --format and
+// the consumers of issue #15). TestComposePendingEnvIsPending makes each leave
+// the list once a command reads it.
+var composePendingEnv = map[string]bool{"TRADESTREAM_SCHEMA_REGISTRY_URL": true}
+
+// TestComposePendingEnvIsPending keeps composePendingEnv short: a variable a
+// command reads is checked as any other.
+func TestComposePendingEnvIsPending(t *testing.T) {
+	known := envNames(t)
+	for k := range composePendingEnv {
+		if known[k] {
+			t.Errorf("%s is read now: remove it from composePendingEnv", k)
+		}
+	}
+}
+
 // TestComposeFilesPassKnownSettings checks what can be checked of the Docker
 // files here: the YAML parses and every TRADESTREAM_* variable it sets is
 // one tradestream reads.
@@ -88,7 +105,7 @@ func TestComposeFilesPassKnownSettings(t *testing.T) {
 			t.Fatalf("%s: no tradestream service", f)
 		}
 		for k := range ts.Environment {
-			if strings.HasPrefix(k, config.EnvPrefix) && !known[k] {
+			if strings.HasPrefix(k, config.EnvPrefix) && !known[k] && !composePendingEnv[k] {
 				t.Errorf("%s: tradestream reads no variable %s", f, k)
 			}
 		}
@@ -130,6 +147,87 @@ func TestComposeFilesPassKnownSettings(t *testing.T) {
 					t.Errorf("%s: broker %s is not a service of the file", f, broker)
 				}
 			}
+		}
+	}
+}
+
+// TestComposeFilesRunTheSchemaRegistry checks the schema registry of the
+// Docker files: Apicurio Registry of the version scripts/stack runs, with the
+// stack's settings (in-memory storage, global compatibility BACKWARD), its API
+// published on loopback only, and every service that reads tradestream's
+// variables pointed at its Confluent-compatible API inside the network.
+func TestComposeFilesRunTheSchemaRegistry(t *testing.T) {
+	stack, err := os.ReadFile(filepath.Join("..", "..", "scripts", "stack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version string
+	for _, line := range strings.Split(string(stack), "\n") {
+		if v, ok := strings.CutPrefix(line, "REGISTRY_VERSION="); ok {
+			version = strings.TrimSpace(v)
+		}
+	}
+	if version == "" {
+		t.Fatal("scripts/stack sets no REGISTRY_VERSION")
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "docker-compose*.yml"))
+	if len(files) == 0 {
+		t.Fatal("no deploy/docker-compose*.yml")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Services map[string]struct {
+				Image       string            `yaml:"image"`
+				Environment map[string]string `yaml:"environment"`
+				Ports       []string          `yaml:"ports"`
+			} `yaml:"services"`
+		}
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		reg, ok := doc.Services["registry"]
+		if !ok {
+			t.Errorf("%s: no registry service", f)
+			continue
+		}
+		if want := "apicurio/apicurio-registry:" + version; reg.Image != want {
+			t.Errorf("%s: registry image %q, want %q (the version scripts/stack runs)", f, reg.Image, want)
+		}
+		for k, want := range map[string]string{
+			"APICURIO_STORAGE_KIND":               "sql",
+			"APICURIO_STORAGE_SQL_KIND":           "h2",
+			"APICURIO_RULES_GLOBAL_COMPATIBILITY": "BACKWARD",
+		} {
+			if got := reg.Environment[k]; got != want {
+				t.Errorf("%s: registry %s=%q, want %q", f, k, got, want)
+			}
+		}
+		for _, p := range reg.Ports {
+			if !strings.HasPrefix(p, "127.0.0.1:") {
+				t.Errorf("%s: registry port %s is published beyond loopback", f, p)
+			}
+		}
+		services := 0
+		for name, svc := range doc.Services {
+			reads := false
+			for k := range svc.Environment {
+				reads = reads || strings.HasPrefix(k, config.EnvPrefix)
+			}
+			if !reads {
+				continue
+			}
+			services++
+			const want = "http://registry:8080/apis/ccompat/v7"
+			if got := svc.Environment["TRADESTREAM_SCHEMA_REGISTRY_URL"]; got != want {
+				t.Errorf("%s: service %s: TRADESTREAM_SCHEMA_REGISTRY_URL=%q, want %q", f, name, got, want)
+			}
+		}
+		if services == 0 {
+			t.Errorf("%s: no service sets tradestream's variables", f)
 		}
 	}
 }
