@@ -59,23 +59,6 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 	}
 }
 
-// composePendingEnv holds the variables the Docker files set ahead of the code
-// that reads them (the schema registry's URL, for tradestream gen --format and
-// the consumers of issue #15). TestComposePendingEnvIsPending makes each leave
-// the list once a command reads it.
-var composePendingEnv = map[string]bool{"TRADESTREAM_SCHEMA_REGISTRY_URL": true}
-
-// TestComposePendingEnvIsPending keeps composePendingEnv short: a variable a
-// command reads is checked as any other.
-func TestComposePendingEnvIsPending(t *testing.T) {
-	known := envNames(t)
-	for k := range composePendingEnv {
-		if known[k] {
-			t.Errorf("%s is read now: remove it from composePendingEnv", k)
-		}
-	}
-}
-
 // TestComposeFilesPassKnownSettings checks what can be checked of the Docker
 // files here: the YAML parses and every TRADESTREAM_* variable it sets is
 // one tradestream reads.
@@ -105,7 +88,7 @@ func TestComposeFilesPassKnownSettings(t *testing.T) {
 			t.Fatalf("%s: no tradestream service", f)
 		}
 		for k := range ts.Environment {
-			if strings.HasPrefix(k, config.EnvPrefix) && !known[k] && !composePendingEnv[k] {
+			if strings.HasPrefix(k, config.EnvPrefix) && !known[k] {
 				t.Errorf("%s: tradestream reads no variable %s", f, k)
 			}
 		}
