@@ -44,6 +44,11 @@ manifest counts them by kind and topic with the dead letters a strict
 consumer should produce (--inject-manifest, default
 tradestream-inject-RUNID.json). The same --seed injects the same faults.
 
+Formats: --format json (default) writes tradestream's JSON with a schema
+header; avro, protobuf and jsonschema write the same events in the Confluent
+wire format (magic byte, schema id, payload), registering the embedded schemas
+under <topic>-value in the schema registry (--schema-registry-url) at start.
+
 gen users --count N with N above --users grows the population to N users.`,
 		Example: `  tradestream gen all --rate 5000
   tradestream gen all --rate ramp:1000..20000/5m --duration 10m
@@ -53,7 +58,8 @@ gen users --count N with N above --users grows the population to N users.`,
   tradestream gen all --seed 42 --count 10 --dry-run
   tradestream gen all --scenario flash-crash
   tradestream gen all --seed 7 --speed max --duration 1m
-  tradestream gen all --seed 7 --count 100000 --inject duplicates=0.01,late=0.005:30s,reorder=0.01,malformed=0.002,oversized=0.001,unknown_schema=0.001`,
+  tradestream gen all --seed 7 --count 100000 --inject duplicates=0.01,late=0.005:30s,reorder=0.01,malformed=0.002,oversized=0.001,unknown_schema=0.001
+  tradestream gen all --format avro --schema-registry-url http://127.0.0.1:8081/apis/ccompat/v7`,
 	}
 	group(cmd)
 	withMetricsPort(cmd, "9465")

@@ -131,10 +131,10 @@ func (r *Registry) Register(ctx context.Context, subject string, f Format, text 
 			return 0, &IncompatibleError{Subject: subject, Registry: r.url, Message: re.Message}
 		}
 		if latest, lerr := r.cl.SchemaByVersion(ctx, subject, -1); lerr == nil && latest.Type != srType(f) {
-			return 0, fmt.Errorf("register a %s schema under subject %s at %s: the subject holds %s schemas, and a subject keeps one format: "+
+			return 0, fmt.Errorf("register the %s schema under subject %s at %s: the subject holds %s schemas, and a subject keeps one format: "+
 				"write %s to other topics (another --topic-prefix) or delete the subject first (registry: %v)", f, subject, r.url, formatOf(latest.Type), f, err)
 		}
-		return 0, fmt.Errorf("register a %s schema under subject %s at %s: %w", f, subject, r.url, err)
+		return 0, fmt.Errorf("register the %s schema under subject %s at %s: %w", f, subject, r.url, err)
 	}
 	return ss.ID, nil
 }
