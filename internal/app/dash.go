@@ -29,6 +29,7 @@ func (e *Env) dashboardService(ctx context.Context, pool, rules *pgxpool.Pool, r
 	if err != nil {
 		return Service{}, "", nil, err
 	}
+	e.decoderMetrics(reg)
 	live, err := kafka.NewClient(ctx, e.Config.Kafka, e.Log, append(dashboard.LiveOptions(topics), metrics.KafkaHooks(reg, "dashboard"))...)
 	if err != nil {
 		return Service{}, "", nil, err

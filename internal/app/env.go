@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/format"
 	"github.com/tradestream/tradestream/internal/store"
 )
 
@@ -32,6 +33,10 @@ type Env struct {
 	Terminal bool
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+
+	// dec is the record decoder the services share (Decoder).
+	dec           *format.Decoder
+	decRegistered bool
 }
 
 func (e *Env) now() time.Time {

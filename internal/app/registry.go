@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"strings"
 
 	"github.com/tradestream/tradestream/internal/format"
@@ -29,12 +31,37 @@ func (e *Env) Registry() (*format.Registry, error) {
 // Decoder returns the record decoder every consumer uses: JSON by its
 // schema header, the registry formats through the configured registry
 // (without one, their records are dead-lettered as of an unknown schema).
+// The services of one process share it, and its schema cache.
 func (e *Env) Decoder() (*format.Decoder, error) {
+	if e.dec != nil {
+		return e.dec, nil
+	}
 	reg, err := e.Registry()
 	if err != nil {
 		return nil, err
 	}
-	return format.NewDecoder(reg, e.Log), nil
+	e.dec = format.NewDecoder(reg, e.Log)
+	return e.dec, nil
+}
+
+// decoderMetrics registers, once per process, the shared decoder's figures
+// in reg: the registry requests it retried, and the schemas it holds.
+func (e *Env) decoderMetrics(reg prometheus.Registerer) {
+	if reg == nil || e.decRegistered || e.dec == nil {
+		return
+	}
+	e.decRegistered = true
+	dec := e.dec
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "tradestream_schema_registry_retries_total",
+			Help: "Schema registry requests that failed (refused, timed out, 5xx, 401/403) and were retried; records wait meanwhile, none is dead-lettered for it.",
+		}, func() float64 { return float64(dec.Waits.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tradestream_schema_registry_schemas",
+			Help: "Schema ids fetched from the schema registry and cached, known or not.",
+		}, func() float64 { return float64(dec.Cached()) }),
+	)
 }
 
 // genFormat checks the generator's --format against the rest of its

@@ -58,6 +58,7 @@ func (e *Env) sinkService(pool *pgxpool.Pool, reg prometheus.Registerer, adjust 
 	for _, f := range adjust {
 		f(&opts)
 	}
+	e.decoderMetrics(reg)
 	s, err := sink.New(e.Config.Kafka, pool, e.Log, reg, opts)
 	if err != nil {
 		return Service{}, nil, fmt.Errorf("sink: %w", err)
@@ -103,6 +104,7 @@ func (e *Env) alertsService(pool *pgxpool.Pool, reg prometheus.Registerer) (Serv
 	if err != nil {
 		return Service{}, err
 	}
+	e.decoderMetrics(reg)
 	eng, err := alert.New(e.Config.Kafka, pool, alert.Options{
 		Decoder:        dec,
 		Topics:         kafka.TopicNames(e.Config.Topics.Prefix),

@@ -76,6 +76,13 @@ func NewDecoder(reg *Registry, log *slog.Logger) *Decoder {
 	return &Decoder{reg: reg, log: log, writers: map[int]*writer{}}
 }
 
+// Cached returns how many schema ids the decoder holds.
+func (d *Decoder) Cached() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.writers)
+}
+
 // unknownRetry is how long a schema id the registry did not know stays
 // unknown before it is asked again.
 const unknownRetry = time.Minute
