@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"strings"
 
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/format"
 	"github.com/tradestream/tradestream/internal/gen"
 	"github.com/tradestream/tradestream/internal/kafka"
@@ -20,8 +21,15 @@ func (e *Env) Registry() (*format.Registry, error) {
 	if strings.TrimSpace(r.URL) == "" {
 		return nil, nil
 	}
-	reg, err := format.NewRegistry(format.RegistryConfig{URL: r.URL, Username: r.Username, Password: r.Password.Reveal(),
-		CAFile: r.CAFile, Insecure: r.InsecureSkipVerify})
+	cfg := format.RegistryConfig{URL: r.URL, Username: r.Username, Password: r.Password.Reveal()}
+	if r.CAFile != "" || r.InsecureSkipVerify {
+		tc, err := config.TLS{CAFile: r.CAFile, InsecureSkipVerify: r.InsecureSkipVerify}.ClientConfig("schema registry tls")
+		if err != nil {
+			return nil, Invalid(err)
+		}
+		cfg.TLS = tc
+	}
+	reg, err := format.NewRegistry(cfg)
 	if err != nil {
 		return nil, Invalid(err)
 	}

@@ -59,30 +59,46 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 	}
 }
 
+// composeFile is what the tests read of a docker-compose file.
+type composeFile struct {
+	Services map[string]struct {
+		Image       string            `yaml:"image"`
+		Environment map[string]string `yaml:"environment"`
+		Ports       []string          `yaml:"ports"`
+	} `yaml:"services"`
+}
+
+// composeFiles lists deploy/docker-compose*.yml.
+func composeFiles(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "docker-compose*.yml"))
+	if len(files) == 0 {
+		t.Fatal("no deploy/docker-compose*.yml")
+	}
+	return files
+}
+
+// readCompose parses one compose file.
+func readCompose(t *testing.T, f string) composeFile {
+	t.Helper()
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc composeFile
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", f, err)
+	}
+	return doc
+}
+
 // TestComposeFilesPassKnownSettings checks what can be checked of the Docker
 // files here: the YAML parses and every TRADESTREAM_* variable it sets is
 // one tradestream reads.
 func TestComposeFilesPassKnownSettings(t *testing.T) {
 	known := envNames(t)
-	files, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "docker-compose*.yml"))
-	if len(files) == 0 {
-		t.Fatal("no deploy/docker-compose*.yml")
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc struct {
-			Services map[string]struct {
-				Image       string            `yaml:"image"`
-				Environment map[string]string `yaml:"environment"`
-				Ports       []string          `yaml:"ports"`
-			} `yaml:"services"`
-		}
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+	for _, f := range composeFiles(t) {
+		doc := readCompose(t, f)
 		ts, ok := doc.Services["tradestream"]
 		if !ok {
 			t.Fatalf("%s: no tradestream service", f)
@@ -153,25 +169,8 @@ func TestComposeFilesRunTheSchemaRegistry(t *testing.T) {
 	if version == "" {
 		t.Fatal("scripts/stack sets no REGISTRY_VERSION")
 	}
-	files, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "docker-compose*.yml"))
-	if len(files) == 0 {
-		t.Fatal("no deploy/docker-compose*.yml")
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc struct {
-			Services map[string]struct {
-				Image       string            `yaml:"image"`
-				Environment map[string]string `yaml:"environment"`
-				Ports       []string          `yaml:"ports"`
-			} `yaml:"services"`
-		}
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+	for _, f := range composeFiles(t) {
+		doc := readCompose(t, f)
 		reg, ok := doc.Services["registry"]
 		if !ok {
 			t.Errorf("%s: no registry service", f)

@@ -48,16 +48,6 @@ func events(t testing.TB, n int, tradeSchema string) []market.Event {
 	return out
 }
 
-func value(ev market.Event) any {
-	switch ev.Kind {
-	case market.KindUser:
-		return ev.User
-	case market.KindPrice:
-		return ev.Price
-	}
-	return ev.Trade
-}
-
 // testDecoder is a Decoder whose writers are the embedded schemas under
 // fixed ids, as a registry would hand them out.
 func testDecoder(t testing.TB, f Format) (*Decoder, *Encoder) {
@@ -91,7 +81,7 @@ func TestEveryFormatReadsBackEveryEvent(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					b, err := e.Append(nil, ev.Schema, value(ev))
+					b, err := e.Append(nil, ev.Schema, ev.Value())
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -121,7 +121,7 @@ func TestDecoderFetchesSchemasFromTheRegistry(t *testing.T) {
 			}
 			dec := NewDecoder(reg, nil)
 			for _, ev := range events(t, 600, event.SchemaTradeV2) {
-				b, err := enc.Append(nil, ev.Schema, value(ev))
+				b, err := enc.Append(nil, ev.Schema, ev.Value())
 				if err != nil {
 					t.Fatal(err)
 				}

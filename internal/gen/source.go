@@ -55,7 +55,7 @@ func (m *MarketSource) Next(r *kgo.Record) bool {
 		// The encoder holds a schema for every version the simulator
 		// was configured to write (RegistrationsFor), so this cannot fail
 		// but by a programming error.
-		if r.Value, err = m.enc.Append(r.Value[:0], e.Schema, eventValue(e)); err != nil {
+		if r.Value, err = m.enc.Append(r.Value[:0], e.Schema, e.Value()); err != nil {
 			panic(fmt.Sprintf("gen: %v", err))
 		}
 	}
@@ -66,16 +66,6 @@ func (m *MarketSource) Next(r *kgo.Record) bool {
 	}
 	r.Headers = event.Headers{Schema: schema}.Append(r.Headers)
 	return true
-}
-
-func eventValue(e market.Event) any {
-	switch e.Kind {
-	case market.KindUser:
-		return e.User
-	case market.KindPrice:
-		return e.Price
-	}
-	return e.Trade
 }
 
 // RegistrationsFor lists the schemas a source of kinds writing trades as

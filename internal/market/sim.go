@@ -51,6 +51,18 @@ type Event struct {
 	Trade  *event.Trade
 }
 
+// Value returns the event's payload: its *event.User, *event.Price or
+// *event.Trade.
+func (e Event) Value() any {
+	switch e.Kind {
+	case KindUser:
+		return e.User
+	case KindPrice:
+		return e.Price
+	}
+	return e.Trade
+}
+
 // Time returns the event's simulated timestamp.
 func (e Event) Time() time.Time {
 	switch e.Kind {
