@@ -2,6 +2,7 @@ package format
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -9,12 +10,15 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/market"
@@ -242,5 +246,38 @@ func TestCredentialsInTheURLAreNeverPrinted(t *testing.T) {
 	}
 	if _, err := NewRegistry(RegistryConfig{URL: "ftp://key:s3cret-pass@host"}); err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("bad scheme: %v", err)
+	}
+}
+
+// TestRegistryOverTLSWithAPrivateCA reaches an https registry whose
+// certificate a private CA signed: refused with the system's roots,
+// answered with the CA file of --schema-registry-tls-ca.
+func TestRegistryOverTLSWithAPrivateCA(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`["AVRO","JSON","PROTOBUF"]`))
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := NewRegistry(RegistryConfig{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("with the system's roots: %v, want a certificate error", err)
+	}
+	tc, err := config.TLS{CAFile: ca}.ClientConfig("schema registry tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted, err := NewRegistry(RegistryConfig{URL: srv.URL, TLS: tc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := trusted.Check(context.Background()); err != nil {
+		t.Fatalf("with the CA file: %v", err)
 	}
 }
