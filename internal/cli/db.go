@@ -60,6 +60,7 @@ printed. To rotate a password, change it in the URL and run this again.
 			RunE:  r.dbVersion,
 		},
 		r.dbRebuildCommand(),
+		r.dbRollupsCommand(),
 	)
 	return cmd
 }

@@ -14,12 +14,17 @@ import (
 	"github.com/tradestream/tradestream/internal/event"
 )
 
-// DB is what writing and checking rollups needs of a connection or a
-// transaction (a pgx.Tx, a *pgxpool.Pool).
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+// Querier is what checking rollups needs of a connection or a
+// transaction (a pgx.Tx, a *pgxpool.Pool): reads only.
+type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// DB is what writing rollups needs of a connection or a transaction.
+type DB interface {
+	Querier
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
 // stamp orders a minute's ticks: event time in Unix microseconds (as

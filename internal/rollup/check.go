@@ -47,7 +47,7 @@ const maxDifferences = 100
 // positions by an independent replay in Go (big-number arithmetic,
 // written apart from Position.Apply) of the trades. It returns the
 // differences it found (at most 100 per comparison).
-func Check(ctx context.Context, db DB, opts CheckOptions) ([]Difference, error) {
+func Check(ctx context.Context, db Querier, opts CheckOptions) ([]Difference, error) {
 	var lo, hi *time.Time
 	if err := db.QueryRow(ctx, `SELECT least((SELECT min(ts) FROM price_ticks), (SELECT min(ts) FROM trades)),
 	                                   greatest((SELECT max(ts) FROM price_ticks), (SELECT max(ts) FROM trades))`).Scan(&lo, &hi); err != nil {
@@ -82,7 +82,7 @@ func Check(ctx context.Context, db DB, opts CheckOptions) ([]Difference, error) 
 	return diffs, nil
 }
 
-func checkSampledMinutes(ctx context.Context, db DB, from, to time.Time, opts CheckOptions) ([]Difference, error) {
+func checkSampledMinutes(ctx context.Context, db Querier, from, to time.Time, opts CheckOptions) ([]Difference, error) {
 	r := opts.Rand
 	if r == nil {
 		r = rand.New(rand.NewPCG(1, 2))
@@ -124,7 +124,7 @@ func checkSampledMinutes(ctx context.Context, db DB, from, to time.Time, opts Ch
 
 // checkMinutes compares the minute rollups of [from, to) (minute-aligned),
 // of one symbol when symbol is not nil.
-func checkMinutes(ctx context.Context, db DB, from, to time.Time, symbol *string) ([]Difference, error) {
+func checkMinutes(ctx context.Context, db Querier, from, to time.Time, symbol *string) ([]Difference, error) {
 	var diffs []Difference
 	for _, c := range []struct{ table, raw, cols string }{
 		{"rollup_prices_1m", rawPriceMinutes, "sector, open, open_ts, open_seq, open_run, high, low, close, close_ts, close_seq, close_run, volume, ticks"},
@@ -241,7 +241,7 @@ func (p *refPosition) String() string {
 		p.qty.String(), p.cost.String(), p.realised.String(), p.fees.String(), p.bought, p.sold, p.buyN.String(), p.sellN.String(), p.trades)
 }
 
-func checkPositions(ctx context.Context, db DB, opts CheckOptions) ([]Difference, error) {
+func checkPositions(ctx context.Context, db Querier, opts CheckOptions) ([]Difference, error) {
 	filter, args := "", []any{}
 	if opts.Samples > 0 {
 		rows, err := db.Query(ctx, `SELECT DISTINCT user_id FROM (SELECT user_id FROM rollup_positions ORDER BY random() LIMIT $1) u`, opts.Samples)
