@@ -113,7 +113,7 @@ const (
 		       (array_agg(last ORDER BY ts, seq, run_id COLLATE "C"))[1], max(last), min(last),
 		       (array_agg(last ORDER BY ts DESC, seq DESC, run_id COLLATE "C" DESC))[1], sum(volume), count(*)
 		FROM price_ticks WHERE symbol = $1 AND ts >= $3 AND ts < $4 GROUP BY 1 ORDER BY 1`
-	rawVWAP = `SELECT round(sum(price * quantity) / nullif(sum(quantity), 0), 4) FROM trades WHERE symbol = $1 AND ts >= $2 AND ts < $3`
+	rawVWAP    = `SELECT round(sum(price * quantity) / nullif(sum(quantity), 0), 4) FROM trades WHERE symbol = $1 AND ts >= $2 AND ts < $3`
 	rawChanges = `
 		SELECT symbol, (array_agg(last ORDER BY ts, seq, run_id COLLATE "C"))[1] AS open,
 		       (array_agg(last ORDER BY ts DESC, seq DESC, run_id COLLATE "C" DESC))[1] AS close,

@@ -224,10 +224,10 @@ func (b *Batch) writePrices(ctx context.Context, tx DB) error {
 	keys := sortedKeys(b.prices)
 	n := len(keys)
 	var (
-		symbols, sectors, openRuns, closeRuns, volumes = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		minutes, openTs, closeTs                       = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		symbols, sectors, openRuns, closeRuns, volumes  = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		minutes, openTs, closeTs                        = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
 		opens, openSeqs, highs, lows, closes, closeSeqs = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		ticks                                          = make([]int64, n)
+		ticks                                           = make([]int64, n)
 	)
 	for i, k := range keys {
 		m := b.prices[k]
