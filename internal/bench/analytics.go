@@ -138,7 +138,9 @@ func (o *AnalyticsOptions) queries(symbols []string, from, to time.Time) []analy
 		{"user_pnl_range, 1 d window", `SELECT * FROM user_pnl_range($1, $2, $3)`, "",
 			func(r *rand.Rand) []any { a, b := w1d(r); return []any{user(r), a, b} }},
 		{"daily_summary, whole history", `SELECT * FROM daily_summary($1, $2::date, $3::date)`, rawDailySQL,
-			func(r *rand.Rand) []any { return []any{sym(r), from.Format(time.DateOnly), to.AddDate(0, 0, 1).Format(time.DateOnly)} }},
+			func(r *rand.Rand) []any {
+				return []any{sym(r), from.Format(time.DateOnly), to.AddDate(0, 0, 1).Format(time.DateOnly)}
+			}},
 		{"price_at", `SELECT price_at($1, $2)`, rawPriceAtSQL,
 			func(r *rand.Rand) []any { return []any{sym(r), at(r, 0)} }},
 	}

@@ -42,7 +42,7 @@ const priceColumns = `symbol, minute, sector, open, open_ts, open_seq, open_run,
 
 // Progress is told about a rebuild's steps as they finish: what was done
 // (a day of minute rollups, the positions), how many rows it wrote, and
-// how many of total steps are done.
+// how many of the total days are done (positions come last, at total).
 type Progress func(step string, rows int64, done, total int)
 
 // Rebuild recomputes the rollups from the raw rows: the minute rollups of
@@ -60,7 +60,7 @@ func Rebuild(ctx context.Context, pool *pgxpool.Pool, from, to time.Time, progre
 	if to.Before(from) {
 		return fmt.Errorf("rebuild rollups: --to %s is before --from %s", to.Format(time.DateOnly), from.Format(time.DateOnly))
 	}
-	total := int(to.Sub(from)/(24*time.Hour)) + 1
+	total := int(to.Sub(from) / (24 * time.Hour))
 	done := 0
 	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
 		var n int64
