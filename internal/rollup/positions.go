@@ -3,7 +3,9 @@ package rollup
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +14,22 @@ import (
 
 	"github.com/tradestream/tradestream/internal/event"
 )
+
+// lockPositions takes the advisory transaction locks of positions, in
+// the array's order (a function scan yields it in order).
+const lockPositions = `SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::int8[]) AS k`
+
+// lockID is the advisory lock of a position: an FNV-1a hash of its
+// account and symbol under a name of its own.
+func lockID(k positionKey) int64 {
+	h := fnv.New64a()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(k.account))
+	h.Write([]byte("tradestream position "))
+	h.Write(b[:])
+	h.Write([]byte(k.symbol))
+	return int64(h.Sum64())
+}
 
 // The stored positions of a batch's keys, locked for the transaction.
 const selectPositions = `
@@ -71,8 +89,19 @@ func (b *Batch) writePositions(ctx context.Context, tx DB) (int, error) {
 	})
 	n := len(keys)
 	accounts, symbols := make([]int64, n), make([]string, n)
+	locks := make([]int64, n)
 	for i, k := range keys {
 		accounts[i], symbols[i] = k.account, k.symbol
+		locks[i] = lockID(k)
+	}
+	// A position is read, folded and written back, so two loaders of
+	// the same position (a user's trades in two partitions, after
+	// partitions were added) must not interleave: each takes a
+	// transaction lock per position first, in lock id order (no
+	// deadlock between them), and reads the stored row once it holds it.
+	slices.Sort(locks)
+	if _, err := tx.Exec(ctx, lockPositions, slices.Compact(locks)); err != nil {
+		return 0, fmt.Errorf("lock positions: %w", err)
 	}
 	stored := make(map[positionKey]*Position, n)
 	rows, err := tx.Query(ctx, selectPositions, accounts, symbols)
