@@ -148,14 +148,14 @@ func (b *Batch) writePositions(ctx context.Context, tx DB) (int, error) {
 			}
 		}
 	}
-	if err := b.insertPositions(ctx, tx, keys, users, out); err != nil {
+	if err := insertPositions(ctx, tx, keys, users, out); err != nil {
 		return replayed, err
 	}
 	return replayed, nil
 }
 
 // insertPositions upserts positions out of keys (and their users).
-func (b *Batch) insertPositions(ctx context.Context, tx DB, keys []positionKey, users []int64, out []Position) error {
+func insertPositions(ctx context.Context, tx DB, keys []positionKey, users []int64, out []Position) error {
 	n := len(keys)
 	accounts, symbols := make([]int64, n), make([]string, n)
 	for i, k := range keys {

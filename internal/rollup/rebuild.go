@@ -147,11 +147,10 @@ func RebuildPositions(ctx context.Context, tx pgx.Tx) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("replay positions: %w", err)
 	}
-	b := NewBatch()
 	const chunk = 10_000
 	for i := 0; i < len(keys); i += chunk {
 		j := min(i+chunk, len(keys))
-		if err := b.insertPositions(ctx, tx, keys[i:j], users[i:j], out[i:j]); err != nil {
+		if err := insertPositions(ctx, tx, keys[i:j], users[i:j], out[i:j]); err != nil {
 			return 0, err
 		}
 	}

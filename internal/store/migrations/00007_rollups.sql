@@ -113,10 +113,14 @@ LANGUAGE sql STABLE AS $$
            max(t.last), min(t.last),
            (array_agg(t.last ORDER BY t.ts DESC, t.seq DESC, t.run_id COLLATE "C" DESC))[1],
            sum(t.volume), count(*)
-    FROM price_ticks t
-    WHERE t.symbol = p_symbol AND p_from < p_to
-      AND ((t.ts >= p_from AND t.ts < least(minute_ceil(p_from), p_to))
-        OR (t.ts >= greatest(minute_floor(p_to), minute_ceil(p_from)) AND t.ts < p_to))
+    FROM (
+        -- Two range scans (not one OR), so each is an index range.
+        SELECT * FROM price_ticks
+        WHERE symbol = p_symbol AND ts >= p_from AND ts < least(minute_ceil(p_from), p_to)
+        UNION ALL
+        SELECT * FROM price_ticks
+        WHERE symbol = p_symbol AND ts >= greatest(minute_floor(p_to), minute_ceil(p_from)) AND ts < p_to
+    ) t
     GROUP BY 1
 $$;
 -- +goose StatementEnd
@@ -130,8 +134,8 @@ CREATE FUNCTION ohlcv(p_symbol text, p_width interval, p_from timestamptz, p_to 
 RETURNS TABLE (bucket timestamptz, open numeric, high numeric, low numeric, close numeric, volume numeric, ticks bigint)
 LANGUAGE sql STABLE AS $$
     SELECT date_bin(p_width, m.minute, timestamptz '2000-01-01 00:00:00+00') AS bucket,
-           (array_agg(m.open ORDER BY m.minute))[1], max(m.high), min(m.low),
-           (array_agg(m.close ORDER BY m.minute DESC))[1], sum(m.volume), sum(m.ticks)::bigint
+           (min(ARRAY[extract(epoch FROM m.minute), m.open]))[2], max(m.high), min(m.low),
+           (max(ARRAY[extract(epoch FROM m.minute), m.close]))[2], sum(m.volume), sum(m.ticks)::bigint
     FROM price_minutes(p_symbol, p_from, p_to) m
     WHERE p_width >= interval '1 minute' AND extract(epoch FROM p_width) % 60 = 0
     GROUP BY 1
@@ -147,7 +151,10 @@ LANGUAGE sql STABLE AS $$
 $$;
 -- +goose StatementEnd
 
--- The candle views read the rollups: whole minutes, every symbol.
+-- The candle views read the rollups: whole minutes, every symbol. A
+-- bucket's open is the open of its first minute, taken as the least
+-- [minute, open] pair (and the close as the greatest [minute, close]):
+-- plain min and max, so the grouping may hash instead of sorting.
 DROP VIEW candles_1m;
 DROP VIEW candles_5m;
 DROP VIEW candles_1h;
@@ -156,20 +163,20 @@ SELECT symbol, minute AS bucket, open, high, low, close, volume, ticks FROM roll
 
 CREATE VIEW candles_5m AS
 SELECT symbol, date_bin('5 minutes', minute, timestamptz '2000-01-01 00:00:00+00') AS bucket,
-       (array_agg(open ORDER BY minute))[1] AS open, max(high) AS high, min(low) AS low,
-       (array_agg(close ORDER BY minute DESC))[1] AS close, sum(volume) AS volume, sum(ticks)::bigint AS ticks
+       (min(ARRAY[extract(epoch FROM minute), open]))[2] AS open, max(high) AS high, min(low) AS low,
+       (max(ARRAY[extract(epoch FROM minute), close]))[2] AS close, sum(volume) AS volume, sum(ticks)::bigint AS ticks
 FROM rollup_prices_1m GROUP BY symbol, 2;
 
 CREATE VIEW candles_1h AS
 SELECT symbol, date_bin('1 hour', minute, timestamptz '2000-01-01 00:00:00+00') AS bucket,
-       (array_agg(open ORDER BY minute))[1] AS open, max(high) AS high, min(low) AS low,
-       (array_agg(close ORDER BY minute DESC))[1] AS close, sum(volume) AS volume, sum(ticks)::bigint AS ticks
+       (min(ARRAY[extract(epoch FROM minute), open]))[2] AS open, max(high) AS high, min(low) AS low,
+       (max(ARRAY[extract(epoch FROM minute), close]))[2] AS close, sum(volume) AS volume, sum(ticks)::bigint AS ticks
 FROM rollup_prices_1m GROUP BY symbol, 2;
 
 CREATE VIEW candles_1d AS
 SELECT symbol, date_trunc('day', minute, 'UTC') AS bucket,
-       (array_agg(open ORDER BY minute))[1] AS open, max(high) AS high, min(low) AS low,
-       (array_agg(close ORDER BY minute DESC))[1] AS close, sum(volume) AS volume, sum(ticks)::bigint AS ticks
+       (min(ARRAY[extract(epoch FROM minute), open]))[2] AS open, max(high) AS high, min(low) AS low,
+       (max(ARRAY[extract(epoch FROM minute), close]))[2] AS close, sum(volume) AS volume, sum(ticks)::bigint AS ticks
 FROM rollup_prices_1m GROUP BY symbol, 2;
 
 -- vwap: whole minutes from rollup_trades_1m, cut minutes from raw trades.
@@ -185,9 +192,10 @@ LANGUAGE sql STABLE AS $$
         WHERE r.symbol = p_symbol AND r.minute >= minute_ceil(p_from) AND r.minute < minute_floor(p_to)
         UNION ALL
         SELECT t.price * t.quantity, t.quantity FROM trades t
-        WHERE t.symbol = p_symbol AND p_from < p_to
-          AND ((t.ts >= p_from AND t.ts < least(minute_ceil(p_from), p_to))
-            OR (t.ts >= greatest(minute_floor(p_to), minute_ceil(p_from)) AND t.ts < p_to))
+        WHERE t.symbol = p_symbol AND t.ts >= p_from AND t.ts < least(minute_ceil(p_from), p_to)
+        UNION ALL
+        SELECT t.price * t.quantity, t.quantity FROM trades t
+        WHERE t.symbol = p_symbol AND t.ts >= greatest(minute_floor(p_to), minute_ceil(p_from)) AND t.ts < p_to
     ) v
 $$;
 -- +goose StatementEnd
@@ -303,15 +311,21 @@ CREATE FUNCTION daily_summary(p_symbol text, p_from date, p_to date)
 RETURNS TABLE (day date, open numeric, high numeric, low numeric, close numeric, vwap numeric,
                volume numeric, ticks bigint, traded numeric, trades bigint, volatility double precision)
 LANGUAGE sql STABLE AS $$
-    WITH m AS (
+    WITH w AS (
+        -- One window in the index's order (no sort): the previous minute's
+        -- close, used only within the same day.
         SELECT (r.minute AT TIME ZONE 'UTC')::date AS day, r.minute, r.open, r.high, r.low, r.close, r.volume, r.ticks,
-               ln(r.close / nullif(lag(r.close) OVER (PARTITION BY (r.minute AT TIME ZONE 'UTC')::date ORDER BY r.minute), 0)) AS ret
+               lag(r.close) OVER (ORDER BY r.minute) AS prev_close, lag(r.minute) OVER (ORDER BY r.minute) AS prev_minute
         FROM rollup_prices_1m r
         WHERE r.symbol = p_symbol AND r.minute >= p_from::timestamp AT TIME ZONE 'UTC' AND r.minute < p_to::timestamp AT TIME ZONE 'UTC'
+    ), m AS (
+        SELECT w.*, CASE WHEN (w.prev_minute AT TIME ZONE 'UTC')::date = w.day AND w.prev_close > 0
+                         THEN ln(w.close::double precision / w.prev_close::double precision) END AS ret
+        FROM w
     ), d AS (
-        SELECT m.day, (array_agg(m.open ORDER BY m.minute))[1] AS open, max(m.high) AS high, min(m.low) AS low,
-               (array_agg(m.close ORDER BY m.minute DESC))[1] AS close, sum(m.volume) AS volume, sum(m.ticks)::bigint AS ticks,
-               sqrt(sum(m.ret::double precision ^ 2)) AS volatility
+        SELECT m.day, (min(ARRAY[extract(epoch FROM m.minute), m.open]))[2] AS open, max(m.high) AS high, min(m.low) AS low,
+               (max(ARRAY[extract(epoch FROM m.minute), m.close]))[2] AS close, sum(m.volume) AS volume, sum(m.ticks)::bigint AS ticks,
+               sqrt(sum(m.ret ^ 2)) AS volatility
         FROM m GROUP BY m.day
     ), t AS (
         SELECT (r.minute AT TIME ZONE 'UTC')::date AS day, sum(r.notional) AS notional, sum(r.quantity) AS quantity, sum(r.trades)::bigint AS trades
