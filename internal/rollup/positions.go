@@ -31,15 +31,17 @@ func lockID(k positionKey) int64 {
 	return int64(h.Sum64())
 }
 
-// The stored positions of a batch's keys, locked for the transaction.
+// The stored positions of a batch's keys. No row lock: the positions'
+// advisory locks, taken just before, keep every other loader of them
+// out until this transaction ends, and this statement's snapshot (READ
+// COMMITTED) is taken once they are held, so it sees their last commit.
 const selectPositions = `
 SELECT p.account_id, p.symbol, p.quantity, (p.cost * 10000)::int8, (p.realised * 10000)::int8, (p.fees * 10000)::int8,
        p.bought, p.sold, (p.buy_notional * 10000)::int8, (p.sell_notional * 10000)::int8, p.trades,
        p.last_ts, p.last_trade_id, p.last_run
 FROM rollup_positions p
-JOIN unnest($1::int8[], $2::text[]) AS k(account_id, symbol) ON k.account_id = p.account_id AND k.symbol = p.symbol
-ORDER BY p.account_id, p.symbol
-FOR UPDATE OF p`
+JOIN unnest($1::int8[], $2::int8[], $3::text[]) AS k(user_id, account_id, symbol)
+  ON k.user_id = p.user_id AND k.account_id = p.account_id AND k.symbol = p.symbol`
 
 // positionTrades are one position's stored trades in fill order. The
 // user id leads the filter so the (user_id, ts) index finds them.
@@ -58,8 +60,8 @@ FROM unnest($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8
             $10::int8[], $11::int8[], $12::int8[], $13::timestamptz[], $14::int8[], $15::text[])
      AS u(account_id, symbol, user_id, quantity, cost, realised, fees, bought, sold,
           buy_notional, sell_notional, trades, last_ts, last_trade_id, last_run)
-ON CONFLICT (account_id, symbol) DO UPDATE SET
-    user_id = excluded.user_id, quantity = excluded.quantity, cost = excluded.cost, realised = excluded.realised,
+ON CONFLICT (user_id, account_id, symbol) DO UPDATE SET
+    quantity = excluded.quantity, cost = excluded.cost, realised = excluded.realised,
     fees = excluded.fees, bought = excluded.bought, sold = excluded.sold, buy_notional = excluded.buy_notional,
     sell_notional = excluded.sell_notional, trades = excluded.trades, last_ts = excluded.last_ts,
     last_trade_id = excluded.last_trade_id, last_run = excluded.last_run`
@@ -104,7 +106,11 @@ func (b *Batch) writePositions(ctx context.Context, tx DB) (int, error) {
 		return 0, fmt.Errorf("lock positions: %w", err)
 	}
 	stored := make(map[positionKey]*Position, n)
-	rows, err := tx.Query(ctx, selectPositions, accounts, symbols)
+	users := make([]int64, n)
+	for i, k := range keys {
+		users[i] = b.positions[k].user
+	}
+	rows, err := tx.Query(ctx, selectPositions, users, accounts, symbols)
 	if err != nil {
 		return 0, fmt.Errorf("read positions: %w", err)
 	}
@@ -123,11 +129,9 @@ func (b *Batch) writePositions(ctx context.Context, tx DB) (int, error) {
 		return 0, fmt.Errorf("read positions: %w", err)
 	}
 	out := make([]Position, n)
-	users := make([]int64, n)
 	replayed := 0
 	for i, k := range keys {
 		pf := b.positions[k]
-		users[i] = pf.user
 		pos := stored[k]
 		if pos != nil && !pf.fills[0].After(pos.LastTime, pos.LastID, pos.LastRun) {
 			// A fill older than the position's last: replay the

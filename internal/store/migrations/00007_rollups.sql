@@ -79,9 +79,11 @@ CREATE TABLE rollup_positions (
     last_ts       timestamptz   NOT NULL,
     last_trade_id bigint        NOT NULL,
     last_run      text          NOT NULL,
-    PRIMARY KEY (account_id, symbol)
-);
-CREATE INDEX rollup_positions_user_idx ON rollup_positions (user_id);
+    -- user_id leads, so a user's positions are one range of the key (an
+    -- account belongs to one user) and loading maintains one index; the
+    -- pages keep room for the updates of every batch (HOT updates).
+    PRIMARY KEY (user_id, account_id, symbol)
+) WITH (fillfactor = 70);
 
 -- minute_floor and minute_ceil align a time on the minutes of the
 -- 2000-01-01 UTC grid, as the rollups are.
