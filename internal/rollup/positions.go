@@ -66,6 +66,19 @@ ON CONFLICT (user_id, account_id, symbol) DO UPDATE SET
     sell_notional = excluded.sell_notional, trades = excluded.trades, last_ts = excluded.last_ts,
     last_trade_id = excluded.last_trade_id, last_run = excluded.last_run`
 
+// updatePositions writes positions known to be stored: a plain UPDATE
+// from the arrays (half the cost of the upsert's conflict path).
+const updatePositions = `
+UPDATE rollup_positions AS r SET
+    quantity = u.quantity, cost = u.cost * 0.0001, realised = u.realised * 0.0001, fees = u.fees * 0.0001,
+    bought = u.bought, sold = u.sold, buy_notional = u.buy_notional * 0.0001, sell_notional = u.sell_notional * 0.0001,
+    trades = u.trades, last_ts = u.last_ts, last_trade_id = u.last_trade_id, last_run = u.last_run
+FROM unnest($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[], $9::int8[],
+            $10::int8[], $11::int8[], $12::int8[], $13::timestamptz[], $14::int8[], $15::text[])
+     AS u(account_id, symbol, user_id, quantity, cost, realised, fees, bought, sold,
+          buy_notional, sell_notional, trades, last_ts, last_trade_id, last_run)
+WHERE r.user_id = u.user_id AND r.account_id = u.account_id AND r.symbol = u.symbol`
+
 func (b *Batch) writePositions(ctx context.Context, tx DB) (int, error) {
 	if len(b.positions) == 0 {
 		return 0, nil
@@ -152,14 +165,42 @@ func (b *Batch) writePositions(ctx context.Context, tx DB) (int, error) {
 			}
 		}
 	}
-	if err := insertPositions(ctx, tx, keys, users, out); err != nil {
-		return replayed, err
+	// Stored positions by UPDATE, new ones by upsert (the advisory locks
+	// keep any other loader from inserting them meanwhile).
+	var old, fresh []int
+	for i, k := range keys {
+		if stored[k] != nil {
+			old = append(old, i)
+		} else {
+			fresh = append(fresh, i)
+		}
+	}
+	for _, part := range []struct {
+		idx []int
+		sql string
+	}{{old, updatePositions}, {fresh, upsertPositions}} {
+		if len(part.idx) == 0 {
+			continue
+		}
+		pk, pu, po := make([]positionKey, len(part.idx)), make([]int64, len(part.idx)), make([]Position, len(part.idx))
+		for j, i := range part.idx {
+			pk[j], pu[j], po[j] = keys[i], users[i], out[i]
+		}
+		if err := writePositionRows(ctx, tx, part.sql, pk, pu, po); err != nil {
+			return replayed, err
+		}
 	}
 	return replayed, nil
 }
 
 // insertPositions upserts positions out of keys (and their users).
 func insertPositions(ctx context.Context, tx DB, keys []positionKey, users []int64, out []Position) error {
+	return writePositionRows(ctx, tx, upsertPositions, keys, users, out)
+}
+
+// writePositionRows runs sql (upsertPositions or updatePositions) on the
+// positions out of keys and their users.
+func writePositionRows(ctx context.Context, tx DB, sql string, keys []positionKey, users []int64, out []Position) error {
 	n := len(keys)
 	accounts, symbols := make([]int64, n), make([]string, n)
 	for i, k := range keys {
@@ -178,9 +219,9 @@ func insertPositions(ctx context.Context, tx DB, keys []positionKey, users []int
 		}
 		lastTs[i], lastRun[i] = o.LastTime, o.LastRun
 	}
-	if _, err := tx.Exec(ctx, upsertPositions, accounts, symbols, users, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
+	if _, err := tx.Exec(ctx, sql, accounts, symbols, users, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
 		cols[6], cols[7], cols[8], lastTs, cols[9], lastRun); err != nil {
-		return fmt.Errorf("upsert positions: %w", err)
+		return fmt.Errorf("write positions: %w", err)
 	}
 	return nil
 }
