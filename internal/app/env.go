@@ -131,10 +131,14 @@ func (e *Env) Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
+	rolled, err := store.UpkeepRollups(ctx, pool, e.now(), e.Config.Database.RollupRetentionDays)
+	if err != nil {
+		return err
+	}
 	cur, _, err := store.SchemaVersion(ctx, pool)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stdout, "schema at version %d; partitions created %d, dropped %d\n", cur, len(created), len(dropped))
+	fmt.Fprintf(e.Stdout, "schema at version %d; partitions created %d, dropped %d; rollup rows past retention deleted %d\n", cur, len(created), len(dropped), rolled)
 	return nil
 }

@@ -16,6 +16,7 @@ their ratio; --json prints one JSON object for scripts.`,
 		r.benchProduceCommand(),
 		r.benchSinkCommand(),
 		r.benchDashCommand(),
+		r.benchAnalyticsCommand(),
 	)
 	return cmd
 }

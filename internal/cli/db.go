@@ -42,7 +42,8 @@ services' configuration is the one place they are kept; no password is
 printed. To rotate a password, change it in the URL and run this again.
 
   loader  (sink, alerts engine): COPY and insert into price_ticks and trades;
-          upserts of users and accounts; dead letters, alerts, sink and
+          upserts of users, accounts and the rollups (never DELETE; of trades
+          it reads only the columns a position's replay needs); dead letters, alerts, sink and
           alert offsets, the engine's state and outbox; reads alert_rules and
           only the key columns of users; creates a missing day partition
           through create_day_partition. No DDL, no other schema.
@@ -60,6 +61,7 @@ printed. To rotate a password, change it in the URL and run this again.
 			RunE:  r.dbVersion,
 		},
 		r.dbRebuildCommand(),
+		r.dbRollupsCommand(),
 	)
 	return cmd
 }

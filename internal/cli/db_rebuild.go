@@ -20,7 +20,7 @@ letters by reason and the time taken, then runs verify and exits 1 when
 verify finds a problem. Afterwards ` + "`tradestream sink`" + ` with the same --group
 continues from where the rebuild stopped.
 
-It refuses a database whose loaded tables (users, accounts, price_ticks,
+It refuses a database whose loaded tables (users, accounts, price_ticks, the rollups,
 trades, alerts, dead_letters, sink_offsets) hold rows, and a group with
 members (stop the sinks first). --force empties those tables instead (as the
 owner of the schema).

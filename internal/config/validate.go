@@ -226,6 +226,12 @@ func (d *Database) validate(p *problems) {
 	if d.RetentionDays < 0 {
 		p.addf("database retention days: %d is negative", d.RetentionDays)
 	}
+	if d.RollupRetentionDays < 0 {
+		p.addf("database rollup retention days: %d is negative", d.RollupRetentionDays)
+	}
+	if d.RollupRetentionDays > 0 && (d.RetentionDays == 0 || d.RollupRetentionDays < d.RetentionDays) {
+		p.addf("database rollup retention days: %d is shorter than the raw rows' retention (%d days, 0: all); the analytics would lose minutes the raw rows still hold", d.RollupRetentionDays, d.RetentionDays)
+	}
 	if d.PartitionsAhead < 1 || d.PartitionsAhead > 366 {
 		p.addf("database partitions ahead: %d; want 1 to 366", d.PartitionsAhead)
 	}

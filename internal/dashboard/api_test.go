@@ -17,6 +17,7 @@ import (
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
+	"github.com/tradestream/tradestream/internal/rollup"
 )
 
 // memRules is a RuleStore for tests, held in memory.
@@ -68,6 +69,10 @@ func apiServer(t *testing.T, rules RuleStore, token config.Secret) *httptest.Ser
 	if _, err := pool.Exec(context.Background(), `INSERT INTO price_ticks (symbol, sector, seq, ts, bid, ask, last, volume, kafka_partition, kafka_offset)
 		VALUES ('AAPL', 'Technology', 1, now(), 187.24, 187.26, 187.25, 100, 0, 0)`); err != nil {
 		t.Fatalf("insert tick: %v", err)
+	}
+	// The tick was stored without the sink: build its rollups.
+	if err := rollup.Rebuild(context.Background(), pool, time.Now().AddDate(0, 0, -1), time.Now().AddDate(0, 0, 1), nil); err != nil {
+		t.Fatalf("rollups: %v", err)
 	}
 	live := kafkatest.Client(t, brokers)
 	s := New(live, pool, Options{Topics: topics, SinkGroup: "g", Token: token, Rules: rules})

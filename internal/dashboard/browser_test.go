@@ -16,8 +16,11 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/kafkatest"
+	"github.com/tradestream/tradestream/internal/rollup"
 )
 
 // EnvArtifacts names the directory test artifacts (screenshots) go to.
@@ -187,6 +190,14 @@ func TestBrowserDashboard(t *testing.T) {
 		if _, err := p.pool.Exec(ctx, f.sql, f.args...); err != nil {
 			t.Fatalf("insert markup fixture: %v", err)
 		}
+	}
+	// Fold the fixture rows into the rollups as the sink folds its own.
+	rb := rollup.NewBatch()
+	rb.AddTick(&event.Price{Symbol: markupSymbol, Sector: "<script>alert(1)</script>", Time: latest, Bid: event.Unit, Ask: event.Unit, Last: event.Unit, Volume: 1}, "")
+	rb.AddTrade(&event.Trade{ID: 99999999, UserID: 9999999, AccountID: 9999999, Symbol: "AAPL", Side: event.SideBuy, Quantity: 1000000,
+		Price: 999 * event.Unit, Fee: event.Unit, Time: latest}, "")
+	if err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error { _, err := rb.Write(ctx, tx); return err }); err != nil {
+		t.Fatalf("fold markup fixture into rollups: %v", err)
 	}
 
 	bctx, consoleErrors := browser(t)

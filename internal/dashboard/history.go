@@ -92,18 +92,15 @@ func (h *history) LatestTick(ctx context.Context, symbol string) (time.Time, err
 	return *ts, nil
 }
 
-// Candles aggregates symbol's stored ticks in [from, to) into OHLCV
-// candles of iv, oldest first.
+// Candles returns symbol's OHLCV candles of iv in [from, to), oldest
+// first, from the ohlcv function: the 1-minute rollups for whole-minute
+// widths, the raw ticks for 1-second candles. (Its buckets are aligned on
+// 2000-01-01 UTC, which is on every 5-minute boundary of the epoch.)
 func (h *history) Candles(ctx context.Context, symbol string, iv Interval, from, to time.Time) ([]Candle, error) {
 	rows, err := h.pool.Query(ctx, `
-		SELECT date_bin($1::interval, ts, 'epoch'::timestamptz) AS b,
-		       ((array_agg(last ORDER BY ts, seq))[1] * 10000)::bigint,
-		       (max(last) * 10000)::bigint, (min(last) * 10000)::bigint,
-		       ((array_agg(last ORDER BY ts DESC, seq DESC))[1] * 10000)::bigint,
-		       sum(volume)::bigint
-		FROM price_ticks
-		WHERE symbol = $2 AND ts >= $3 AND ts < $4
-		GROUP BY b ORDER BY b`, iv.Width, symbol, from, to)
+		SELECT bucket, (open * 10000)::bigint, (high * 10000)::bigint, (low * 10000)::bigint,
+		       (close * 10000)::bigint, volume::bigint
+		FROM ohlcv($2, $1::interval, $3, $4)`, iv.Width, symbol, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("candles: %w", err)
 	}
@@ -158,23 +155,19 @@ type Mover struct {
 	Change float64 `json:"change_pct"`
 }
 
-// Movers returns every stored symbol's change over window, biggest
-// gainers first and biggest losers last.
+// Movers returns every stored symbol's change over the window ending at
+// the newest stored tick (of any symbol), biggest gainers first and
+// biggest losers last: the symbol_changes function, which top_movers
+// ranks too.
 func (h *history) Movers(ctx context.Context, window time.Duration) ([]Mover, error) {
 	rows, err := h.pool.Query(ctx, `
-		WITH RECURSIVE s(symbol) AS (
-		    (SELECT symbol FROM price_ticks ORDER BY symbol LIMIT 1)
-		    UNION ALL
-		    SELECT (SELECT p.symbol FROM price_ticks p WHERE p.symbol > s.symbol ORDER BY p.symbol LIMIT 1)
-		    FROM s WHERE s.symbol IS NOT NULL
+		WITH l AS (
+		    SELECT max(close_ts) AS hi FROM rollup_prices_1m
+		    WHERE minute = (SELECT max(minute) FROM rollup_prices_1m)
 		)
-		SELECT s.symbol, l.sector, (f.last * 10000)::bigint, (l.last * 10000)::bigint
-		FROM s
-		CROSS JOIN LATERAL (SELECT sector, last, ts FROM price_ticks p
-		                    WHERE p.symbol = s.symbol ORDER BY ts DESC LIMIT 1) l
-		CROSS JOIN LATERAL (SELECT last FROM price_ticks p
-		                    WHERE p.symbol = s.symbol AND p.ts >= l.ts - $1::interval ORDER BY ts LIMIT 1) f
-		WHERE s.symbol IS NOT NULL
+		SELECT c.symbol, c.sector, (c.open * 10000)::bigint, (c.close * 10000)::bigint
+		FROM l CROSS JOIN LATERAL symbol_changes(l.hi - $1::interval, l.hi + interval '1 microsecond') c
+		ORDER BY c.symbol
 		LIMIT $2`, window, maxSymbols)
 	if err != nil {
 		return nil, fmt.Errorf("movers: %w", err)

@@ -150,6 +150,9 @@ func (e *testEnv) verify(t *testing.T, retentionDays int) *verify.Report {
 	if !rep.OK() {
 		t.Errorf("verify found problems: %v", rep.Problems)
 	}
+	// Every rollup, not verify's sample of them, equals the raw rows'
+	// recomputation: effectively-once like the rows.
+	assertRollupsExact(t, e.pool, retentionDays)
 	return rep
 }
 

@@ -14,6 +14,8 @@ type metrics struct {
 	batchRecords      prometheus.Histogram     // records per committed batch
 	copySeconds       *prometheus.HistogramVec // table
 	commitSeconds     prometheus.Histogram     // COMMIT round trip
+	rollupSeconds     prometheus.Histogram     // the rollup upserts of one batch
+	rollupReplays     prometheus.Counter       // positions replayed for a late trade
 	batchSeconds      prometheus.Histogram     // whole batch: partitions, dead letters, transaction
 	latency           prometheus.Histogram     // produced_at -> committed
 	retries           *prometheus.CounterVec   // class
@@ -65,6 +67,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Duration of the COMMIT of one batch.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		rollupSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "rollup_duration_seconds",
+			Help:    "Duration of the rollup upserts of one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		rollupReplays: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "rollup_position_replays_total",
+			Help: "Positions recomputed from their stored trades because a trade older than their last arrived.",
+		}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Subsystem: sub, Name: "batch_duration_seconds",
 			Help:    "Duration of loading one batch, from the first attempt to its commit.",
@@ -99,7 +110,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.skipped, m.rows, m.deadLetters, m.batchRecords, m.copySeconds,
 			m.commitSeconds, m.batchSeconds, m.latency, m.retries, m.fenced, m.partitionsCreated,
-			m.partitionsDropped, m.paused)
+			m.partitionsDropped, m.paused, m.rollupSeconds, m.rollupReplays)
 	}
 	return m
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/rollup"
 	"github.com/tradestream/tradestream/internal/store"
 )
 
@@ -68,6 +69,7 @@ type writer struct {
 	group   string
 	metrics *metrics
 	buf     copyBuffer
+	rollups *rollup.Batch
 	// now is the clock; time.Now when nil.
 	now func() time.Time
 }
@@ -123,6 +125,9 @@ func (w *writer) load(ctx context.Context, tx pgx.Tx, b *batch) error {
 		if err := w.copyTrades(ctx, tx, b.trades); err != nil {
 			return err
 		}
+	}
+	if err := w.writeRollups(ctx, tx, b); err != nil {
+		return err
 	}
 	if len(b.users) > 0 || len(b.trades) > 0 || len(b.alerts) > 0 {
 		if _, err := tx.Exec(ctx, createStages); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tradestream/tradestream/internal/pgtest"
+	"github.com/tradestream/tradestream/internal/rollup"
 	"github.com/tradestream/tradestream/internal/store"
 )
 
@@ -43,6 +44,10 @@ func TestAnalyticsOnKnownInputs(t *testing.T) {
 	if _, err := pool.Exec(ctx, analyticsFixture); err != nil {
 		t.Fatal(err)
 	}
+	// The fixture is raw rows only: build its rollups as after a restore.
+	if err := rollup.Rebuild(ctx, pool, day, day.AddDate(0, 0, 1), nil); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		sql  string
@@ -72,6 +77,30 @@ func TestAnalyticsOnKnownInputs(t *testing.T) {
 		}},
 		{"top movers", `SELECT symbol, open, close, change, change_pct FROM top_movers('2025-06-02 10:00Z', '2025-06-02 12:00Z')`, []string{
 			"AAPL 100.0000 120.0000 20.0000 20.0000", "MSFT 200.0000 180.0000 -20.0000 -10.0000",
+		}},
+		{"positions by average cost", `SELECT symbol, cost_basis, avg_cost, realised, unrealised FROM positions ORDER BY user_id`, []string{
+			// AAPL: 10 @ 100, sell 5 @ 110 (realised 50, cost 500 left), buy 5 @ 104.
+			"AAPL 1020.0000 102.0000 50.0000 180.0000",
+			"MSFT -600.0000 200.0000 0 60.0000",
+		}},
+		{"vwap of a window cutting minutes", `SELECT vwap('AAPL', '2025-06-02 10:00:05Z', '2025-06-02 10:05:30Z')`, []string{"103.3333"}},
+		{"1m candles of a window cutting minutes", `SELECT bucket, open, close, volume, ticks FROM ohlcv('AAPL', '1 minute', '2025-06-02 10:00:20Z', '2025-06-02 10:01:30Z')`, []string{
+			"10:00 105.0000 95.0000 6 2", "10:01 101.0000 101.0000 2 1",
+		}},
+		{"1s candles read raw ticks", `SELECT bucket, open, ticks FROM ohlcv('AAPL', '1 second', '2025-06-02 10:00:00Z', '2025-06-02 10:00:31Z')`, []string{
+			"10:00 100.0000 1", "10:00 105.0000 1",
+		}},
+		{"price at", `SELECT price_at('AAPL', '2025-06-02 10:04:59Z'), price_at('AAPL', '2025-06-02 10:04:59.5Z'), price_at('AAPL', '2025-06-02 12:00Z')`, []string{
+			"101.0000 110.0000 120.0000",
+		}},
+		{"daily summary", `SELECT day, open, high, low, close, vwap, volume, ticks, traded, trades FROM daily_summary('AAPL', '2025-06-01', '2025-06-04')`, []string{
+			"00:00 100.0000 120.0000 90.0000 120.0000 103.5000 26 7 20 3",
+		}},
+		{"sector performance", `SELECT sector, symbols, change_pct, best, worst FROM sector_performance('2025-06-02 10:00Z', '2025-06-02 12:00Z')`, []string{
+			"Technology 2 5.0000 AAPL MSFT",
+		}},
+		{"user pnl over a range", `SELECT symbol, quantity_from, quantity_to, cash_flow, price_from, price_to, pnl FROM user_pnl_range(1, '2025-06-02 10:05:05Z', '2025-06-02 12:00Z')`, []string{
+			"AAPL 10 10 28.0000 90.0000 120.0000 328.0000",
 		}},
 		{"top movers limit and window", `SELECT symbol, change_pct FROM top_movers('2025-06-02 10:00Z', '2025-06-02 10:05Z', 1)`, []string{
 			"AAPL 10.0000",

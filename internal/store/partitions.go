@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tradestream/tradestream/internal/rollup"
 )
 
 // PartitionedTables are the tables partitioned by day on event time.
@@ -137,4 +139,19 @@ func Upkeep(ctx context.Context, pool *pgxpool.Pool, now time.Time, ahead, reten
 	}
 	dropped, err = DropPartitionsBefore(ctx, pool, now.AddDate(0, 0, -retentionDays))
 	return created, dropped, err
+}
+
+// UpkeepRollups deletes, when days is positive and the connection's role
+// owns the tables, the 1-minute rollups older than days before now (their
+// own retention, usually far longer than the raw rows'), and returns how
+// many rows it deleted. The rollup tables are not partitioned: a day of
+// them is a few hundred thousand rows at most.
+func UpkeepRollups(ctx context.Context, pool *pgxpool.Pool, now time.Time, days int) (int64, error) {
+	if days <= 0 {
+		return 0, nil
+	}
+	if owner, err := IsOwner(ctx, pool); err != nil || !owner {
+		return 0, err
+	}
+	return rollup.DeleteBefore(ctx, pool, now.AddDate(0, 0, -days))
 }

@@ -21,11 +21,13 @@ import (
 // exactly what their services use, on the owner's schema only.
 //
 // The loader (the sink and the alerts engine) loads rows: COPY into
-// price_ticks and trades, the upserts of users and accounts, dead letters,
+// price_ticks and trades, the upserts of the rollups (reading the stored
+// rollup rows, and the fill columns of trades for a position's replay),
+// the upserts of users and accounts, dead letters,
 // alerts, the offset tables and the alerts engine's state and outbox. It
 // reads what those statements read (users and accounts for the upserts,
 // the offset tables, alert_rules) and nothing it only writes: not the
-// trades history, not the dead letters' raw records or replay marks, not
+// trades' balances, order details or Kafka positions, not the dead letters' raw records or replay marks, not
 // the stored alerts. Replaying dead letters, which reads their raw
 // records and marks them, is the owner's (`deadletters replay`). It
 // creates a missing day partition through the owner's
@@ -40,7 +42,13 @@ import (
 // loaderGrants are the loader's privileges, table by table.
 var loaderGrants = []struct{ table, privileges string }{
 	{"price_ticks", "INSERT"},
-	{"trades", "INSERT"},
+	// The rollups' position replay (a late trade) reads a position's
+	// trades: the columns a fill needs, nothing else of the history.
+	{"trades", "INSERT, SELECT (trade_id, user_id, account_id, symbol, side, quantity, price, fee, ts, run_id)"},
+	// The rollups are merged by upserts, which read the stored row.
+	{"rollup_prices_1m", "SELECT, INSERT, UPDATE"},
+	{"rollup_trades_1m", "SELECT, INSERT, UPDATE"},
+	{"rollup_positions", "SELECT, INSERT, UPDATE"},
 	// ON CONFLICT DO UPDATE reads the excluded row's columns, which takes
 	// SELECT on them: the profile upsert needs every column of users.
 	{"users", "SELECT, INSERT, UPDATE, DELETE"},

@@ -23,6 +23,14 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "balances  %d accounts: %d mismatched, %d missing, %d chain breaks\n",
 		b.Accounts, b.Mismatched, b.MissingAccounts, b.ChainBreaks)
 	fmt.Fprintf(w, "events    %d duplicate trade ids, %d duplicate ticks\n", r.DuplicateTrades, r.DuplicateTicks)
+	ro, windows, pos := r.Rollups, "every minute", "not compared (raw retention)"
+	if ro.Samples > 0 {
+		windows = fmt.Sprintf("%d random windows", ro.Samples)
+	}
+	if ro.Positions {
+		pos = "compared"
+	}
+	fmt.Fprintf(w, "rollups   %s, positions %s: %d differences from the raw rows\n", windows, pos, ro.Differences)
 	reasons := make([]string, 0, len(r.DeadLetters))
 	for k := range r.DeadLetters {
 		reasons = append(reasons, k)

@@ -75,6 +75,10 @@ type Options struct {
 	// Decoder reads records in the schema registry's formats (nil: JSON
 	// only), for the event times and user updates verify reads from Kafka.
 	Decoder *format.Decoder
+	// RollupSamples is how many random windows (and users) the rollup
+	// check compares with the raw rows (default 20; negative: every
+	// minute and every position).
+	RollupSamples int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -127,6 +131,17 @@ type Balances struct {
 	Sample          []int64 `json:"sample,omitempty"`
 }
 
+// Rollups is the rollup check: how much was compared and what differed.
+type Rollups struct {
+	// Samples is the number of random windows compared (0: all of them).
+	Samples int `json:"samples"`
+	// Positions says whether positions were compared (only without a
+	// raw retention: they need every trade).
+	Positions   bool     `json:"positions"`
+	Differences int      `json:"differences"`
+	Sample      []string `json:"sample,omitempty"`
+}
+
 // Report is what Run found.
 type Report struct {
 	Group      string      `json:"group"`
@@ -139,6 +154,8 @@ type Report struct {
 	DuplicateTicks  int64 `json:"duplicate_ticks"`
 	// DeadLetters counts the dead letters of the data topics by reason.
 	DeadLetters map[string]int64 `json:"dead_letters"`
+	// Rollups is the comparison of the rollups with the raw rows.
+	Rollups Rollups `json:"rollups"`
 	// Manifest is the reconciliation with a run's manifest, if asked.
 	Manifest *ManifestCheck `json:"manifest,omitempty"`
 	// Problems lists every mismatch in words; empty means OK.
@@ -158,6 +175,9 @@ func Run(ctx context.Context, kcfg config.Kafka, log *slog.Logger, pool *pgxpool
 	if opts.Sample <= 0 {
 		opts.Sample = 10
 	}
+	if opts.RollupSamples == 0 {
+		opts.RollupSamples = 20
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -174,7 +194,7 @@ func Run(ctx context.Context, kcfg config.Kafka, log *slog.Logger, pool *pgxpool
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	v := &verifier{kcfg: kcfg, log: log, cl: cl, adm: kadm.NewClient(cl), db: tx, opts: opts,
 		rep: &Report{Group: opts.Group, DeadLetters: map[string]int64{}, Problems: []string{}}}
-	steps := []func(context.Context) error{v.partitions, v.users, v.balances, v.duplicates, v.deadLetters, v.manifest}
+	steps := []func(context.Context) error{v.partitions, v.users, v.balances, v.duplicates, v.deadLetters, v.rollups, v.manifest}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return nil, err
