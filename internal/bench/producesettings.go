@@ -57,6 +57,15 @@ func produceSettings(o ProduceOptions, topic string) map[string]string {
 	return s
 }
 
+// headerText names the generator records' headers: a registry format's
+// records carry no schema header (their schema id says it).
+func headerText(o ProduceOptions) string {
+	if f, _ := format.Parse(o.Gen.Format); f.Registered() {
+		return "two headers (produced_at, run_id)"
+	}
+	return "three headers (schema, produced_at, run_id)"
+}
+
 // formatName names the generator's value format for the differences.
 func formatName(o ProduceOptions) string {
 	f, err := format.Parse(o.Gen.Format)
@@ -82,7 +91,7 @@ func produceDifferences(o ProduceOptions, res ProduceResult) []string {
 	}
 	d := []string{
 		"keys and headers: every generator record has a key (the user id, or the symbol of a price) " +
-			"and three headers (schema, produced_at, run_id); the Java tool's records have neither. " +
+			"and " + headerText(o) + "; the Java tool's records have neither. " +
 			"Neither side counts them in MiB/s",
 		"partitioning: the generator's keyed records are hashed over the partitions (sticky-key partitioner); " +
 			"the Java tool's unkeyed records fill one partition at a time, switching after batch.size bytes " +

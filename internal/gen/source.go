@@ -59,6 +59,11 @@ func (m *MarketSource) Next(r *kgo.Record) bool {
 			panic(fmt.Sprintf("gen: %v", err))
 		}
 	}
+	if m.enc != nil {
+		// A record in the wire format names its schema by its id: no
+		// schema header, as other registry producers write them.
+		return true
+	}
 	schema, ok := m.schemas[e.Schema]
 	if !ok {
 		schema = []byte(e.Schema)
