@@ -53,9 +53,6 @@ type Options struct {
 }
 
 func (o *Options) setDefaults() {
-	if o.Decoder == nil {
-		o.Decoder = format.NewDecoder(nil, nil)
-	}
 	if o.Group == "" {
 		o.Group = DefaultGroup
 	}

@@ -115,11 +115,7 @@ func New(live *kgo.Client, pool *pgxpool.Pool, opts Options) *Server {
 	}
 	s.hub = newHub(opts.Hub, m, s.health.Latest, met)
 	s.health.clients = s.hub.Clients
-	dec := opts.Decoder
-	if dec == nil {
-		dec = format.NewDecoder(nil, nil)
-	}
-	s.reader = &reader{cl: live, topics: opts.Topics, market: m, metrics: met, log: opts.Log, now: opts.Now, dec: dec}
+	s.reader = &reader{cl: live, topics: opts.Topics, market: m, metrics: met, log: opts.Log, now: opts.Now, dec: opts.Decoder}
 	s.handler = s.routes()
 	return s
 }

@@ -36,7 +36,9 @@ const (
 func Framed(value []byte) bool { return len(value) > 0 && value[0] == 0 }
 
 // A Decoder decodes record values of every format. It is safe for
-// concurrent use; the schemas it fetches are cached for its lifetime.
+// concurrent use; the schemas it fetches are cached for its lifetime. A nil
+// *Decoder reads JSON and dead-letters the wire format as of an unknown
+// schema, as one without a registry does.
 type Decoder struct {
 	reg *Registry
 	log *slog.Logger
@@ -78,6 +80,9 @@ func NewDecoder(reg *Registry, log *slog.Logger) *Decoder {
 
 // Cached returns how many schema ids the decoder holds.
 func (d *Decoder) Cached() int {
+	if d == nil {
+		return 0
+	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return len(d.writers)
@@ -199,6 +204,9 @@ func (d *Decoder) Resolve(ctx context.Context, value []byte) error {
 // retrying, with a growing pause up to 5 s, while the registry is
 // unreachable.
 func (d *Decoder) writer(ctx context.Context, id int) (*writer, error) {
+	if d == nil {
+		return &writer{err: noRegistry(id)}, nil
+	}
 	d.mu.RLock()
 	w := d.writers[id]
 	d.mu.RUnlock()
@@ -206,8 +214,7 @@ func (d *Decoder) writer(ctx context.Context, id int) (*writer, error) {
 		return w, nil
 	}
 	if d.reg == nil {
-		return d.store(id, &writer{err: &event.Error{Reason: event.ReasonUnknownSchema,
-			Msg: fmt.Sprintf("schema id %d: the value is in a schema registry's wire format and no registry is configured (--schema-registry-url)", id)}}), nil
+		return d.store(id, &writer{err: noRegistry(id)}), nil
 	}
 	pause := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -219,18 +226,26 @@ func (d *Decoder) writer(ctx context.Context, id int) (*writer, error) {
 			return d.store(id, &writer{err: &event.Error{Reason: event.ReasonUnknownSchema,
 				Msg: fmt.Sprintf("schema id %d is not in the schema registry at %s", id, d.reg.url)}}), nil
 		}
+		if ctx.Err() == nil {
+			d.Waits.Add(1)
+			d.log.Warn("schema registry unreachable, retrying", "registry", d.reg.url, "schema_id", id, "attempt", attempt, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(pause):
+			}
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("schema id %d: the schema registry at %s: %w (last error: %v)", id, d.reg.url, ctx.Err(), err)
 		}
-		d.Waits.Add(1)
-		d.log.Warn("schema registry unreachable, retrying", "registry", d.reg.url, "schema_id", id, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("schema id %d: the schema registry at %s: %w (last error: %v)", id, d.reg.url, ctx.Err(), err)
-		case <-time.After(pause):
-		}
 		pause = min(2*pause, 5*time.Second)
 	}
+}
+
+// noRegistry is the dead letter's error of a framed value read without a
+// registry.
+func noRegistry(id int) error {
+	return &event.Error{Reason: event.ReasonUnknownSchema,
+		Msg: fmt.Sprintf("schema id %d: the value is in a schema registry's wire format and no registry is configured (--schema-registry-url)", id)}
 }
 
 func (d *Decoder) store(id int, w *writer) *writer {

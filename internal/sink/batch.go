@@ -113,9 +113,9 @@ type builder struct {
 	topics     map[string]string // full topic name -> short name
 	transforms []Transform
 	rec        Record // scratch passed to transforms
-	// dec reads the schema-registry formats; a record's schema is resolved
-	// (fetched and cached) before the record joins a batch, so add does
-	// not wait on the registry.
+	// dec reads the schema-registry formats (nil: JSON only); a record's
+	// schema is resolved (fetched and cached) before the record joins a
+	// batch, so add does not wait on the registry.
 	dec *format.Decoder
 }
 
@@ -146,7 +146,7 @@ func (bl *builder) addPartition(ctx context.Context, b *batch, topic string, par
 			skipped++
 			continue
 		}
-		if err := bl.decoder().Resolve(ctx, rec.Value); err != nil {
+		if err := bl.dec.Resolve(ctx, rec.Value); err != nil {
 			// ctx ended while the registry was unreachable: the batch
 			// ends before this record, which is consumed again next time.
 			break
@@ -171,15 +171,6 @@ func (bl *builder) addPartition(ctx context.Context, b *batch, topic string, par
 	return skipped
 }
 
-// decoder returns bl.dec, or a registry-less one that dead-letters framed
-// values.
-func (bl *builder) decoder() *format.Decoder {
-	if bl.dec == nil {
-		bl.dec = format.NewDecoder(nil, nil)
-	}
-	return bl.dec
-}
-
 // add decodes one record, runs the transforms and files the result as a
 // row or a dead letter.
 func (bl *builder) add(b *batch, short string, rec *kgo.Record) {
@@ -194,7 +185,7 @@ func (bl *builder) add(b *batch, short string, rec *kgo.Record) {
 	var framed any
 	var err error
 	if format.Framed(rec.Value) {
-		s, framed, err = bl.decoder().Decode(context.Background(), nil, rec.Value)
+		s, framed, err = bl.dec.Decode(context.Background(), nil, rec.Value)
 		if err != nil {
 			dead(rejectionReason(err), err)
 			return

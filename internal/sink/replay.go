@@ -159,7 +159,7 @@ func (r *Replayer) chunk(ctx context.Context, f DeadLetterFilter, after int64, r
 	recs := make([]*kgo.Record, len(dls))
 	for i, d := range dls {
 		recs[i] = d.record()
-		if err := r.build.decoder().Resolve(ctx, d.Value); err != nil {
+		if err := r.build.dec.Resolve(ctx, d.Value); err != nil {
 			return 0, 0, fmt.Errorf("replay: %w", err)
 		}
 		r.build.add(b, r.build.topics[d.Topic], recs[i])

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -32,16 +33,29 @@ func (w *writer) writeRollups(ctx context.Context, tx pgx.Tx, b *batch) error {
 	}
 	r := w.rollups
 	r.Reset()
+	// A batch's records nearly all share one run id: its string is made
+	// once per change, not once per row.
+	var lastRun []byte
+	run := ""
+	runOf := func(src *kgo.Record) string {
+		if id := event.ReadHeaders(src.Headers).RunID; lastRun == nil || !bytes.Equal(id, lastRun) {
+			lastRun, run = id, string(id)
+			if lastRun == nil {
+				lastRun = []byte{}
+			}
+		}
+		return run
+	}
 	for i := range b.ticks {
 		t := &b.ticks[i]
 		if !skipped[t.src] {
-			r.AddTick(&t.ev, string(event.ReadHeaders(t.src.Headers).RunID))
+			r.AddTick(&t.ev, runOf(t.src))
 		}
 	}
 	for i := range b.trades {
 		t := &b.trades[i]
 		if !skipped[t.src] {
-			r.AddTrade(&t.ev, string(event.ReadHeaders(t.src.Headers).RunID))
+			r.AddTrade(&t.ev, runOf(t.src))
 		}
 	}
 	start := w.clockNow()

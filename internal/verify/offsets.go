@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/tradestream/tradestream/internal/format"
 	"slices"
 	"time"
 
@@ -227,17 +226,9 @@ func (v *verifier) expired(ctx context.Context, topic string, part int32, offset
 	}
 }
 
-// decoder returns the decoder of the options, or a JSON-only one.
-func (v *verifier) decoder() *format.Decoder {
-	if v.opts.Decoder == nil {
-		v.opts.Decoder = format.NewDecoder(nil, nil)
-	}
-	return v.opts.Decoder
-}
-
 // eventTime decodes the event time of a price or trade record.
 func (v *verifier) eventTime(ctx context.Context, r *kgo.Record) (time.Time, bool) {
-	_, ev, err := v.decoder().Decode(ctx, event.ReadHeaders(r.Headers).Schema, r.Value)
+	_, ev, err := v.opts.Decoder.Decode(ctx, event.ReadHeaders(r.Headers).Schema, r.Value)
 	if err != nil {
 		return time.Time{}, false
 	}

@@ -170,7 +170,7 @@ func (v *verifier) latestUsers(ctx context.Context, topic string) (map[int64]lat
 			}
 			rec := latest{partition: r.Partition, offset: r.Offset, tombstone: r.Value == nil}
 			if !rec.tombstone {
-				_, ev, err := v.decoder().Decode(ctx, event.ReadHeaders(r.Headers).Schema, r.Value)
+				_, ev, err := v.opts.Decoder.Decode(ctx, event.ReadHeaders(r.Headers).Schema, r.Value)
 				u, _ := ev.(*event.User)
 				rec.opaque = err != nil || u == nil
 				if !rec.opaque {
