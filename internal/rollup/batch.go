@@ -84,12 +84,16 @@ type Batch struct {
 	prices    map[minuteKey]*priceMinute
 	trades    map[minuteKey]*tradeMinute
 	positions map[positionKey]*positionFills
+	// known are the positions this Batch wrote, kept across Reset (see
+	// writePositions).
+	known     map[positionKey]*knownPosition
 	tmp, tmp2 big.Int
 }
 
 // NewBatch returns an empty batch.
 func NewBatch() *Batch {
-	return &Batch{prices: map[minuteKey]*priceMinute{}, trades: map[minuteKey]*tradeMinute{}, positions: map[positionKey]*positionFills{}}
+	return &Batch{prices: map[minuteKey]*priceMinute{}, trades: map[minuteKey]*tradeMinute{}, positions: map[positionKey]*positionFills{},
+		known: map[positionKey]*knownPosition{}}
 }
 
 // Reset empties b.
@@ -164,7 +168,7 @@ func (b *Batch) AddTrade(t *event.Trade, run string) {
 // Write merges b into the stored rollups inside tx: the minute rows by an
 // exact upsert (open and close by their stamps, high and low by
 // comparison, sums by addition), the positions by applying b's fills to
-// the stored positions (read and locked here, in key order), or, for a
+// the stored positions (see writePositions), or, for a
 // position that gets a fill older than its last, by replaying its trades
 // from the trades table (which must already hold b's). It returns how
 // many positions it replayed.

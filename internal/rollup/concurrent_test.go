@@ -84,3 +84,80 @@ func TestConcurrentLoadersOfOnePosition(t *testing.T) {
 		t.Errorf("rollup differs: %s", d)
 	}
 }
+
+// TestRememberedPositionsGoneStaleAreReadAgain: a loader folds a position
+// from what it last wrote, unless that changed since. Between two of its
+// loads another loader writes the position, then one of its own loads is
+// rolled back, then a rebuild rewrites the positions: every later load
+// still yields the replay of the stored trades, and the stale positions
+// are read again (not updated blind).
+func TestRememberedPositionsGoneStaleAreReadAgain(t *testing.T) {
+	pool, _ := pgtest.Migrated(t)
+	ctx := context.Background()
+	base := time.Date(2025, 6, 2, 10, 0, 0, 0, time.UTC)
+	if _, err := store.EnsurePartitions(ctx, pool, base, base); err != nil {
+		t.Fatal(err)
+	}
+	id := int64(0)
+	// load writes one buy of account 1 in AAPL through b: the trade row
+	// and the rollups in one transaction, committed unless rollback.
+	load := func(b *rollup.Batch, qty int64, rollback bool) {
+		t.Helper()
+		id++
+		tr := event.Trade{ID: id, UserID: 1, AccountID: 1, Symbol: "AAPL", Side: event.SideBuy, Quantity: qty,
+			Price: event.Decimal(1_000_000 + 100*id), Fee: event.Unit, Time: base.Add(time.Duration(id) * time.Second)}
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		if _, err := tx.Exec(ctx, `INSERT INTO trades (trade_id, user_id, account_id, symbol, side, quantity, price, fee, ts, balance_after, schema_version, kafka_partition, kafka_offset)
+			VALUES ($1, 1, 1, 'AAPL', 'buy', $2, $3::numeric * 0.0001, 1, $4, 0, 1, 0, $1)`, id, qty, int64(tr.Price), tr.Time); err != nil {
+			t.Fatal(err)
+		}
+		b.Reset()
+		b.AddTrade(&tr, "")
+		if _, err := b.Write(ctx, tx); err != nil {
+			t.Fatal(err)
+		}
+		if !rollback {
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(step string, wantQty int64) {
+		t.Helper()
+		diffs, err := rollup.Check(ctx, pool, rollup.CheckOptions{Positions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range diffs {
+			t.Errorf("%s: rollup differs: %s", step, d)
+		}
+		var q int64
+		if err := pool.QueryRow(ctx, `SELECT quantity FROM rollup_positions WHERE account_id = 1 AND symbol = 'AAPL'`).Scan(&q); err != nil {
+			t.Fatal(err)
+		}
+		if q != wantQty {
+			t.Errorf("%s: quantity %d, want %d", step, q, wantQty)
+		}
+	}
+	a, other := rollup.NewBatch(), rollup.NewBatch()
+	load(a, 10, false)
+	load(other, 5, false) // a's memory of the position is stale now
+	load(a, 1, false)
+	check("after another loader", 16)
+	load(a, 100, true) // rolled back: a remembers a version never committed
+	load(a, 2, false)
+	check("after a rolled-back load", 18)
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := rollup.RebuildPositions(ctx, tx)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	load(a, 3, false)
+	check("after a rebuild", 21)
+}

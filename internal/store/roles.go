@@ -188,6 +188,7 @@ func grantRights(ctx context.Context, tx pgx.Tx, schema, loader, reader string) 
 	}
 	stmts = append(stmts,
 		fmt.Sprintf("GRANT USAGE ON SEQUENCE %s.dead_letters_id_seq TO %s", s, ld),
+		fmt.Sprintf("GRANT USAGE ON SEQUENCE %s.rollup_positions_version TO %s", s, ld),
 		fmt.Sprintf("GRANT EXECUTE ON FUNCTION %s.create_day_partition(text, date) TO %s", s, ld),
 		fmt.Sprintf("GRANT SELECT ON ALL TABLES IN SCHEMA %s TO %s", s, rd),
 		// Partitions and tables made later by the owner are readable too.
