@@ -381,6 +381,7 @@ func (sb *sinkBench) writerRound(ctx context.Context, l *sink.Loader, batches []
 	if err := sb.db.truncate(ctx); err != nil {
 		return SinkRun{}, err
 	}
+	l.Forget()
 	start := time.Now()
 	for _, b := range batches {
 		if err := l.Load(ctx, b); err != nil {

@@ -103,6 +103,14 @@ func (b *Batch) Reset() {
 	clear(b.positions)
 }
 
+// Forget drops the positions b remembers writing (see writePositions):
+// for a loader whose positions others may have written since (after a
+// rebalance) or that were emptied. Without it a stale one costs a second
+// read, not a wrong position.
+func (b *Batch) Forget() {
+	clear(b.known)
+}
+
 // Empty reports whether b holds nothing.
 func (b *Batch) Empty() bool {
 	return len(b.prices) == 0 && len(b.trades) == 0 && len(b.positions) == 0

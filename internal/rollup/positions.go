@@ -193,9 +193,21 @@ func (b *Batch) writePositions(ctx context.Context, tx DB) (int, error) {
 			return replayed, fmt.Errorf("write positions: %w", err)
 		}
 		if len(b.known)+len(todo) > knownPositions {
-			clear(b.known)
+			// Full: forget about half, the ones map iteration yields
+			// first (no order: any half).
+			drop := len(b.known) / 2
+			for k := range b.known {
+				if drop == 0 {
+					break
+				}
+				delete(b.known, k)
+				drop--
+			}
 		}
 		for _, p := range todo {
+			if len(b.known) >= knownPositions {
+				break
+			}
 			b.known[p.key] = &knownPosition{Position: p.out, version: written[p.key]}
 		}
 		return replayed, nil

@@ -86,6 +86,14 @@ func (l *Loader) Load(ctx context.Context, b *Batch) error {
 	return l.w.commit(ctx, b.b)
 }
 
+// Forget drops what the loader remembers of the stored rollups, for
+// tables emptied since.
+func (l *Loader) Forget() {
+	if l.w.rollups != nil {
+		l.w.rollups.Forget()
+	}
+}
+
 // Values returns the batch's rows for table (store.PriceTicks, Trades,
 // Users or Accounts) in the table's column order, as plain Go values that
 // pgx encodes by itself: for a yardstick that loads the same rows with a

@@ -210,6 +210,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.OnPartitionsRevoked(func(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 			if len(revoked) > 0 {
 				s.handOver(ctx)
+				s.w.stale.Store(true)
 			}
 			s.pos.drop(revoked)
 			if len(revoked) > 0 {
@@ -219,6 +220,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 			if len(lost) > 0 {
 				s.revoked.Add(1)
+				s.w.stale.Store(true)
 			}
 			s.pos.drop(lost)
 			s.log.Warn("partitions lost", "partitions", lost)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,6 +71,10 @@ type writer struct {
 	metrics *metrics
 	buf     copyBuffer
 	rollups *rollup.Batch
+	// stale is set when partitions were revoked or lost: the positions
+	// the rollups remember writing may be written by another instance
+	// meanwhile, so the next batch forgets them.
+	stale atomic.Bool
 	// now is the clock; time.Now when nil.
 	now func() time.Time
 }
@@ -82,7 +87,16 @@ func (w *writer) clockNow() time.Time {
 }
 
 // commit loads b and moves the stored offsets in one transaction.
-func (w *writer) commit(ctx context.Context, b *batch) error {
+func (w *writer) commit(ctx context.Context, b *batch) (err error) {
+	if w.stale.Swap(false) && w.rollups != nil {
+		w.rollups.Forget()
+	}
+	defer func() {
+		// What the rollups remember writing was not committed.
+		if err != nil && w.rollups != nil {
+			w.rollups.Forget()
+		}
+	}()
 	tx, err := w.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
