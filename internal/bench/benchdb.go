@@ -113,7 +113,8 @@ func (db *benchDB) truncate(ctx context.Context) error {
 	for _, t := range store.LoadedTables {
 		names = append(names, t.Name)
 	}
-	names = append(names, "dead_letters", "sink_offsets", "rollup_prices_1m", "rollup_trades_1m", "rollup_positions")
+	names = append(names, "dead_letters", "sink_offsets", "rollup_prices_1m", "rollup_trades_1m", "rollup_positions",
+		"rollup_prices_1h", "rollup_trades_1h", "rollup_symbols")
 	if _, err := db.pool.Exec(ctx, "TRUNCATE "+strings.Join(names, ", ")); err != nil {
 		return fmt.Errorf("truncate: %w", err)
 	}
