@@ -3,6 +3,7 @@ package rollup_test
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/pgtest"
 	"github.com/tradestream/tradestream/internal/rollup"
+	"github.com/tradestream/tradestream/internal/store"
 )
 
 // TestLateTicksRefoldTheirHours: once a history is rolled up, late ticks
@@ -111,5 +113,78 @@ func TestLateTicksRefoldTheirHours(t *testing.T) {
 		if g, w := rowsText(t, pool, c.got, args...), rowsText(t, pool, c.want, args...); g != w {
 			t.Errorf("%s after late ticks:\ngot  %s\nwant %s", c.name, g, w)
 		}
+	}
+}
+
+// TestConcurrentLoadersOfOneHour: two loaders fold ticks and trades of
+// the same symbol and hour (different minutes) in overlapping
+// transactions; neither's recomputation of the hour loses the other's
+// minutes.
+func TestConcurrentLoadersOfOneHour(t *testing.T) {
+	pool, _ := pgtest.Migrated(t)
+	ctx := context.Background()
+	base := time.Date(2025, 6, 2, 10, 0, 0, 0, time.UTC)
+	if _, err := store.EnsurePartitions(ctx, pool, base, base); err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 8
+	var start [rounds]chan struct{}
+	for i := range start {
+		start[i] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for g := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := rollup.NewBatch()
+			for i := range rounds {
+				<-start[i]
+				at := base.Add(time.Duration(2*i+g)*time.Minute + 7*time.Second)
+				p := event.Price{Symbol: "AAPL", Sector: "Technology", Seq: int64(10*i + g), Time: at, Bid: 1_000_000, Ask: 1_000_100,
+					Last: event.Decimal(1_000_000 + 3_000*(i+1)*(2*g-1)), Volume: 10}
+				tr := event.Trade{ID: int64(10*i + g + 1), UserID: int64(g + 1), AccountID: int64(g + 1), Symbol: "AAPL", Side: event.SideBuy,
+					Quantity: int64(i + 1), Price: p.Last, Fee: 1, Time: at}
+				b.Reset()
+				b.AddTick(&p, "")
+				b.AddTrade(&tr, "")
+				err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(ctx, `INSERT INTO price_ticks (symbol, sector, seq, ts, bid, ask, last, volume, run_id, kafka_partition, kafka_offset)
+						VALUES ('AAPL', 'Technology', $1, $2, 100, 100.01, $3::numeric * 0.0001, 10, '', $4, $1)`, p.Seq, p.Time, int64(p.Last), g); err != nil {
+						return err
+					}
+					if _, err := tx.Exec(ctx, `INSERT INTO trades (trade_id, user_id, account_id, symbol, side, quantity, price, fee, ts, balance_after, schema_version, kafka_partition, kafka_offset)
+						VALUES ($1, $2, $2, 'AAPL', 'buy', $3, $4::numeric * 0.0001, 0.0001, $5, 0, 1, $6, $1)`, tr.ID, tr.UserID, tr.Quantity, int64(tr.Price), tr.Time, g); err != nil {
+						return err
+					}
+					if _, err := b.Write(ctx, tx); err != nil {
+						return err
+					}
+					time.Sleep(30 * time.Millisecond) // hold the transaction open while the other one writes
+					return nil
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range start {
+		close(start[i])
+		time.Sleep(80 * time.Millisecond)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	diffs, err := rollup.Check(ctx, pool, rollup.CheckOptions{Positions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Errorf("rollup differs: %s", d)
 	}
 }
