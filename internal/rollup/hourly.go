@@ -56,10 +56,14 @@ const (
 	// lockSymbols serialises, per symbol, the writers of the hourly rows:
 	// a transaction recomputes an hour from the minute rows it sees, so
 	// two must not recompute the same hour from snapshots that each lack
-	// the other's minutes. Taken after the minute upserts and in symbol
-	// order; the recomputation that follows is a new statement, which
-	// sees what the previous holder committed.
-	lockSymbols = `SELECT pg_advisory_xact_lock(1685221000, hashtext(s)) FROM unnest($1::text[]) AS s`
+	// the other's minutes. The locks are transaction-scoped advisory locks
+	// on 256 buckets of the symbols' hashes (a bounded number per
+	// transaction; symbols that share a bucket only wait for each other),
+	// taken after the minute upserts and in bucket order, so two writers
+	// never wait for each other in a cycle; the recomputation that follows
+	// is a new statement, which sees what the previous holder committed.
+	lockSymbols = `SELECT pg_advisory_xact_lock(1685221000, b.k)
+FROM (SELECT DISTINCT hashtext(s) & 255 AS k FROM unnest($1::text[]) AS s ORDER BY 1) b`
 
 	// upsertSymbols moves a symbol's latest close forward, never back.
 	upsertSymbols = `
