@@ -211,7 +211,9 @@ func Analytics(ctx context.Context, o AnalyticsOptions) (*AnalyticsResult, error
 		res.LoadSeconds = time.Since(start).Seconds()
 		res.LoadRowsPerSec = float64(res.Ticks+res.Trades) / res.LoadSeconds
 	}
-	if _, err := db.pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
+	// The history's tables only (a bare VACUUM would visit every table of
+	// the database the role owns, other schemas too).
+	if _, err := db.pool.Exec(ctx, "VACUUM ANALYZE price_ticks, trades, rollup_prices_1m, rollup_trades_1m, rollup_prices_1h, rollup_trades_1h, rollup_symbols, rollup_positions"); err != nil {
 		return nil, fmt.Errorf("analyze: %w", err)
 	}
 	_ = db.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM rollup_prices_1m), (SELECT count(*) FROM rollup_positions),
