@@ -131,7 +131,7 @@ func (e *Env) Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
-	rolled, err := store.UpkeepRollups(ctx, pool, e.now(), e.Config.Database.RollupRetentionDays)
+	rolledParts, rolled, err := store.UpkeepRollups(ctx, pool, e.now(), e.Config.Database.RollupRetentionDays)
 	if err != nil {
 		return err
 	}
@@ -139,6 +139,7 @@ func (e *Env) Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stdout, "schema at version %d; partitions created %d, dropped %d; rollup rows past retention deleted %d\n", cur, len(created), len(dropped), rolled)
+	fmt.Fprintf(e.Stdout, "schema at version %d; partitions created %d, dropped %d; rollup partitions past retention dropped %d, rollup rows past retention deleted %d\n",
+		cur, len(created), len(dropped), len(rolledParts), rolled)
 	return nil
 }

@@ -22,7 +22,7 @@ import (
 // rebuild starts without and --force empties; sink_offsets besides.
 var loadedTables = []string{
 	store.Users.Name, store.Accounts.Name, store.PriceTicks.Name, store.Trades.Name, store.Alerts.Name, "dead_letters",
-	"rollup_prices_1m", "rollup_trades_1m", "rollup_positions",
+	"rollup_prices_1m", "rollup_trades_1m", "rollup_positions", "rollup_prices_1h", "rollup_trades_1h", "rollup_symbols",
 }
 
 // RebuildOptions say how `db rebuild` runs.

@@ -35,6 +35,13 @@ type AnalyticsOptions struct {
 	// query and side.
 	PlansDir string
 	Seed     uint64
+	// Keep leaves the schema with the loaded history in place (its name
+	// is AnalyticsResult.Schema) instead of dropping it.
+	Keep bool
+	// ReuseSchema, when set, names a schema a run with Keep left: no
+	// load, only the migrations (to the current version) and the
+	// queries. The schema is kept.
+	ReuseSchema string
 	// Progress is told of the load as it goes (may be nil).
 	Progress func(loaded, total int, rate float64)
 }
@@ -55,6 +62,9 @@ type QueryTiming struct {
 
 // AnalyticsResult is what `bench analytics` measured.
 type AnalyticsResult struct {
+	// Schema is the history's schema when it is kept (Keep or
+	// ReuseSchema), else empty.
+	Schema          string `json:",omitempty"`
 	Ticks, Trades   int64
 	RollupMinutes   int64
 	Positions       int64
@@ -149,35 +159,61 @@ func (o *AnalyticsOptions) queries(symbols []string, from, to time.Time) []analy
 // Analytics loads a history into its own schema (raw rows by COPY, the
 // rollups folded chunk by chunk with the sink's rollup code in the same
 // transaction), then times every analytics query at random arguments.
+// With ReuseSchema it skips the load and times the queries on a history a
+// run with Keep left, after migrating it.
 func Analytics(ctx context.Context, o AnalyticsOptions) (*AnalyticsResult, error) {
-	db, err := newBenchDB(ctx, o.URL, "bench_analytics_"+randomSuffix(4))
+	var (
+		db  *benchDB
+		err error
+	)
+	if o.ReuseSchema != "" {
+		db, err = openBenchDB(ctx, o.URL, o.ReuseSchema, false)
+	} else {
+		db, err = newBenchDB(ctx, o.URL, "bench_analytics_"+randomSuffix(4))
+	}
 	if err != nil {
 		return nil, err
 	}
+	db.keep = db.keep || o.Keep
 	defer db.close()
 	if _, err := store.Migrate(ctx, db.pool); err != nil {
 		return nil, err
 	}
 	res := &AnalyticsResult{}
+	if db.keep {
+		res.Schema = db.rawSchema
+	}
 	if res.Settings, err = db.settings(ctx); err != nil {
 		return nil, err
 	}
-	to := time.Now().UTC().Truncate(time.Minute)
-	from := to.Add(-o.Span)
-	if _, err := store.EnsurePartitions(ctx, db.pool, from, to); err != nil {
-		return nil, err
+	var (
+		from, to time.Time
+		symbols  []string
+	)
+	if o.ReuseSchema != "" {
+		if from, to, symbols, err = o.stored(ctx, db, res); err != nil {
+			return nil, err
+		}
+	} else {
+		to = time.Now().UTC().Truncate(time.Minute)
+		from = to.Add(-o.Span)
+		if _, err := store.EnsurePartitions(ctx, db.pool, from, to); err != nil {
+			return nil, err
+		}
+		symbols = make([]string, o.Symbols)
+		for i := range symbols {
+			symbols[i] = fmt.Sprintf("S%03d", i)
+		}
+		start := time.Now()
+		if err := o.load(ctx, db, symbols, from, to, res); err != nil {
+			return nil, err
+		}
+		res.LoadSeconds = time.Since(start).Seconds()
+		res.LoadRowsPerSec = float64(res.Ticks+res.Trades) / res.LoadSeconds
 	}
-	symbols := make([]string, o.Symbols)
-	for i := range symbols {
-		symbols[i] = fmt.Sprintf("S%03d", i)
-	}
-	start := time.Now()
-	if err := o.load(ctx, db, symbols, from, to, res); err != nil {
-		return nil, err
-	}
-	res.LoadSeconds = time.Since(start).Seconds()
-	res.LoadRowsPerSec = float64(res.Ticks+res.Trades) / res.LoadSeconds
-	if _, err := db.pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
+	// The history's tables only (a bare VACUUM would visit every table of
+	// the database the role owns, other schemas too).
+	if _, err := db.pool.Exec(ctx, "VACUUM ANALYZE price_ticks, trades, rollup_prices_1m, rollup_trades_1m, rollup_prices_1h, rollup_trades_1h, rollup_symbols, rollup_positions"); err != nil {
 		return nil, fmt.Errorf("analyze: %w", err)
 	}
 	_ = db.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM rollup_prices_1m), (SELECT count(*) FROM rollup_positions),
@@ -206,6 +242,30 @@ func Analytics(ctx context.Context, o AnalyticsOptions) (*AnalyticsResult, error
 		res.PeakRSSMiB = rss / 1024
 	}
 	return res, nil
+}
+
+// stored reads what a kept history holds: its span (whole minutes, as
+// loaded), its symbols and accounts (o.Accounts becomes the highest
+// user id) and its row counts.
+func (o *AnalyticsOptions) stored(ctx context.Context, db *benchDB, res *AnalyticsResult) (from, to time.Time, symbols []string, err error) {
+	var lo, hi *time.Time
+	var accounts *int64
+	if err := db.pool.QueryRow(ctx, `SELECT min(minute), max(minute), (SELECT max(user_id) FROM rollup_positions),
+		(SELECT count(*) FROM price_ticks), (SELECT count(*) FROM trades) FROM rollup_prices_1m`).Scan(&lo, &hi, &accounts, &res.Ticks, &res.Trades); err != nil {
+		return from, to, nil, fmt.Errorf("read kept history: %w", err)
+	}
+	if lo == nil || accounts == nil {
+		return from, to, nil, fmt.Errorf("schema %s holds no history", db.rawSchema)
+	}
+	o.Accounts = int(*accounts)
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT symbol FROM rollup_prices_1m WHERE minute = $1 ORDER BY 1`, *lo)
+	if err != nil {
+		return from, to, nil, fmt.Errorf("read kept symbols: %w", err)
+	}
+	if symbols, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return from, to, nil, fmt.Errorf("read kept symbols: %w", err)
+	}
+	return lo.UTC(), hi.UTC().Add(time.Minute), symbols, nil
 }
 
 // timeQuery runs sql n times at random arguments (after two warm-up runs)

@@ -35,10 +35,18 @@ type benchDB struct {
 	rawURL, rawSchema string
 	// checkpointed is whether truncate could start a checkpoint.
 	checkpointed bool
+	// keep leaves the schema in place at close.
+	keep bool
 }
 
 // newBenchDB creates schema in the database at url.
 func newBenchDB(ctx context.Context, url, schema string) (*benchDB, error) {
+	return openBenchDB(ctx, url, schema, true)
+}
+
+// openBenchDB opens schema in the database at url, creating it when
+// create is set; an existing schema must already exist.
+func openBenchDB(ctx context.Context, url, schema string, create bool) (*benchDB, error) {
 	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database url %s: malformed connection string", config.Redact(url))
@@ -48,9 +56,21 @@ func newBenchDB(ctx context.Context, url, schema string) (*benchDB, error) {
 		return nil, fmt.Errorf("database: %w", err)
 	}
 	db := &benchDB{admin: admin, schema: pgx.Identifier{schema}.Sanitize(), rawURL: url, rawSchema: schema}
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+db.schema); err != nil {
-		admin.Close(ctx)
-		return nil, fmt.Errorf("create schema %s: %w", schema, err)
+	if create {
+		if _, err := admin.Exec(ctx, "CREATE SCHEMA "+db.schema); err != nil {
+			admin.Close(ctx)
+			return nil, fmt.Errorf("create schema %s: %w", schema, err)
+		}
+	} else {
+		var found bool
+		if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", schema).Scan(&found); err != nil || !found {
+			admin.Close(ctx)
+			if err == nil {
+				err = fmt.Errorf("no such schema")
+			}
+			return nil, fmt.Errorf("open schema %s: %w", schema, err)
+		}
+		db.keep = true
 	}
 	pc.ConnConfig.RuntimeParams["search_path"] = schema
 	if db.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
@@ -73,14 +93,16 @@ func (db *benchDB) url() string {
 	return u.String()
 }
 
-// close closes the pool and drops the schema.
+// close closes the pool and drops the schema (unless keep is set).
 func (db *benchDB) close() {
 	if db.pool != nil {
 		db.pool.Close()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, _ = db.admin.Exec(ctx, "DROP SCHEMA "+db.schema+" CASCADE")
+	if !db.keep {
+		_, _ = db.admin.Exec(ctx, "DROP SCHEMA "+db.schema+" CASCADE")
+	}
 	db.admin.Close(ctx)
 }
 
@@ -91,7 +113,8 @@ func (db *benchDB) truncate(ctx context.Context) error {
 	for _, t := range store.LoadedTables {
 		names = append(names, t.Name)
 	}
-	names = append(names, "dead_letters", "sink_offsets", "rollup_prices_1m", "rollup_trades_1m", "rollup_positions")
+	names = append(names, "dead_letters", "sink_offsets", "rollup_prices_1m", "rollup_trades_1m", "rollup_positions",
+		"rollup_prices_1h", "rollup_trades_1h", "rollup_symbols")
 	if _, err := db.pool.Exec(ctx, "TRUNCATE "+strings.Join(names, ", ")); err != nil {
 		return fmt.Errorf("truncate: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -34,12 +35,18 @@ the load rate. Then it runs each analytics query --runs times at random
 windows (cutting minutes), symbols and users, and its raw-row counterpart (the
 definitions before the rollups) --raw-runs times, and reports p50 and p99 of
 both (target: every query's p99 under 50 ms at 50 M ticks). --plans saves an
-EXPLAIN (ANALYZE, BUFFERS) of each. The schema is dropped at the end.`,
-		Example: "  tradestream bench analytics --ticks 50000000 --plans bench-plans\n  tradestream bench analytics --ticks 2000000 --runs 50 --json",
+EXPLAIN (ANALYZE, BUFFERS) of each. The schema is dropped at the end, unless
+--keep (which prints its name); --reuse-schema NAME skips the load and times
+the queries on a schema a --keep run left (after migrating it to this
+release), and keeps it. Drop a kept schema with DROP SCHEMA NAME CASCADE.`,
+		Example: "  tradestream bench analytics --ticks 50000000 --plans bench-plans\n  tradestream bench analytics --ticks 2000000 --runs 50 --json\n  tradestream bench analytics --ticks 10000000 --keep\n  tradestream bench analytics --reuse-schema bench_analytics_1a2b3c4d",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Ticks < 1000 || o.Symbols < 1 || o.Accounts < 1 || o.TradeEvery < 1 || o.Runs < 1 || o.Span < time.Hour {
 				return usageError{fmt.Errorf("bench analytics: want --ticks >= 1000, --span >= 1h and positive --symbols, --accounts, --trade-every and --runs")}
+			}
+			if o.ReuseSchema != "" && !strings.HasPrefix(o.ReuseSchema, "bench_analytics_") {
+				return usageError{fmt.Errorf("bench analytics: --reuse-schema takes a schema a --keep run left (bench_analytics_...), not %q", o.ReuseSchema)}
 			}
 			o.URL = r.cfg.Database.URL.Reveal()
 			last := time.Now()
@@ -52,6 +59,9 @@ EXPLAIN (ANALYZE, BUFFERS) of each. The schema is dropped at the end.`,
 			res, err := bench.Analytics(cmd.Context(), o)
 			if err != nil {
 				return err
+			}
+			if res.Schema != "" {
+				fmt.Fprintf(r.io.Stderr, "bench analytics: kept schema %s\n", res.Schema)
 			}
 			if asJSON {
 				enc := json.NewEncoder(r.io.Stdout)
@@ -73,14 +83,20 @@ EXPLAIN (ANALYZE, BUFFERS) of each. The schema is dropped at the end.`,
 	f.StringVar(&o.PlansDir, "plans", "", "directory for the EXPLAIN plans")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the history and of the random arguments")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.BoolVar(&o.Keep, "keep", false, "keep the schema with the loaded history (its name is printed)")
+	f.StringVar(&o.ReuseSchema, "reuse-schema", "", "time the queries on this kept schema instead of loading a history")
 	return cmd
 }
 
 func printAnalyticsBench(w io.Writer, res *bench.AnalyticsResult) {
 	fmt.Fprintf(w, "history  %d ticks, %d trades; %d rollup minutes, %d positions; database %.0f MiB\n",
 		res.Ticks, res.Trades, res.RollupMinutes, res.Positions, res.DatabaseSizeMiB)
-	fmt.Fprintf(w, "load     %.1f s, %.0f rows/s (raw rows by COPY and rollups in the same transactions); peak RSS %.0f MiB\n\n",
-		res.LoadSeconds, res.LoadRowsPerSec, res.PeakRSSMiB)
+	if res.LoadSeconds > 0 {
+		fmt.Fprintf(w, "load     %.1f s, %.0f rows/s (raw rows by COPY and rollups in the same transactions); peak RSS %.0f MiB\n\n",
+			res.LoadSeconds, res.LoadRowsPerSec, res.PeakRSSMiB)
+	} else {
+		fmt.Fprintf(w, "load     none: the history of schema %s, migrated\n\n", res.Schema)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "query\truns\tp50 ms\tp99 ms\traw p50 ms\traw p99 ms\tp50 ratio\t")
 	for _, q := range res.Queries {

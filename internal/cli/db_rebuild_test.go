@@ -49,7 +49,7 @@ func TestDBRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	if _, err := pool.Exec(ctx, `TRUNCATE users, accounts, price_ticks, trades, alerts, dead_letters, sink_offsets, rollup_prices_1m, rollup_trades_1m, rollup_positions`); err != nil {
+	if _, err := pool.Exec(ctx, `TRUNCATE users, accounts, price_ticks, trades, alerts, dead_letters, sink_offsets, rollup_prices_1m, rollup_trades_1m, rollup_positions, rollup_prices_1h, rollup_trades_1h, rollup_symbols`); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"db", "rebuild"}, {"db", "rebuild", "--force"}} {

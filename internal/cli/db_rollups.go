@@ -22,9 +22,10 @@ func (r *root) dbRollupsCommand() *cobra.Command {
 		Use:   "rebuild",
 		Short: "Recompute the rollups from the raw price ticks and trades, with progress",
 		Long: `Recompute the 1-minute rollups (candles and VWAP parts) of the UTC days from
---from through --to from price_ticks and trades, one day per transaction (its
-old rollup rows deleted first), printing each day as it is done; then
-recompute every position from every stored trade. Run it as the owner after a
+--from through --to from price_ticks and trades, and their 1-hour rollups from
+those minutes, one day per transaction (its old rollup rows deleted first),
+printing each day as it is done; then each symbol's latest close from the
+minute rollups; then every position from every stored trade. Run it as the owner after a
 restore, a schema change or a manual repair, while no sink is loading: rows
 loaded meanwhile may be missed or counted twice until the next rebuild.
 Without --from and --to it covers the days the raw rows hold.`,
@@ -81,8 +82,9 @@ Without --from and --to it covers the days the raw rows hold.`,
 		Use:   "verify",
 		Short: "Compare the rollups with a recomputation from the raw rows",
 		Long: `Compare the rollups with a recomputation from the raw rows: --samples random
-10-minute windows of one symbol each (0: every minute the raw rows cover) for
-the candles and VWAP parts, and, with --positions, the positions of as many
+10-minute windows of one symbol each and the hours they fall in (0: every
+minute and hour the raw rows cover) for the candles and VWAP parts, each
+symbol's latest close against its latest raw tick, and, with --positions, the positions of as many
 random users by an independent replay of their trades (a database with a raw
 retention no longer holds every trade, so positions are only comparable
 without one). It prints every difference and exits 1 when there is one.`,

@@ -35,7 +35,8 @@ func TestDbRollupsRebuildAndVerify(t *testing.T) {
 		t.Errorf("verify before rebuild: got exit %d\n%s\nwant 1 and the missing rollups", code, out)
 	}
 	code, out, errOut := run(t, env, "db", "rollups", "rebuild")
-	if code != ExitOK || !strings.Contains(out, "rollups rebuild: 2025-06-02: 3 rows (1/1,") || !strings.Contains(out, "positions: 1 rows") {
+	if code != ExitOK || !strings.Contains(out, "rollups rebuild: 2025-06-02: 5 rows (1/1,") ||
+		!strings.Contains(out, "symbols: 1 rows") || !strings.Contains(out, "positions: 1 rows") {
 		t.Fatalf("rebuild: got exit %d\n%s%s\nwant 0 and its progress", code, out, errOut)
 	}
 	code, out, _ = run(t, env, "db", "rollups", "verify", "--samples", "0")
@@ -48,6 +49,16 @@ func TestDbRollupsRebuildAndVerify(t *testing.T) {
 	code, out, _ = run(t, env, "db", "rollups", "verify", "--samples", "0")
 	if code != ExitFailure || !strings.Contains(out, "AAPL 2025-06-02T10:00Z") {
 		t.Errorf("verify of a changed rollup: got exit %d\n%s", code, out)
+	}
+	// The hours and the symbols' latest close are compared too.
+	if _, err := pool.Exec(ctx, `UPDATE rollup_prices_1m SET high = 100 WHERE minute = '2025-06-02 10:00Z';
+		UPDATE rollup_prices_1h SET low = 99; UPDATE rollup_symbols SET close = 104`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = run(t, env, "db", "rollups", "verify", "--samples", "0")
+	if code != ExitFailure || !strings.Contains(out, "rollup_prices_1h AAPL 2025-06-02T10:00Z") || !strings.Contains(out, "rollup_symbols AAPL") ||
+		strings.Contains(out, "rollup_prices_1m") {
+		t.Errorf("verify of a changed hour and symbol: got exit %d\n%s", code, out)
 	}
 	if code, _, errOut := run(t, env, "db", "rollups", "rebuild", "--from", "2025-06-03", "--to", "2025-06-01"); code != ExitUsage {
 		t.Errorf("rebuild --to before --from: got exit %d (%s), want %d", code, errOut, ExitUsage)

@@ -163,10 +163,11 @@ type Database struct {
 	// Retention is how many days of price_ticks and trades partitions to
 	// keep; older daily partitions are dropped. 0 keeps everything.
 	RetentionDays int `yaml:"retention_days"`
-	// RollupRetentionDays is how many days of 1-minute rollups (the
-	// candles and VWAP parts every analytic reads) to keep; older ones are
-	// deleted by `db migrate`'s upkeep. 0 keeps everything. Positions have
-	// no retention.
+	// RollupRetentionDays is how many days of 1-minute and 1-hour rollups
+	// (the candles and VWAP parts every analytic reads) to keep; `db
+	// migrate`'s upkeep drops the older months and deletes the older rows
+	// of the month the cutoff cuts. 0 keeps everything. Positions and the
+	// symbols' latest close have no retention.
 	RollupRetentionDays int `yaml:"rollup_retention_days"`
 	// PartitionsAhead is how many future daily partitions to keep created.
 	PartitionsAhead int `yaml:"partitions_ahead"`

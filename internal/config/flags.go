@@ -59,7 +59,7 @@ func (c *Config) BindGlobal(fs *pflag.FlagSet) {
 	b.int(&d.MaxConns, "database-max-conns", "largest number of pooled database connections")
 	b.duration(&d.ConnectTimeout, "database-connect-timeout", "how long to wait at start-up for the database to answer")
 	b.int(&d.RetentionDays, "database-retention-days", "days of price and trade partitions kept (0 keeps all)")
-	b.int(&d.RollupRetentionDays, "database-rollup-retention-days", "days of 1-minute rollups kept (0 keeps all; typically far more than --database-retention-days)")
+	b.int(&d.RollupRetentionDays, "database-rollup-retention-days", "days of 1-minute and 1-hour rollups kept, dropped by the month (0 keeps all; typically far more than --database-retention-days)")
 	b.int(&d.PartitionsAhead, "database-partitions-ahead", "future daily partitions kept created")
 
 	t := &c.Topics

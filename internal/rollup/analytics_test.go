@@ -217,7 +217,35 @@ func TestAnalyticsEqualRawRecomputation(t *testing.T) {
 		user := int64(1 + r.IntN(6))
 		same("user_pnl_range", `SELECT symbol, pnl FROM user_pnl_range($1, $2, $3) WHERE pnl <> 0`, rawUserRange, user, from, to)
 	}
-	for _, sym := range []string{"AAPL", "XOM"} {
+	// Windows that cut hours (the hourly rollups in the middle, minutes
+	// of the cut hours at the edges), the whole history, and windows on
+	// hours and minutes.
+	end := base.Add(span + 10*time.Minute)
+	for i := 0; i < 10; i++ {
+		from := base.Add(time.Duration(r.Int64N(int64(90 * time.Minute)))).Add(time.Duration(r.IntN(59_999_999)) * time.Microsecond)
+		to := from.Add(time.Hour + time.Duration(r.Int64N(int64(150*time.Minute))))
+		switch i {
+		case 0:
+			from, to = base.Add(-time.Hour), end
+		case 1:
+			from, to = base.Truncate(time.Hour).Add(time.Hour), base.Truncate(time.Hour).Add(3*time.Hour)
+		case 2:
+			from, to = from.Truncate(time.Minute), to.Truncate(time.Minute)
+		}
+		sym := []string{"AAPL", "MSFT", "XOM", "CVX"}[r.IntN(4)]
+		for _, width := range []string{"1 minute", "30 minutes", "1 hour", "2 hours", "1 day"} {
+			same("ohlcv "+width, `SELECT * FROM ohlcv($1, $2::interval, $3, $4)`, rawOHLCV, sym, width, from, to)
+		}
+		same("vwap", `SELECT vwap($1, $2, $3)`, rawVWAP, sym, from, to)
+		same("top_movers", `SELECT * FROM top_movers($1, $2, $3)`, rawMovers, from, to, 3)
+	}
+	same("candles_1h", `SELECT symbol, bucket, open, high, low, close, volume, ticks FROM candles_1h ORDER BY 1, 2`,
+		`SELECT symbol, date_bin('1 hour', ts, timestamptz '2000-01-01 00:00:00+00') AS b, (array_agg(last ORDER BY ts, seq, run_id COLLATE "C"))[1], max(last), min(last),
+		        (array_agg(last ORDER BY ts DESC, seq DESC, run_id COLLATE "C" DESC))[1], sum(volume), count(*) FROM price_ticks GROUP BY 1, 2 ORDER BY 1, 2`)
+	same("candles_1d", `SELECT symbol, bucket, open, high, low, close, volume, ticks FROM candles_1d ORDER BY 1, 2`,
+		`SELECT symbol, date_trunc('day', ts, 'UTC') AS b, (array_agg(last ORDER BY ts, seq, run_id COLLATE "C"))[1], max(last), min(last),
+		        (array_agg(last ORDER BY ts DESC, seq DESC, run_id COLLATE "C" DESC))[1], sum(volume), count(*) FROM price_ticks GROUP BY 1, 2 ORDER BY 1, 2`)
+	for _, sym := range []string{"AAPL", "MSFT", "XOM", "CVX"} {
 		same("daily_summary", `SELECT day, open, high, low, close, vwap, volume, ticks, traded, trades, round(volatility::numeric, 9) FROM daily_summary($1, '2025-06-01', '2025-06-05')`, rawDaily, sym)
 	}
 	same("positions", `SELECT user_id, account_id, symbol, quantity, fees, cash_flow, trades, last_price, pnl FROM positions ORDER BY 1, 2, 3`, rawPositions)

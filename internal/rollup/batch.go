@@ -175,7 +175,9 @@ func (b *Batch) AddTrade(t *event.Trade, run string) {
 
 // Write merges b into the stored rollups inside tx: the minute rows by an
 // exact upsert (open and close by their stamps, high and low by
-// comparison, sums by addition), the positions by applying b's fills to
+// comparison, sums by addition), then the hours they fall in by
+// recomputation from their minute rows and the symbols' latest close
+// (writeHours), the positions by applying b's fills to
 // the stored positions (see writePositions), or, for a
 // position that gets a fill older than its last, by replaying its trades
 // from the trades table (which must already hold b's). It returns how
@@ -185,6 +187,9 @@ func (b *Batch) Write(ctx context.Context, tx DB) (replayed int, err error) {
 		return 0, err
 	}
 	if err := b.writeTrades(ctx, tx); err != nil {
+		return 0, err
+	}
+	if err := b.writeHours(ctx, tx); err != nil {
 		return 0, err
 	}
 	return b.writePositions(ctx, tx)

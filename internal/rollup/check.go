@@ -13,8 +13,8 @@ import (
 // Difference is a rollup row that does not equal its recomputation from
 // the raw rows (or that exists on one side only).
 type Difference struct {
-	Table      string // rollup_prices_1m, rollup_trades_1m or rollup_positions
-	Key        string // symbol and minute, or account and symbol
+	Table      string // rollup_prices_1m, rollup_trades_1m, rollup_prices_1h, rollup_trades_1h, rollup_symbols or rollup_positions
+	Key        string // symbol and minute or hour, symbol, or account and symbol
 	Stored     string // the rollup row, "" when missing
 	Recomputed string // the recomputation, "" when the raw rows have none
 }
@@ -43,7 +43,9 @@ type CheckOptions struct {
 const maxDifferences = 100
 
 // Check compares the rollups with a recomputation from the raw rows: the
-// minute rollups in plain SQL over the days the raw rows still cover, the
+// minute and hour rollups in plain SQL over the days the raw rows still
+// cover (sampled: the windows and the hours they fall in), each symbol's
+// latest close against its latest raw tick, the
 // positions by an independent replay in Go (big-number arithmetic,
 // written apart from Position.Apply) of the trades. It returns the
 // differences it found (at most 100 per comparison).
@@ -64,6 +66,10 @@ func Check(ctx context.Context, db Querier, opts CheckOptions) ([]Difference, er
 				return nil, err
 			}
 			diffs = append(diffs, d...)
+			if d, err = checkHours(ctx, db, from, to, nil); err != nil {
+				return nil, err
+			}
+			diffs = append(diffs, d...)
 		} else {
 			d, err := checkSampledMinutes(ctx, db, from, to, opts)
 			if err != nil {
@@ -71,6 +77,11 @@ func Check(ctx context.Context, db Querier, opts CheckOptions) ([]Difference, er
 			}
 			diffs = append(diffs, d...)
 		}
+		d, err := checkSymbols(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		diffs = append(diffs, d...)
 	}
 	if opts.Positions {
 		d, err := checkPositions(ctx, db, opts)
@@ -118,27 +129,101 @@ func checkSampledMinutes(ctx context.Context, db Querier, from, to time.Time, op
 			return nil, err
 		}
 		diffs = append(diffs, d...)
+		// The hours the window falls in, whole (UTC hours: time's
+		// truncation is on UTC).
+		if d, err = checkHours(ctx, db, start.Truncate(time.Hour), start.Add(w+time.Hour-1).Truncate(time.Hour), &sym); err != nil {
+			return nil, err
+		}
+		diffs = append(diffs, d...)
 	}
 	return diffs, nil
 }
 
+// checkSymbols compares each symbol's latest close (rollup_symbols) with
+// its latest raw tick, for the symbols the raw ticks still hold.
+func checkSymbols(ctx context.Context, db Querier) ([]Difference, error) {
+	const cols = "sector, close, minute, close_ts, close_seq, close_run"
+	q := fmt.Sprintf(`
+		WITH RECURSIVE s(symbol) AS (
+		    (SELECT symbol FROM price_ticks ORDER BY symbol LIMIT 1)
+		    UNION ALL
+		    SELECT (SELECT p.symbol FROM price_ticks p WHERE p.symbol > s.symbol ORDER BY p.symbol LIMIT 1)
+		    FROM s WHERE s.symbol IS NOT NULL
+		), r AS (
+		    SELECT s.symbol, l.* FROM s CROSS JOIN LATERAL (
+		        SELECT t.sector, t.last AS close, minute_floor(t.ts) AS minute, t.ts AS close_ts, t.seq AS close_seq, t.run_id AS close_run
+		        FROM price_ticks t WHERE t.symbol = s.symbol
+		        ORDER BY t.ts DESC, t.seq DESC, t.run_id COLLATE "C" DESC LIMIT 1) l
+		    WHERE s.symbol IS NOT NULL
+		)
+		SELECT r.symbol, CASE WHEN y.symbol IS NULL THEN '' ELSE (%[1]s)::text END, (%[2]s)::text
+		FROM r LEFT JOIN rollup_symbols y ON y.symbol = r.symbol
+		WHERE (%[2]s) IS DISTINCT FROM (%[1]s)
+		ORDER BY 1 LIMIT %[3]d`, prefixed("y.", cols), prefixed("r.", cols), maxDifferences)
+	rows, err := db.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("check rollup_symbols: %w", err)
+	}
+	var (
+		diffs []Difference
+		d     Difference
+	)
+	_, err = pgx.ForEachRow(rows, []any{&d.Key, &d.Stored, &d.Recomputed}, func() error {
+		d.Table = "rollup_symbols"
+		diffs = append(diffs, d)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check rollup_symbols: %w", err)
+	}
+	return diffs, nil
+}
+
+// rawPriceHours and rawTradeHours recompute the hourly rollups of the
+// hours in [$1, $2) from the raw rows: their minutes as rawPriceMinutes
+// and rawTradeMinutes compute them, aggregated into hours.
+var (
+	rawPriceHours = hourlyPrices(`(SELECT m.*, hour_floor(m.minute) AS hour FROM (` + rawPriceMinutes + `) m)`)
+	rawTradeHours = hourlyTrades(`(SELECT m.*, hour_floor(m.minute) AS hour FROM (` + rawTradeMinutes + `) m)`)
+)
+
 // checkMinutes compares the minute rollups of [from, to) (minute-aligned),
 // of one symbol when symbol is not nil.
 func checkMinutes(ctx context.Context, db Querier, from, to time.Time, symbol *string) ([]Difference, error) {
-	var diffs []Difference
-	for _, c := range []struct{ table, raw, cols string }{
+	return checkTables(ctx, db, from, to, symbol, "minute", []checkedTable{
 		{"rollup_prices_1m", rawPriceMinutes, "sector, open, open_ts, open_seq, open_run, high, low, close, close_ts, close_seq, close_run, volume, ticks"},
 		{"rollup_trades_1m", rawTradeMinutes, "notional, quantity, trades"},
-	} {
+	})
+}
+
+// checkHours compares the hourly rollups of [from, to) (hour-aligned), of
+// one symbol when symbol is not nil.
+func checkHours(ctx context.Context, db Querier, from, to time.Time, symbol *string) ([]Difference, error) {
+	return checkTables(ctx, db, from, to, symbol, "hour", []checkedTable{
+		{"rollup_prices_1h", rawPriceHours, "open, high, low, close, volume, ticks, minutes, first_close, sq_returns"},
+		{"rollup_trades_1h", rawTradeHours, "notional, quantity, trades"},
+	})
+}
+
+// checkedTable is a rollup table, the recomputation of its rows from the
+// raw rows (a query of symbol, the time key and cols over [$1, $2), of
+// the symbol $3 when not NULL) and the columns compared.
+type checkedTable struct{ table, raw, cols string }
+
+// checkTables compares each table's rows of [from, to) by key (minute or
+// hour) with their recomputation.
+func checkTables(ctx context.Context, db Querier, from, to time.Time, symbol *string, key string, tables []checkedTable) ([]Difference, error) {
+	var diffs []Difference
+	for _, c := range tables {
 		q := fmt.Sprintf(`
-			WITH raw AS (%[1]s),
-			     stored AS (SELECT symbol, minute, %[2]s FROM %[3]s WHERE minute >= $1 AND minute < $2 AND ($3::text IS NULL OR symbol = $3))
-			SELECT coalesce(r.symbol, s.symbol) || ' ' || to_char(coalesce(r.minute, s.minute) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"'),
+			WITH raw(symbol, %[7]s, %[2]s) AS (%[1]s),
+			     stored AS (SELECT symbol, %[7]s, %[2]s FROM %[3]s WHERE %[7]s >= $1 AND %[7]s < $2 AND ($3::text IS NULL OR symbol = $3))
+			SELECT coalesce(r.symbol, s.symbol) || ' ' || to_char(coalesce(r.%[7]s, s.%[7]s) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"'),
 			       CASE WHEN s.symbol IS NULL THEN '' ELSE (%[4]s)::text END,
 			       CASE WHEN r.symbol IS NULL THEN '' ELSE (%[5]s)::text END
-			FROM raw r FULL JOIN stored s ON r.symbol = s.symbol AND r.minute = s.minute
+			FROM raw r FULL JOIN stored s ON r.symbol = s.symbol AND r.%[7]s = s.%[7]s
 			WHERE (%[5]s) IS DISTINCT FROM (%[4]s)
-			ORDER BY 1 LIMIT %[6]d`, c.raw, c.cols, c.table, prefixed("s.", c.cols), prefixed("r.", c.cols), maxDifferences)
+			ORDER BY 1 LIMIT %[6]d`, c.raw, c.cols, c.table, prefixed("s.", c.cols), prefixed("r.", c.cols), maxDifferences, key)
 		rows, err := db.Query(ctx, q, from, to, symbol)
 		if err != nil {
 			return nil, fmt.Errorf("check %s: %w", c.table, err)

@@ -41,13 +41,15 @@ GROUP BY 1, 2`
 const priceColumns = `symbol, minute, sector, open, open_ts, open_seq, open_run, high, low, close, close_ts, close_seq, close_run, volume, ticks`
 
 // Progress is told about a rebuild's steps as they finish: what was done
-// (a day of minute rollups, the positions), how many rows it wrote, and
-// how many of the total days are done (positions come last, at total).
+// (a day of minute and hour rollups, the symbols, the positions), how
+// many rows it wrote, and how many of the total days are done (symbols
+// and positions come last, at total).
 type Progress func(step string, rows int64, done, total int)
 
 // Rebuild recomputes the rollups from the raw rows: the minute rollups of
-// the UTC days from from's through the day before to's (each day in its
-// own transaction, its old rows deleted first), then every position
+// the UTC days from from's through the day before to's and their hours
+// (each day in its own transaction, its old rows deleted first), then
+// each symbol's latest close from the minute rollups, then every position
 // (positions are not windowed: they are recomputed from every stored
 // trade, in one transaction). Run it as the owner, while no sink loads:
 // rows loaded meanwhile may be counted twice or not at all until the
@@ -77,6 +79,15 @@ func Rebuild(ctx context.Context, pool *pgxpool.Pool, from, to time.Time, progre
 	}
 	var n int64
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		n, err = rebuildSymbols(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild rollups: %w", err)
+	}
+	progress("symbols", n, total, total)
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var err error
 		n, err = RebuildPositions(ctx, tx)
 		return err
@@ -109,7 +120,11 @@ func rebuildMinutes(ctx context.Context, tx DB, from, to time.Time) (int64, erro
 	if err != nil {
 		return 0, fmt.Errorf("recompute trade rollups: %w", err)
 	}
-	return p.RowsAffected() + t.RowsAffected(), nil
+	h, err := rebuildHours(ctx, tx, from, to)
+	if err != nil {
+		return 0, err
+	}
+	return p.RowsAffected() + t.RowsAffected() + h, nil
 }
 
 // allTrades are every stored trade in position and fill order.
@@ -157,15 +172,17 @@ func RebuildPositions(ctx context.Context, tx pgx.Tx) (int64, error) {
 	return int64(len(keys)), nil
 }
 
-// DeleteBefore deletes the minute rollups older than cutoff's UTC day
-// (their retention) and returns how many rows it deleted. Positions have
-// no retention.
+// DeleteBefore deletes the minute and hour rollups older than cutoff's
+// UTC day (their retention) and returns how many rows it deleted.
+// Positions and the symbols' latest close have no retention.
 func DeleteBefore(ctx context.Context, db DB, cutoff time.Time) (int64, error) {
 	var n int64
-	for _, t := range []string{"rollup_prices_1m", "rollup_trades_1m"} {
-		tag, err := db.Exec(ctx, "DELETE FROM "+t+" WHERE minute < $1", day(cutoff))
+	for _, t := range []struct{ table, column string }{
+		{"rollup_prices_1m", "minute"}, {"rollup_trades_1m", "minute"}, {"rollup_prices_1h", "hour"}, {"rollup_trades_1h", "hour"},
+	} {
+		tag, err := db.Exec(ctx, "DELETE FROM "+t.table+" WHERE "+t.column+" < $1", day(cutoff))
 		if err != nil {
-			return n, fmt.Errorf("rollup retention of %s: %w", t, err)
+			return n, fmt.Errorf("rollup retention of %s: %w", t.table, err)
 		}
 		n += tag.RowsAffected()
 	}

@@ -141,17 +141,71 @@ func Upkeep(ctx context.Context, pool *pgxpool.Pool, now time.Time, ahead, reten
 	return created, dropped, err
 }
 
-// UpkeepRollups deletes, when days is positive and the connection's role
-// owns the tables, the 1-minute rollups older than days before now (their
-// own retention, usually far longer than the raw rows'), and returns how
-// many rows it deleted. The rollup tables are not partitioned: a day of
-// them is a few hundred thousand rows at most.
-func UpkeepRollups(ctx context.Context, pool *pgxpool.Pool, now time.Time, days int) (int64, error) {
+// RollupPartitionedTables are the rollup tables partitioned by UTC month
+// (migration 9), in partitions named TABLE_pYYYYMM.
+var RollupPartitionedTables = []string{"rollup_prices_1m", "rollup_trades_1m", "rollup_prices_1h", "rollup_trades_1h"}
+
+const monthLayout = "200601"
+
+// RollupPartitions lists the monthly partitions of the rollup tables in
+// the connection's schema, oldest first per table; Day is the month's
+// first day.
+func RollupPartitions(ctx context.Context, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}) ([]Partition, error) {
+	rows, err := db.Query(ctx, `
+		SELECT parent.relname, child.relname
+		FROM pg_inherits i
+		JOIN pg_class parent ON parent.oid = i.inhparent
+		JOIN pg_class child ON child.oid = i.inhrelid
+		WHERE parent.relnamespace = current_schema()::regnamespace
+		  AND parent.relname = ANY($1)
+		ORDER BY parent.relname, child.relname`, RollupPartitionedTables)
+	if err != nil {
+		return nil, fmt.Errorf("list rollup partitions: %w", err)
+	}
+	var parts []Partition
+	for rows.Next() {
+		var p Partition
+		if err := rows.Scan(&p.Table, &p.Name); err != nil {
+			return nil, err
+		}
+		month, err := time.Parse(monthLayout, strings.TrimPrefix(p.Name, p.Table+"_p"))
+		if err != nil {
+			continue // not one of ours
+		}
+		p.Day = month
+		parts = append(parts, p)
+	}
+	return parts, rows.Err()
+}
+
+// UpkeepRollups enforces, when days is positive and the connection's role
+// owns the tables, the retention of the minute and hour rollups: it drops
+// their monthly partitions that end on or before the UTC day days before
+// now, then deletes the rows before that day in the month it cuts. It
+// returns the partitions it dropped and how many rows it deleted.
+func UpkeepRollups(ctx context.Context, pool *pgxpool.Pool, now time.Time, days int) (dropped []string, deleted int64, err error) {
 	if days <= 0 {
-		return 0, nil
+		return nil, 0, nil
 	}
 	if owner, err := IsOwner(ctx, pool); err != nil || !owner {
-		return 0, err
+		return nil, 0, err
 	}
-	return rollup.DeleteBefore(ctx, pool, now.AddDate(0, 0, -days))
+	cutoff := Day(now.AddDate(0, 0, -days))
+	parts, err := RollupPartitions(ctx, pool)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, p := range parts {
+		if p.Day.AddDate(0, 1, 0).After(cutoff) {
+			continue
+		}
+		if _, err := pool.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{p.Name}.Sanitize()); err != nil {
+			return dropped, 0, fmt.Errorf("drop rollup partition %s: %w", p.Name, err)
+		}
+		dropped = append(dropped, p.Name)
+	}
+	deleted, err = rollup.DeleteBefore(ctx, pool, cutoff)
+	return dropped, deleted, err
 }

@@ -49,6 +49,9 @@ var loaderGrants = []struct{ table, privileges string }{
 	{"rollup_prices_1m", "SELECT, INSERT, UPDATE"},
 	{"rollup_trades_1m", "SELECT, INSERT, UPDATE"},
 	{"rollup_positions", "SELECT, INSERT, UPDATE"},
+	{"rollup_prices_1h", "SELECT, INSERT, UPDATE"},
+	{"rollup_trades_1h", "SELECT, INSERT, UPDATE"},
+	{"rollup_symbols", "SELECT, INSERT, UPDATE"},
 	// ON CONFLICT DO UPDATE reads the excluded row's columns, which takes
 	// SELECT on them: the profile upsert needs every column of users.
 	{"users", "SELECT, INSERT, UPDATE, DELETE"},

@@ -152,3 +152,65 @@ func contains(s []string, v string) bool {
 	}
 	return false
 }
+
+// TestRollupRetentionDropsWholeMonths: the minute and hour rollups are
+// partitioned by month, each month made with the days of price_ticks and
+// trades; their retention drops the months that end before the cutoff and
+// deletes the rows before it in the month it cuts.
+func TestRollupRetentionDropsWholeMonths(t *testing.T) {
+	pool, _ := pgtest.Pool(t)
+	ctx := context.Background()
+	if _, err := store.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"2025-11-15", "2025-12-05", "2025-12-20", "2026-01-19"} {
+		day, _ := time.Parse(time.DateOnly, d)
+		if _, err := store.EnsurePartitions(ctx, pool, day, day); err != nil {
+			t.Fatal(err)
+		}
+		for _, sql := range []string{
+			`INSERT INTO rollup_trades_1m (symbol, minute, notional, quantity, trades) VALUES ('AAPL', ($1::date + time '10:01') AT TIME ZONE 'UTC', 100, 1, 1)`,
+			`INSERT INTO rollup_trades_1h (symbol, hour, notional, quantity, trades) VALUES ('AAPL', ($1::date + time '10:00') AT TIME ZONE 'UTC', 100, 1, 1)`,
+		} {
+			if _, err := pool.Exec(ctx, sql, d); err != nil {
+				t.Fatalf("rollup rows of %s: %v", d, err)
+			}
+		}
+	}
+	parts, err := store.RollupPartitions(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range parts {
+		names = append(names, p.Name)
+	}
+	for _, table := range store.RollupPartitionedTables {
+		for _, month := range []string{"202511", "202512", "202601"} {
+			if !contains(names, table+"_p"+month) {
+				t.Errorf("no partition %s_p%s in %v", table, month, names)
+			}
+		}
+	}
+	// 25 days before 2026-01-10: 2025-12-16. November goes whole,
+	// December keeps its rows from the 16th.
+	dropped, deleted, err := store.UpkeepRollups(ctx, pool, time.Date(2026, 1, 10, 8, 0, 0, 0, time.UTC), 25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dropped) != len(store.RollupPartitionedTables) || !contains(dropped, "rollup_trades_1m_p202511") || deleted != 2 {
+		t.Errorf("retention: dropped %v, deleted %d rows; want the four November partitions and the 2 rows of 2025-12-05", dropped, deleted)
+	}
+	var left []string
+	rows, err := pool.Query(ctx, `SELECT to_char(minute AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM rollup_trades_1m
+		UNION ALL SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM rollup_trades_1h ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(left, " ") != "2025-12-20 2025-12-20 2026-01-19 2026-01-19" {
+		t.Errorf("rollup rows left: %v", left)
+	}
+}
