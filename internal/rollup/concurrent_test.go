@@ -161,3 +161,47 @@ func TestRememberedPositionsGoneStaleAreReadAgain(t *testing.T) {
 	load(a, 3, false)
 	check("after a rebuild", 21)
 }
+
+// TestUserPnLWaitsForEveryPrice: a user's market value and P&L are NULL
+// while one of their symbols has no price, and the sums of both
+// positions once it has one.
+func TestUserPnLWaitsForEveryPrice(t *testing.T) {
+	pool, _ := pgtest.Migrated(t)
+	ctx := context.Background()
+	at := time.Date(2025, 6, 2, 10, 0, 0, 0, time.UTC)
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO rollup_positions (account_id, symbol, user_id, quantity, cost, realised, fees, bought, sold,
+		                              buy_notional, sell_notional, trades, last_ts, last_trade_id, last_run)
+		VALUES (1, 'AAPL', 7, 10, 1000, 0, 1, 10, 0, 1000, 0, 1, $1, 1, ''),
+		       (2, 'MSFT', 7, -5, -600, 50, 2, 5, 10, 650, 1300, 2, $1, 2, '')`, at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO rollup_symbols VALUES ('AAPL', 'Tech', 110, $1, $1, 1, '')`, at); err != nil {
+		t.Fatal(err)
+	}
+	pnl := func() (cash string, mv, p *string) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT cash_flow::text, market_value::text, pnl::text FROM user_pnl WHERE user_id = 7`).Scan(&cash, &mv, &p); err != nil {
+			t.Fatal(err)
+		}
+		return cash, mv, p
+	}
+	// cash flow: sells 1,300 - buys 1,650 - fees 3 = -353.
+	if cash, mv, p := pnl(); cash != "-353.0000" || mv != nil || p != nil {
+		t.Errorf("without MSFT's price: cash flow %s, market value %v, pnl %v; want -353.0000, NULL, NULL", cash, mv, p)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO rollup_symbols VALUES ('MSFT', 'Tech', 120, $1, $1, 1, '')`, at); err != nil {
+		t.Fatal(err)
+	}
+	// market value 10 * 110 - 5 * 120 = 500; pnl -353 + 500 = 147.
+	if cash, mv, p := pnl(); mv == nil || p == nil || *mv != "500.0000" || *p != "147.0000" {
+		t.Errorf("with both prices: cash flow %s, market value %v, pnl %v; want 500.0000 and 147.0000", cash, deref(mv), deref(p))
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	return *s
+}
