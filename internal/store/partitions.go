@@ -78,6 +78,15 @@ type Partition struct {
 func Partitions(ctx context.Context, db interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }) ([]Partition, error) {
+	return listPartitions(ctx, db, PartitionedTables, dayLayout)
+}
+
+// listPartitions lists the partitions of tables named TABLE_p<layout>
+// (layout a time layout: the partition's first day), oldest first per
+// table; others are skipped.
+func listPartitions(ctx context.Context, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, tables []string, layout string) ([]Partition, error) {
 	rows, err := db.Query(ctx, `
 		SELECT parent.relname, child.relname
 		FROM pg_inherits i
@@ -85,9 +94,9 @@ func Partitions(ctx context.Context, db interface {
 		JOIN pg_class child ON child.oid = i.inhrelid
 		WHERE parent.relnamespace = current_schema()::regnamespace
 		  AND parent.relname = ANY($1)
-		ORDER BY parent.relname, child.relname`, PartitionedTables)
+		ORDER BY parent.relname, child.relname`, tables)
 	if err != nil {
-		return nil, fmt.Errorf("list partitions: %w", err)
+		return nil, fmt.Errorf("list partitions of %s: %w", strings.Join(tables, ", "), err)
 	}
 	var parts []Partition
 	for rows.Next() {
@@ -95,7 +104,7 @@ func Partitions(ctx context.Context, db interface {
 		if err := rows.Scan(&p.Table, &p.Name); err != nil {
 			return nil, err
 		}
-		day, err := time.Parse(dayLayout, strings.TrimPrefix(p.Name, p.Table+"_p"))
+		day, err := time.Parse(layout, strings.TrimPrefix(p.Name, p.Table+"_p"))
 		if err != nil {
 			continue // not one of ours
 		}
@@ -153,31 +162,7 @@ const monthLayout = "200601"
 func RollupPartitions(ctx context.Context, db interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }) ([]Partition, error) {
-	rows, err := db.Query(ctx, `
-		SELECT parent.relname, child.relname
-		FROM pg_inherits i
-		JOIN pg_class parent ON parent.oid = i.inhparent
-		JOIN pg_class child ON child.oid = i.inhrelid
-		WHERE parent.relnamespace = current_schema()::regnamespace
-		  AND parent.relname = ANY($1)
-		ORDER BY parent.relname, child.relname`, RollupPartitionedTables)
-	if err != nil {
-		return nil, fmt.Errorf("list rollup partitions: %w", err)
-	}
-	var parts []Partition
-	for rows.Next() {
-		var p Partition
-		if err := rows.Scan(&p.Table, &p.Name); err != nil {
-			return nil, err
-		}
-		month, err := time.Parse(monthLayout, strings.TrimPrefix(p.Name, p.Table+"_p"))
-		if err != nil {
-			continue // not one of ours
-		}
-		p.Day = month
-		parts = append(parts, p)
-	}
-	return parts, rows.Err()
+	return listPartitions(ctx, db, RollupPartitionedTables, monthLayout)
 }
 
 // UpkeepRollups enforces, when days is positive and the connection's role
