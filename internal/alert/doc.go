@@ -63,6 +63,16 @@
 // the outbox alerts not found there. A kill -9 at any point therefore
 // leaves each alert exactly once in the committed alerts topic.
 //
+// A commit whose outcome the engine did not hear (a broker or the
+// controller quorum gone mid-commit) is retried the same way, but only
+// once the transaction is resolved for good: the engine aborts, then
+// initialises its producer id again, which the coordinator answers only
+// after completing the half-done commit or abort, then waits until the
+// alerts topic's last stable offsets reach its end, and only then reads
+// which alerts are there. Any step that cannot finish is an error retried
+// with backoff (the batch's partitions stay with the engine meanwhile),
+// never a scan that could miss a committed alert.
+//
 // Consumers should read the alerts topic with isolation level
 // read_committed; a read_uncommitted reader may also see the records of an
 // aborted transaction, which carry the same alert ids as the ones produced

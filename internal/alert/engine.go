@@ -252,7 +252,7 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 	for _, a := range cp.alerts {
 		e.metrics.fired.WithLabelValues(a.Kind).Inc()
 	}
-	again, renew, renewals := false, false, 0
+	again, renew := false, false
 	err = e.retry(ctx, "produce alerts", func() error {
 		e.txnMu.Lock()
 		defer e.txnMu.Unlock()
@@ -265,10 +265,10 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 		todo := cp.alerts
 		if again {
 			// The previous attempt may have committed without saying so:
-			// end whatever it left open, then produce only what the
-			// committed topic lacks.
-			if err := e.prod.EndTransaction(work, kgo.TryAbort); err != nil {
-				return fmt.Errorf("abort alerts transaction: %w", err)
+			// wait until its transaction is resolved, then produce only
+			// what the committed topic lacks.
+			if err := e.settleLocked(work); err != nil {
+				return err
 			}
 			var err error
 			if todo, err = e.missing(work, start.Add(-5*time.Minute), cp.alerts); err != nil {
@@ -277,10 +277,9 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 		}
 		again = true
 		err := e.produceLocked(work, todo)
-		if errors.Is(err, kerr.InvalidProducerEpoch) && renewals < maxRenewals {
+		if errors.Is(err, kerr.InvalidProducerEpoch) {
 			// Under transaction.version 2 the client cannot recover
 			// from this itself: a new producer takes over.
-			renewals++
 			renew = true
 			return &abortedError{err}
 		}

@@ -18,6 +18,7 @@ type engineMetrics struct {
 	txn      prometheus.Histogram     // Kafka transaction duration
 	e2e      *prometheus.HistogramVec // produced_at of the source record to alert committed, by kind
 	moved    prometheus.Counter       // rule states inherited from another partition
+	renewed  prometheus.Counter       // producers replaced after the coordinator aborted their transaction
 }
 
 func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
@@ -69,6 +70,10 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 			Name: "tradestream_alerts_states_moved_total",
 			Help: "Rule states a symbol took along to another partition of the prices topic (after the topic grew).",
 		}),
+		renewed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tradestream_alerts_producer_renewals_total",
+			Help: "Alerts producers replaced by a new one of the same transactional id after the coordinator aborted their transaction.",
+		}),
 		e2e: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tradestream_alerts_e2e_latency_seconds",
 			Help:    "From produced_at of the record that fired an alert to the alert committed in the alerts topic.",
@@ -76,7 +81,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e, m.moved)
+		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e, m.moved, m.renewed)
 	}
 	for _, k := range Kinds {
 		m.fired.WithLabelValues(string(k))

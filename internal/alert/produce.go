@@ -113,17 +113,14 @@ func (e *Engine) retry(ctx context.Context, what string, step func() error) erro
 	}
 }
 
-// maxRenewals bounds how often one batch's alerts get a new producer after
-// the coordinator aborted their transaction.
-const maxRenewals = 3
-
 // abortedError is a produce that failed with INVALID_PRODUCER_EPOCH: the
 // transaction coordinator aborted the transaction and bumped the producer
 // epoch, which it does when the transaction outlives its timeout (during a
 // broker outage, or with the quorum for min.insync.replicas lost). Under
 // Kafka's transaction.version 2 franz-go cannot recover that client, so the
-// engine replaces it with a new producer of the same transactional id and
-// produces again what the committed topic lacks; it is not permanent.
+// engine replaces it with a new producer of the same transactional id
+// (settleLocked) and produces again what the committed topic lacks; it is
+// not permanent.
 type abortedError struct{ err error }
 
 func (a *abortedError) Error() string {
@@ -131,6 +128,34 @@ func (a *abortedError) Error() string {
 }
 
 func (a *abortedError) Unwrap() error { return a.err }
+
+// settleLocked returns once the producer's last transaction is resolved
+// for good, committed or aborted, with its markers written, so that a
+// read-committed scan of the alerts topic tells which of its alerts are
+// there. After a commit whose outcome is unknown (a lost reply, a broker
+// or the quorum gone mid-commit), franz-go's abort only marks the producer
+// id for reloading; the reload is an InitProducerID, which the
+// coordinator answers only once it has completed whatever transaction of
+// this transactional id was open or half-committed. So the abort is
+// followed by loading the producer id, and an error in either is an error
+// here (retried), never a guess. A producer whose epoch the coordinator
+// bumped is replaced by a new one of the same transactional id, whose
+// InitProducerID waits the same way. The caller holds txnMu.
+func (e *Engine) settleLocked(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err := e.prod.EndTransaction(ctx, kgo.TryAbort)
+	if err == nil {
+		_, _, err = e.prod.ProducerID(ctx)
+	}
+	if errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.InvalidTxnState) {
+		return e.renewProducerLocked(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("resolve the last alerts transaction: %w", err)
+	}
+	return nil
+}
 
 // renewProducerLocked replaces the producer with a new one of the same
 // transactional id. The caller holds txnMu.
@@ -144,6 +169,7 @@ func (e *Engine) renewProducerLocked(ctx context.Context) error {
 	e.prod.Close()
 	e.prod = prod
 	e.log.Warn("alerts producer replaced after the coordinator aborted its transaction")
+	e.metrics.renewed.Inc()
 	return nil
 }
 

@@ -124,6 +124,12 @@ func (e *Engine) recover(ctx context.Context, parts []partitionKey) error {
 	}
 	e.txnMu.Lock()
 	defer e.txnMu.Unlock()
+	// A batch of this engine may have left a transaction of the same
+	// producer unresolved (a rebalance during a Kafka outage): resolve it
+	// before looking for its alerts.
+	if err := e.settleLocked(ctx); err != nil {
+		return err
+	}
 	// Records carry the producer's clock, the outbox PostgreSQL's: allow
 	// for skew between them.
 	missing, err := e.missing(ctx, todo.oldest.Add(-5*time.Minute), todo.alerts)
@@ -164,12 +170,17 @@ func (e *Engine) missing(ctx context.Context, since time.Time, alerts []Fired) (
 // settled waits until every transaction on topic that was open when it was
 // called has been resolved (its markers written), and returns the last
 // stable offsets then. A committed or aborted transaction's markers are
-// written after EndTxn and InitProducerID answer, so reading right away
-// could miss records that did commit. It waits at most the transaction
-// timeout plus a margin: a dead producer's open transaction is aborted by
-// the coordinator within its timeout.
+// written after EndTxn answers, and another instance's open transaction
+// holds the last stable offset back, so reading right away could miss
+// records that did commit. A dead producer's open transaction is aborted
+// by the coordinator within its timeout (30 s); if the offsets are still
+// not stable after 45 s, settled returns an error, which the caller
+// retries: scanning short of them could produce an alert a second time.
 func (e *Engine) settled(ctx context.Context, adm *kadm.Client, topic string) (kadm.ListedOffsets, error) {
 	high, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = high.Error()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -179,21 +190,17 @@ func (e *Engine) settled(ctx context.Context, adm *kadm.Client, topic string) (k
 		if err != nil {
 			return nil, err
 		}
-		behind := 0
+		var behind []int32
 		high.Each(func(h kadm.ListedOffset) {
-			if h.Err != nil {
-				return
-			}
 			if s, ok := stable.Lookup(topic, h.Partition); !ok || s.Err != nil || s.Offset < h.Offset {
-				behind++
+				behind = append(behind, h.Partition)
 			}
 		})
-		if behind == 0 {
+		if len(behind) == 0 {
 			return stable, nil
 		}
 		if time.Now().After(deadline) {
-			e.log.Warn("alerts topic transactions still open; scanning up to the last stable offsets", "partitions", behind)
-			return stable, nil
+			return nil, fmt.Errorf("alerts topic: transactions still open on partitions %v after 45s", behind)
 		}
 		select {
 		case <-ctx.Done():

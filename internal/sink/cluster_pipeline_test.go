@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -406,10 +407,44 @@ func (r *faultRun) replayAlerts(ctx context.Context, t *testing.T, ends map[stri
 	brokers := r.e.kcfg.Brokers
 	fired, replayed = kafkatest.AlertIDs(t, brokers, r.e.names.Alerts, true), kafkatest.AlertIDs(t, brokers, topics.Alerts, true)
 	if strings.Join(fired, ",") != strings.Join(replayed, ",") {
-		t.Errorf("got %d alerts fired during the fault, want the %d of the replay, the same ids", len(fired), len(replayed))
+		t.Errorf("got %d alerts fired during the fault, want the %d of the replay, the same ids; %s",
+			len(fired), len(replayed), idDiff(fired, replayed))
 	}
 	if len(fired) == 0 {
 		t.Error("no alert fired: the rules test nothing")
 	}
 	return fired, replayed
+}
+
+// idDiff says how two sorted lists of alert ids differ: ids twice in
+// either, and ids in one only (at most 10 of each).
+func idDiff(got, want []string) string {
+	count := func(ids []string) map[string]int {
+		m := map[string]int{}
+		for _, id := range ids {
+			m[id]++
+		}
+		return m
+	}
+	g, w := count(got), count(want)
+	var twice, only, missing []string
+	for id, n := range g {
+		if n > 1 {
+			twice = append(twice, fmt.Sprintf("%s x%d", id, n))
+		}
+		if w[id] == 0 {
+			only = append(only, id)
+		}
+	}
+	for id := range w {
+		if g[id] == 0 {
+			missing = append(missing, id)
+		}
+	}
+	first := func(s []string) []string {
+		sort.Strings(s)
+		return s[:min(len(s), 10)]
+	}
+	return fmt.Sprintf("%d fired more than once %v, %d fired but not replayed %v, %d replayed but not fired %v",
+		len(twice), first(twice), len(only), first(only), len(missing), first(missing))
 }
