@@ -258,6 +258,8 @@ func TestAnalyticsEqualRawRecomputation(t *testing.T) {
 	// The realised P&L and cost basis are Check's (an independent replay);
 	// pnl = realised + unrealised - fees ties them to the cash view.
 	same("pnl identity", `SELECT count(*) FROM positions WHERE pnl IS DISTINCT FROM realised + unrealised - fees`, `SELECT 0::bigint`)
+	same("user_pnl's realised and unrealised", `SELECT user_id, round(realised, 4), round(unrealised, 4), round(market_value, 4) FROM user_pnl ORDER BY 1`,
+		`SELECT user_id, round(sum(realised), 4), round(sum(unrealised), 4), round(sum(market_value), 4) FROM positions GROUP BY 1 ORDER BY 1`)
 }
 
 // rowsText renders a query's rows as text, one line each.
