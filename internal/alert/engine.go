@@ -178,10 +178,17 @@ func (e *Engine) newProducer(ctx context.Context) (*kgo.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alerts producer: %w", err)
 	}
-	if _, _, err := prod.ProducerID(ctx); err != nil {
+	// The brokers answered NewClient; a failed InitProducerID is then a
+	// broker going away meanwhile or a coordinator moving or loading,
+	// tried again until it answers (the id's rights and a fenced id are
+	// permanent).
+	err = e.retry(ctx, "initialise the alerts producer id", func() error {
+		_, _, err := prod.ProducerID(ctx)
+		return kafka.Denied(err, kafka.Principal(e.kcfg), "WRITE", "transactional-id "+e.opts.Group+"/"+e.opts.Instance)
+	})
+	if err != nil {
 		prod.Close()
-		return nil, fmt.Errorf("alerts producer id: %w",
-			kafka.Denied(err, kafka.Principal(e.kcfg), "WRITE", "transactional-id "+e.opts.Group+"/"+e.opts.Instance))
+		return nil, fmt.Errorf("alerts producer id: %w", err)
 	}
 	return prod, nil
 }
