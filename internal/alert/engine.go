@@ -183,6 +183,9 @@ func (e *Engine) newProducer(ctx context.Context) (*kgo.Client, error) {
 	// tried again until it answers (the id's rights and a fenced id are
 	// permanent).
 	err = e.retry(ctx, "initialise the alerts producer id", func() error {
+		if err := e.at("producer-id", 0); err != nil {
+			return err
+		}
 		_, _, err := prod.ProducerID(ctx)
 		return kafka.Denied(err, kafka.Principal(e.kcfg), "WRITE", "transactional-id "+e.opts.Group+"/"+e.opts.Instance)
 	})

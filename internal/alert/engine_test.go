@@ -328,6 +328,39 @@ func TestEngineRenewsProducerAfterAbortedTransaction(t *testing.T) {
 	}
 }
 
+// TestEngineWaitsOutAProducerIDFailure: an InitProducerID that fails on a
+// broker going away (as when a node dies right after the engine connected)
+// is tried again, at start and when the producer is replaced, and the
+// engine goes on to produce every alert exactly once; missing rights for
+// the transactional id still stop it (TestSecureDenied in internal/cli).
+func TestEngineWaitsOutAProducerIDFailure(t *testing.T) {
+	w := newWorld(t)
+	eng := w.engine(t, "alerts-pid", "r", 9)
+	var calls, failed, aborted int
+	eng.hook = func(stage string, alerts int) error {
+		switch {
+		case stage == "producer-id":
+			// Calls 1 and 2 fail at start, 3 succeeds; 4 and 5 fail
+			// when the aborted transaction's producer is replaced.
+			if calls++; calls != 3 && calls <= 5 {
+				failed++
+				return errors.New("injected: unable to dial: connection refused")
+			}
+		case stage == "txn-begin" && aborted < 1:
+			aborted++
+			return fmt.Errorf("injected: %w", kerr.InvalidProducerEpoch)
+		}
+		return nil
+	}
+	w.runUntilCaughtUp(t, eng, "alerts-pid")
+	if failed != 4 || aborted != 1 || calls != 6 {
+		t.Fatalf("injected %d producer id failures in %d attempts and %d aborted transactions, want 4 in 6 and 1", failed, calls, aborted)
+	}
+	if got := w.alertIDs(t, true); !slices.Equal(got, w.want) {
+		t.Fatalf("got %d alerts, want %d exactly once:\n got  %v\n want %v", len(got), len(w.want), got, w.want)
+	}
+}
+
 func TestStoreRoundTrip(t *testing.T) {
 	pool, _ := pgtest.Migrated(t)
 	ctx := context.Background()
