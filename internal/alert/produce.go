@@ -175,8 +175,8 @@ func (e *Engine) renewProducerLocked(ctx context.Context) error {
 }
 
 // permanent reports errors no retry fixes: a schema without the engine's
-// tables or privileges, bad credentials, and a producer fenced by another
-// instance with the same transactional id.
+// tables or privileges, bad credentials, a missing Kafka ACL, and a
+// producer fenced by another instance with the same transactional id.
 func permanent(err error) bool {
 	var aborted *abortedError
 	if errors.As(err, &aborted) {
@@ -190,6 +190,5 @@ func permanent(err error) bool {
 		}
 		return false
 	}
-	return kafka.IsDenied(err) || errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
-		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.TopicAuthorizationFailed)
+	return kafka.IsDenied(err) || errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
 }
