@@ -58,7 +58,7 @@ type HealthSample struct {
 // and without a leader, and the sink group's verdict.
 type ClusterHealth struct {
 	Brokers         int      `json:"brokers"`
-	Down            []string `json:"down,omitempty"` // "2 127.0.0.1:29092"
+	Down            []string `json:"down,omitempty"` // "2 127.0.0.1:12092"
 	UnderReplicated int      `json:"under_replicated"`
 	Offline         int      `json:"offline"`
 	// SinkVerdict is the sink group's worst partition verdict (OK, WARN,

@@ -23,8 +23,8 @@ func pipelineAt(at time.Time, end, committed, rows int64) *status.Snapshot {
 	topics := kafka.TopicNames("p.")
 	return &status.Snapshot{
 		At: at,
-		Brokers: []status.Broker{{ID: 1, Host: "127.0.0.1", Port: 19092}, {ID: 2, Host: "127.0.0.1", Port: 29092, Down: true},
-			{ID: 3, Host: "127.0.0.1", Port: 39092}},
+		Brokers: []status.Broker{{ID: 1, Host: "127.0.0.1", Port: 11092}, {ID: 2, Host: "127.0.0.1", Port: 12092, Down: true},
+			{ID: 3, Host: "127.0.0.1", Port: 13092}},
 		Topics: []status.Topic{
 			{Name: topics.Prices, End: 2 * end, Records: 2 * end, UnderReplicated: 2, Offline: 1,
 				Offsets: []status.PartitionOffsets{{Partition: 0, End: end}, {Partition: 1, End: end}}},
@@ -87,7 +87,7 @@ func TestHealthSampleFromSnapshots(t *testing.T) {
 		if s.DeadLetters.Topic != 4 || s.DeadLetters.Table != 3 {
 			t.Errorf("dead letters: got %+v, want topic 4, table 3", s.DeadLetters)
 		}
-		want := ClusterHealth{Brokers: 2, Down: []string{"2 127.0.0.1:29092"}, UnderReplicated: 3, Offline: 1, SinkVerdict: "STALL"}
+		want := ClusterHealth{Brokers: 2, Down: []string{"2 127.0.0.1:12092"}, UnderReplicated: 3, Offline: 1, SinkVerdict: "STALL"}
 		if !reflect.DeepEqual(s.Cluster, want) {
 			t.Errorf("cluster: got %+v, want %+v", s.Cluster, want)
 		}
