@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tradestream/tradestream/internal/bench/feed"
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
 	"github.com/tradestream/tradestream/internal/store"
@@ -22,14 +24,19 @@ import (
 // TestFaultPostgresFailover loads a stream into the primary while it
 // streams asynchronously to the stack's replica, stalls the primary's WAL
 // sender while the sink commits more, stops the primary as a crash
-// would (immediate mode), promotes the replica (scripts/stack pg-promote)
-// and restarts the sink with the promoted server's URL. Each
-// batch's rows and offsets commit together, so whatever the old primary
-// had not shipped is loaded again from Kafka: every record of the prices
-// and trades topics must end up exactly once as a row or a dead letter on
-// the promoted server, and verify --require-caught-up passes there. The
-// old primary is then started again as THE primary on 5432 and the replica
-// made anew, so the tests after this one find the usual stack.
+// would (immediate mode) and promotes the replica (scripts/stack
+// pg-promote). The sink runs on through it all, the same process: its
+// database URL names both servers with target_session_attrs=read-write,
+// so each new connection goes to whichever is writable. Each batch's
+// rows and offsets commit together, so the promoted server's stored
+// offsets are behind what the sink committed on the old primary; its
+// next commit is fenced off and it re-reads from them, loading again
+// from Kafka whatever the old primary had not shipped: every record of
+// the prices and trades topics must end up exactly once as a row or a
+// dead letter on the promoted server, and verify --require-caught-up
+// passes there. The old primary is then started again as THE primary on
+// 5432 and the replica made anew, so the tests after this one find the
+// usual stack.
 func TestFaultPostgresFailover(t *testing.T) {
 	if os.Getenv(pgtest.EnvReplica) == "" {
 		kafkatest.Missing(t, pgtest.EnvReplica, "a PostgreSQL streaming replica (scripts/stack up --pg-replica)")
@@ -42,7 +49,11 @@ func TestFaultPostgresFailover(t *testing.T) {
 	produced := make(chan error, 1)
 	go func() { produced <- e.produceFeed(ctx, recs, 10_000) }() // about 10 s of traffic
 
-	p := e.startSink(t, "sink-primary")
+	// Both servers, the writable one wanted: the sink follows the failover.
+	primaryDB := e.db
+	e.db = failoverURL(t, primaryDB, promotedDB)
+	p := e.startSink(t, "sink-follows")
+	e.db = primaryDB
 	deadline := time.Now().Add(2 * time.Minute)
 	for e.count(t, "SELECT count(*) FROM trades") < int64(exp.Trades/4) {
 		select {
@@ -79,7 +90,6 @@ func TestFaultPostgresFailover(t *testing.T) {
 	stopped := time.Now()
 	stack(t, "pg-promote")
 	t.Logf("primary stopped (immediate); replica promoted and writable after %v", time.Since(stopped).Round(time.Millisecond))
-	p.kill()
 
 	promoted, err := store.Open(ctx, promotedDB)
 	if err != nil {
@@ -92,11 +102,23 @@ func TestFaultPostgresFailover(t *testing.T) {
 	if err := <-produced; err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	c := e.startSink(t, "sink-promoted", "--until-caught-up")
-	if err := c.wait(3 * time.Minute); err != nil {
-		t.Fatalf("sink --until-caught-up on the promoted server: %v", err)
+	ends := e.endOffsets(ctx, t)
+	deadline = time.Now().Add(3 * time.Minute)
+	for !e.storedUpTo(t, ends) {
+		select {
+		case <-p.done:
+			t.Fatalf("the sink stopped after the failover instead of following it: %v", p.err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sink did not catch up on the promoted server within 3m of the failover")
+		}
 	}
-	t.Logf("failover: %v from the stop to the sink caught up on the promoted server", time.Since(stopped).Round(time.Millisecond))
+	t.Logf("failover: %v from the stop to the same sink caught up on the promoted server", time.Since(stopped).Round(time.Millisecond))
+	p.signal(sigterm)
+	if err := p.wait(time.Minute); err != nil {
+		t.Fatalf("the sink, stopped after the failover: %v", err)
+	}
 
 	c1 := countFailover(ctx, t, e, recs)
 	t.Logf("counts (prices and trades): acknowledged %d, in Kafka %d, rows %d, dead letters %d, duplicates %d, lost %d",
@@ -117,10 +139,36 @@ func TestFaultPostgresFailover(t *testing.T) {
 			reloaded += max(0, next-shipped[topic][part])
 		}
 	}
-	t.Logf("re-loaded from Kafka because the old primary had not shipped them: %d records", reloaded)
+	fenced := p.logContains("batch fenced off")
+	t.Logf("re-loaded from Kafka because the old primary had not shipped them: %d records; the sink re-read from the promoted server's offsets %d times",
+		reloaded, fenced)
 	if stalled && reloaded == 0 {
 		t.Errorf("the old primary committed offsets its stalled replica never received, yet nothing was loaded again")
 	}
+	if reloaded > 0 && fenced == 0 {
+		t.Errorf("%d records were loaded again, yet the sink never said it re-read from the promoted server's offsets", reloaded)
+	}
+}
+
+// failoverURL is primary's database settings with a URL naming the
+// primary's host and then the replica's, target_session_attrs=read-write:
+// a connection goes to the first of them that accepts writes.
+func failoverURL(t *testing.T, primary, replica config.Database) config.Database {
+	t.Helper()
+	pu, err := url.Parse(primary.URL.Reveal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ru, err := url.Parse(replica.URL.Reveal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu.Host += "," + ru.Host
+	q := pu.Query()
+	q.Set("target_session_attrs", "read-write")
+	pu.RawQuery = q.Encode()
+	primary.URL = config.ConnString(pu.String())
+	return primary
 }
 
 // failoverCounts are the end-to-end figures of the prices and trades
