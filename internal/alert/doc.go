@@ -63,6 +63,18 @@
 // the outbox alerts not found there. A kill -9 at any point therefore
 // leaves each alert exactly once in the committed alerts topic.
 //
+// A database that lost checkpoints whose alerts had been produced (a
+// failover to a replica that never received them, a restore from a
+// backup) is behind the alerts topic: the engine resumes at the older
+// offsets and fires those alerts again. So on assignment it also reads
+// the alerts topic (read committed, from a little before the group's last
+// stored checkpoint: alerts of a lost checkpoint were produced after
+// every checkpoint the database kept) for alerts of records at or past
+// the stored offsets, and skips them when it fires them again. Its
+// checkpoints are not fenced, though: an engine that runs on across a
+// failover overwrites offsets while the states of lost checkpoints stay
+// older; it must be restarted on the new primary.
+//
 // A commit whose outcome the engine did not hear (a broker or the
 // controller quorum gone mid-commit) is retried the same way, but only
 // once the transaction is resolved for good: the engine aborts, then

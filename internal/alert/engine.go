@@ -29,11 +29,14 @@ type Engine struct {
 	metrics *engineMetrics
 	log     *slog.Logger
 
-	// mu guards ev and loadedAt; the poll loop and the group's assignment
-	// callbacks both use them.
+	// mu guards ev, loadedAt and past; the poll loop and the group's
+	// assignment callbacks both use them.
 	mu       sync.Mutex
 	ev       *evaluator
 	loadedAt time.Time
+	// past holds the ids of alerts already in the alerts topic from
+	// records past the stored checkpoint (firedPast), until fired again.
+	past map[string]bool
 
 	// txnMu serialises Kafka transactions of the loop and of recovery.
 	txnMu sync.Mutex
@@ -262,6 +265,10 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 	for _, a := range cp.alerts {
 		e.metrics.fired.WithLabelValues(a.Kind).Inc()
 	}
+	fresh := e.unfired(cp.alerts) // the outbox below is cleared of all of them
+	if len(fresh) == 0 {
+		return e.retry(ctx, "clear alert outbox", func() error { return e.persist.done(work, ids(cp.alerts)) })
+	}
 	again, renew := false, false
 	err = e.retry(ctx, "produce alerts", func() error {
 		e.txnMu.Lock()
@@ -272,7 +279,7 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 			}
 			renew = false
 		}
-		todo := cp.alerts
+		todo := fresh
 		if again {
 			// The previous attempt may have committed without saying so:
 			// wait until its transaction is resolved, then produce only
@@ -281,7 +288,7 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 				return err
 			}
 			var err error
-			if todo, err = e.missing(work, start.Add(-5*time.Minute), cp.alerts); err != nil {
+			if todo, err = e.missing(work, start.Add(-5*time.Minute), fresh); err != nil {
 				return err
 			}
 		}

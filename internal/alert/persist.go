@@ -172,6 +172,19 @@ func (p *persister) load(ctx context.Context, parts []partitionKey) (positions, 
 	return pos, nil
 }
 
+// lastCheckpoint returns when the group last checkpointed (the newest
+// updated_at of its offsets); ok is false when it never did.
+func (p *persister) lastCheckpoint(ctx context.Context) (t time.Time, ok bool, err error) {
+	var last *time.Time
+	if err := p.pool.QueryRow(ctx, `SELECT max(updated_at) FROM alert_offsets WHERE group_id = $1`, p.group).Scan(&last); err != nil {
+		return time.Time{}, false, fmt.Errorf("read the last alert checkpoint: %w", err)
+	}
+	if last == nil {
+		return time.Time{}, false, nil
+	}
+	return *last, true, nil
+}
+
 // donors reads, for each rule and symbol of syms, the stored state of
 // topic with the newest event time, whatever its partition.
 func (p *persister) donors(ctx context.Context, topic string, syms []string) (map[donorKey]donor, error) {

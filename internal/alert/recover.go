@@ -3,6 +3,9 @@ package alert
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -79,6 +82,10 @@ func (e *Engine) assigned(ctx context.Context, offsets map[string]map[int32]kgo.
 		e.log.Error("recover alert outbox", "err", err)
 		return nil, err
 	}
+	if err := e.retry(ctx, "read alerts fired past the checkpoint", func() error { return e.firedPast(ctx, parts, pos.offsets) }); err != nil {
+		e.log.Error("read alerts fired past the checkpoint", "err", err)
+		return nil, err
+	}
 	reset := kgo.NewOffset().AtEnd()
 	if e.opts.FromStart {
 		reset = kgo.NewOffset().AtStart()
@@ -147,6 +154,91 @@ func (e *Engine) recover(ctx context.Context, parts []partitionKey) error {
 	return e.persist.done(ctx, ids(todo.alerts))
 }
 
+// firedPast finds the alerts the committed alerts topic already holds
+// from records of parts at or past their stored offsets, which the engine
+// is about to evaluate again. That happens only when PostgreSQL lost
+// checkpoints whose alerts had been produced (a failover to a replica
+// that had not received them, a restore from a backup); the engine then
+// skips them as it fires them again (see handle), so that each is in the
+// topic once. The topic is read from the group's last checkpoint, less
+// the allowance for clock skew: alerts of a lost checkpoint were
+// produced after every checkpoint the database kept.
+func (e *Engine) firedPast(ctx context.Context, parts []partitionKey, stored map[partitionKey]int64) error {
+	e.mu.Lock()
+	for id := range e.past {
+		if _, src, ok := parseAlertID(id); !ok || slices.Contains(parts, partitionKey{src.Topic, src.Partition}) {
+			delete(e.past, id)
+		}
+	}
+	e.mu.Unlock()
+	last, ok, err := e.persist.lastCheckpoint(ctx)
+	if err != nil || !ok {
+		return err // never checkpointed: nothing of the group was produced
+	}
+	mine := make(map[partitionKey]bool, len(parts))
+	for _, k := range parts {
+		mine[k] = true
+	}
+	e.txnMu.Lock()
+	defer e.txnMu.Unlock()
+	found, err := e.scanAlerts(ctx, last.Add(-5*time.Minute), func(id string) bool {
+		_, src, ok := parseAlertID(id)
+		k := partitionKey{src.Topic, src.Partition}
+		return ok && mine[k] && src.Offset >= stored[k] // a partition never stored is evaluated from 0 or its end
+	})
+	if err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	e.mu.Lock()
+	if e.past == nil {
+		e.past = map[string]bool{}
+	}
+	for id := range found {
+		e.past[id] = true
+	}
+	e.mu.Unlock()
+	e.log.Warn("the alerts topic holds alerts of records past the stored checkpoint (the database lost checkpoints: a failover or a restore); they are not produced again",
+		"alerts", len(found))
+	return nil
+}
+
+// unfired returns the alerts not in e.past (which loses those it returns
+// of it).
+func (e *Engine) unfired(alerts []Fired) []Fired {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.past) == 0 {
+		return alerts
+	}
+	out := make([]Fired, 0, len(alerts))
+	for _, a := range alerts {
+		if e.past[a.ID] {
+			delete(e.past, a.ID)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// parseAlertID reads back what AlertID put in an id.
+func parseAlertID(id string) (rule int64, src Source, ok bool) {
+	f := strings.Split(id, "-")
+	if len(f) != 4 || !strings.HasPrefix(f[0], "r") {
+		return 0, Source{}, false
+	}
+	rule, err1 := strconv.ParseInt(f[0][1:], 10, 64)
+	part, err2 := strconv.ParseInt(f[2], 10, 32)
+	off, err3 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, Source{}, false
+	}
+	return rule, Source{Topic: f[1], Partition: int32(part), Offset: off}, true
+}
+
 // missing returns the alerts not in the committed alerts topic, reading it
 // from the first records written at or after since.
 func (e *Engine) missing(ctx context.Context, since time.Time, alerts []Fired) ([]Fired, error) {
@@ -154,7 +246,7 @@ func (e *Engine) missing(ctx context.Context, since time.Time, alerts []Fired) (
 	for _, a := range alerts {
 		want[a.ID] = true
 	}
-	present, err := e.scanAlerts(ctx, since, want)
+	present, err := e.scanAlerts(ctx, since, func(id string) bool { return want[id] })
 	if err != nil {
 		return nil, err
 	}
@@ -211,14 +303,28 @@ func (e *Engine) settled(ctx context.Context, adm *kadm.Client, topic string) (k
 }
 
 // scanAlerts reads the alerts topic from the first offsets at or after
-// since up to the last stable offsets, read committed, and returns which
-// of the wanted alert ids it holds.
-func (e *Engine) scanAlerts(ctx context.Context, since time.Time, want map[string]bool) (map[string]bool, error) {
+// since up to the last stable offsets, read committed, and returns the
+// alert ids it holds that want accepts.
+func (e *Engine) scanAlerts(ctx context.Context, since time.Time, want func(id string) bool) (map[string]bool, error) {
 	adm := kadm.NewClient(e.prod)
 	topic := e.opts.Topics.Alerts
 	starts, err := adm.ListOffsetsAfterMilli(ctx, since.UnixMilli(), topic)
 	if err != nil {
 		return nil, fmt.Errorf("scan alerts topic: %w", err)
+	}
+	// Nothing written since (committed or not; a partition without a
+	// record since lists its end offset): nothing to read, and no
+	// transaction to wait for.
+	if high, err := adm.ListEndOffsets(ctx, topic); err == nil && high.Error() == nil && starts.Error() == nil {
+		empty := true
+		high.Each(func(h kadm.ListedOffset) {
+			if s, ok := starts.Lookup(topic, h.Partition); !ok || s.Offset < h.Offset {
+				empty = false
+			}
+		})
+		if empty {
+			return map[string]bool{}, nil
+		}
 	}
 	ends, err := e.settled(ctx, adm, topic)
 	if err != nil {
@@ -274,7 +380,7 @@ func (e *Engine) scanAlerts(ctx context.Context, since time.Time, want map[strin
 				return
 			}
 			a, err := event.DecodeAlert(r.Value)
-			if err == nil && want[a.ID] {
+			if err == nil && want(a.ID) {
 				found[a.ID] = true
 			}
 		})
