@@ -323,7 +323,7 @@ func TestEngineAfterLostCheckpoints(t *testing.T) {
 	}
 	again := 0
 	for _, id := range w.want {
-		if _, src, ok := parseAlertID(id); !ok {
+		if src, ok := alertSource(id); !ok {
 			t.Fatalf("alert id %q does not parse", id)
 		} else if src.Offset >= restored[partitionKey{src.Topic, src.Partition}] {
 			again++

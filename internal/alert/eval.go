@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/bits"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tradestream/tradestream/internal/event"
@@ -328,6 +330,21 @@ func fired(r *Rule, src Source, symbol, msg string, value event.Decimal, ts time
 // record: evaluating the same record again gives the same id.
 func AlertID(rule int64, src Source) string {
 	return fmt.Sprintf("r%d-%s-%d-%d", rule, src.Topic, src.Partition, src.Offset)
+}
+
+// alertSource reads back the source record AlertID put in an id.
+func alertSource(id string) (Source, bool) {
+	f := strings.Split(id, "-")
+	if len(f) != 4 || !strings.HasPrefix(f[0], "r") {
+		return Source{}, false
+	}
+	_, err1 := strconv.ParseInt(f[0][1:], 10, 64)
+	part, err2 := strconv.ParseInt(f[2], 10, 32)
+	off, err3 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return Source{}, false
+	}
+	return Source{Topic: f[1], Partition: int32(part), Offset: off}, true
 }
 
 // edge records cond and reports whether it just turned true from a known

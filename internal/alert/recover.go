@@ -3,9 +3,6 @@ package alert
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -164,9 +161,13 @@ func (e *Engine) recover(ctx context.Context, parts []partitionKey) error {
 // the allowance for clock skew: alerts of a lost checkpoint were
 // produced after every checkpoint the database kept.
 func (e *Engine) firedPast(ctx context.Context, parts []partitionKey, stored map[partitionKey]int64) error {
+	mine := make(map[partitionKey]bool, len(parts))
+	for _, k := range parts {
+		mine[k] = true
+	}
 	e.mu.Lock()
 	for id := range e.past {
-		if _, src, ok := parseAlertID(id); !ok || slices.Contains(parts, partitionKey{src.Topic, src.Partition}) {
+		if src, ok := alertSource(id); !ok || mine[partitionKey{src.Topic, src.Partition}] {
 			delete(e.past, id)
 		}
 	}
@@ -175,14 +176,10 @@ func (e *Engine) firedPast(ctx context.Context, parts []partitionKey, stored map
 	if err != nil || !ok {
 		return err // never checkpointed: nothing of the group was produced
 	}
-	mine := make(map[partitionKey]bool, len(parts))
-	for _, k := range parts {
-		mine[k] = true
-	}
 	e.txnMu.Lock()
 	defer e.txnMu.Unlock()
 	found, err := e.scanAlerts(ctx, last.Add(-5*time.Minute), func(id string) bool {
-		_, src, ok := parseAlertID(id)
+		src, ok := alertSource(id)
 		k := partitionKey{src.Topic, src.Partition}
 		return ok && mine[k] && src.Offset >= stored[k] // a partition never stored is evaluated from 0 or its end
 	})
@@ -224,21 +221,6 @@ func (e *Engine) unfired(alerts []Fired) []Fired {
 	return out
 }
 
-// parseAlertID reads back what AlertID put in an id.
-func parseAlertID(id string) (rule int64, src Source, ok bool) {
-	f := strings.Split(id, "-")
-	if len(f) != 4 || !strings.HasPrefix(f[0], "r") {
-		return 0, Source{}, false
-	}
-	rule, err1 := strconv.ParseInt(f[0][1:], 10, 64)
-	part, err2 := strconv.ParseInt(f[2], 10, 32)
-	off, err3 := strconv.ParseInt(f[3], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return 0, Source{}, false
-	}
-	return rule, Source{Topic: f[1], Partition: int32(part), Offset: off}, true
-}
-
 // missing returns the alerts not in the committed alerts topic, reading it
 // from the first records written at or after since.
 func (e *Engine) missing(ctx context.Context, since time.Time, alerts []Fired) ([]Fired, error) {
@@ -259,8 +241,8 @@ func (e *Engine) missing(ctx context.Context, since time.Time, alerts []Fired) (
 	return out, nil
 }
 
-// settled waits until every transaction on topic that was open when it was
-// called has been resolved (its markers written), and returns the last
+// settled waits until every transaction on topic that was open when its
+// end offsets high were listed has been resolved (its markers written), and returns the last
 // stable offsets then. A committed or aborted transaction's markers are
 // written after EndTxn answers, and another instance's open transaction
 // holds the last stable offset back, so reading right away could miss
@@ -268,14 +250,7 @@ func (e *Engine) missing(ctx context.Context, since time.Time, alerts []Fired) (
 // by the coordinator within its timeout (30 s); if the offsets are still
 // not stable after 45 s, settled returns an error, which the caller
 // retries: scanning short of them could produce an alert a second time.
-func (e *Engine) settled(ctx context.Context, adm *kadm.Client, topic string) (kadm.ListedOffsets, error) {
-	high, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = high.Error()
-	}
-	if err != nil {
-		return nil, err
-	}
+func (e *Engine) settled(ctx context.Context, adm *kadm.Client, topic string, high kadm.ListedOffsets) (kadm.ListedOffsets, error) {
 	deadline := time.Now().Add(45 * time.Second)
 	for {
 		stable, err := adm.ListCommittedOffsets(ctx, topic)
@@ -312,10 +287,17 @@ func (e *Engine) scanAlerts(ctx context.Context, since time.Time, want func(id s
 	if err != nil {
 		return nil, fmt.Errorf("scan alerts topic: %w", err)
 	}
+	high, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = high.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scan alerts topic: %w", err)
+	}
 	// Nothing written since (committed or not; a partition without a
 	// record since lists its end offset): nothing to read, and no
 	// transaction to wait for.
-	if high, err := adm.ListEndOffsets(ctx, topic); err == nil && high.Error() == nil && starts.Error() == nil {
+	if starts.Error() == nil {
 		empty := true
 		high.Each(func(h kadm.ListedOffset) {
 			if s, ok := starts.Lookup(topic, h.Partition); !ok || s.Offset < h.Offset {
@@ -326,7 +308,7 @@ func (e *Engine) scanAlerts(ctx context.Context, since time.Time, want func(id s
 			return map[string]bool{}, nil
 		}
 	}
-	ends, err := e.settled(ctx, adm, topic)
+	ends, err := e.settled(ctx, adm, topic, high)
 	if err != nil {
 		return nil, fmt.Errorf("scan alerts topic: %w", err)
 	}
