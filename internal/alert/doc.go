@@ -70,10 +70,18 @@
 // the alerts topic (read committed, from a little before the group's last
 // stored checkpoint: alerts of a lost checkpoint were produced after
 // every checkpoint the database kept) for alerts of records at or past
-// the stored offsets, and skips them when it fires them again. Its
-// checkpoints are not fenced, though: an engine that runs on across a
-// failover overwrites offsets while the states of lost checkpoints stay
-// older; it must be restarted on the new primary.
+// the stored offsets, and skips them when it fires them again.
+//
+// An engine that runs on across such a loss notices it at its next
+// checkpoint, which is fenced as the sink's batches are: a partition's
+// offset moves only from where this engine stored it last (or is created
+// if it stored none), so a checkpoint finding the stored offsets
+// elsewhere writes nothing. The engine then drops the batch, leaves the
+// group and joins it again, which resumes every partition from the
+// stored checkpoint exactly as a restart does; the rule states in
+// memory, newer than the stored offsets, are dropped with it. A
+// checkpoint whose commit was acknowledged to PostgreSQL but not to the
+// engine (a connection lost at COMMIT) is found the same way.
 //
 // A commit whose outcome the engine did not hear (a broker or the
 // controller quorum gone mid-commit) is retried the same way, but only

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -37,6 +38,10 @@ type Engine struct {
 	// past holds the ids of alerts already in the alerts topic from
 	// records past the stored checkpoint (firedPast), until fired again.
 	past map[string]bool
+	// stored is the offset each assigned partition has in alert_offsets
+	// as this engine last read or wrote it (absent: none stored); a
+	// checkpoint moves it only from there.
+	stored map[partitionKey]int64
 
 	// txnMu serialises Kafka transactions of the loop and of recovery.
 	txnMu sync.Mutex
@@ -63,6 +68,7 @@ func New(kcfg config.Kafka, pool *pgxpool.Pool, opts Options) (*Engine, error) {
 		metrics: newEngineMetrics(opts.Registerer),
 		log:     opts.Log.With("component", "alerts", "group", opts.Group),
 		ev:      newEvaluator(),
+		stored:  map[partitionKey]int64{},
 	}, nil
 }
 
@@ -72,14 +78,21 @@ func New(kcfg config.Kafka, pool *pgxpool.Pool, opts Options) (*Engine, error) {
 // Run owns both Kafka clients it creates and closes them before returning;
 // franz-go's own goroutines end with them. Run may be called once.
 func (e *Engine) Run(ctx context.Context) error {
-	cons, closeClients, err := e.start(ctx)
+	cons, err := e.start(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
 		}
 		return err
 	}
-	defer closeClients()
+	defer func() {
+		if cons != nil {
+			cons.Close()
+		}
+		e.txnMu.Lock()
+		defer e.txnMu.Unlock()
+		e.prod.Close()
+	}()
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -116,6 +129,23 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.commitKafka(ctx, cons)
 		}
 		cons.AllowRebalance()
+		if errors.Is(err, errFenced) {
+			// The database lost checkpoints (or another instance moved
+			// the offsets): leave the group and join it again, which
+			// resumes every partition from the stored checkpoint as a
+			// restart does (see assigned), and drops this batch.
+			e.metrics.fenced.Inc()
+			e.log.Warn("checkpoint fenced off: the stored offsets are not where this engine stored them (a failover or a restore lost checkpoints); resuming from the stored checkpoint")
+			_ = e.at("fenced", 0)
+			cons.Close()
+			if cons, err = e.newConsumer(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped while retrying: the batch is evaluated again next time
@@ -126,16 +156,29 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // start loads the rules and creates the producer (fencing a previous
-// incarnation) and the group consumer; the returned function closes both.
-func (e *Engine) start(ctx context.Context) (*kgo.Client, func(), error) {
+// incarnation) and the group consumer. Run closes both.
+func (e *Engine) start(ctx context.Context) (*kgo.Client, error) {
 	if err := e.reloadRules(ctx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	prod, err := e.newProducer(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	e.prod = prod
+	cons, err := e.newConsumer(ctx)
+	if err != nil {
+		prod.Close()
+		return nil, err
+	}
+	e.log.Info("alerts engine running", "prices", e.opts.Topics.Prices, "trades", e.opts.Topics.Trades,
+		"alerts", e.opts.Topics.Alerts, "instance", e.opts.Instance)
+	return cons, nil
+}
+
+// newConsumer creates the group consumer; partitions resume from the
+// stored checkpoint as they are assigned.
+func (e *Engine) newConsumer(ctx context.Context) (*kgo.Client, error) {
 	reset := kgo.NewOffset().AtEnd()
 	if e.opts.FromStart {
 		reset = kgo.NewOffset().AtStart()
@@ -156,17 +199,9 @@ func (e *Engine) start(ctx context.Context) (*kgo.Client, func(), error) {
 		metrics.KafkaHooks(e.opts.Registerer, "alerts-consumer"),
 	)...)
 	if err != nil {
-		prod.Close()
-		return nil, nil, fmt.Errorf("alerts consumer: %w", err)
+		return nil, fmt.Errorf("alerts consumer: %w", err)
 	}
-	e.log.Info("alerts engine running", "prices", e.opts.Topics.Prices, "trades", e.opts.Topics.Trades,
-		"alerts", e.opts.Topics.Alerts, "instance", e.opts.Instance)
-	return cons, func() {
-		cons.Close()
-		e.txnMu.Lock()
-		defer e.txnMu.Unlock()
-		e.prod.Close()
-	}, nil
+	return cons, nil
 }
 
 // newProducer creates the transactional producer and gets its producer id,
@@ -234,6 +269,14 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 		return err
 	}
 	cp, latency := e.evaluate(recs)
+	e.mu.Lock()
+	cp.from = make(map[partitionKey]int64, len(cp.offsets))
+	for k := range cp.offsets {
+		if off, ok := e.stored[k]; ok {
+			cp.from[k] = off
+		}
+	}
+	e.mu.Unlock()
 	start := time.Now()
 	err := e.retry(ctx, "checkpoint to PostgreSQL", func() error {
 		err := e.persist.commit(work, cp)
@@ -256,6 +299,9 @@ func (e *Engine) handle(ctx context.Context, fs kgo.Fetches) error {
 	if err != nil {
 		return err
 	}
+	e.mu.Lock()
+	maps.Copy(e.stored, cp.offsets)
+	e.mu.Unlock()
 	e.metrics.commit.Observe(time.Since(start).Seconds())
 	e.metrics.batch.Observe(float64(fs.NumRecords()))
 	_ = e.at("checkpointed", len(cp.alerts))

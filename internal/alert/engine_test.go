@@ -345,6 +345,79 @@ func TestEngineAfterLostCheckpoints(t *testing.T) {
 	t.Logf("checkpoints lost after batch 3: %d of %d alerts evaluated again and found in the topic, each committed once", again, len(w.want))
 }
 
+// TestEngineFollowsLostCheckpoints loses checkpoints under an engine that
+// keeps running, as a failover to a replica that never received them does
+// (or a restore of a backup): after its sixth batch with alerts, the
+// checkpoint of its third (offsets, rule states, outbox) is put back. Its
+// next checkpoint must be fenced off (the stored offsets are not where it
+// stored them), and it must resume from the restored checkpoint in the
+// same Run: the committed topic then holds each scripted alert exactly
+// once, and the stored rule states are those of an engine that never
+// lost anything (a reference group run afterwards over the same records).
+// Without the fence the engine would overwrite the restored offsets with
+// its own and leave the restored states beside them.
+func TestEngineFollowsLostCheckpoints(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	const group, reference = "alerts-follows-loss", "alerts-follows-loss-ref"
+	tables := []string{"alert_offsets", "alert_state", "alert_outbox"}
+	eng := w.engine(t, group, "fl", 7)
+	batches, fenced := 0, 0
+	eng.hook = func(stage string, alerts int) error {
+		switch {
+		case stage == "fenced":
+			fenced++
+		case stage == "checkpointed" && alerts > 0:
+			switch batches++; batches {
+			case 3:
+				for _, table := range tables {
+					if _, err := w.pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE saved_%s AS SELECT * FROM %s WHERE group_id = $1`, table, table), group); err != nil {
+						return err
+					}
+				}
+			case 6:
+				for _, table := range tables {
+					if _, err := w.pool.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE group_id = $1`, table), group); err != nil {
+						return err
+					}
+					if _, err := w.pool.Exec(ctx, fmt.Sprintf(`INSERT INTO %s SELECT * FROM saved_%s`, table, table)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	w.runUntilCaughtUp(t, eng, group)
+	if batches < 6 {
+		t.Fatalf("only %d batches with alerts: the checkpoints were never lost, the test proves nothing", batches)
+	}
+	if fenced == 0 {
+		t.Fatal("the engine's checkpoints were never fenced off after the restored checkpoint")
+	}
+	if got := w.alertIDs(t, true); !slices.Equal(got, w.want) {
+		t.Fatalf("got %d alerts, want %d exactly once: %s", len(got), len(w.want), strings.Join(got, ","))
+	}
+	if n := w.outboxLen(t); n != 0 {
+		t.Errorf("got %d alerts left in the outbox, want 0", n)
+	}
+	// The reference group (its alerts go to the same topic, which is not
+	// read again) evaluates every record once, with nothing lost.
+	w.runUntilCaughtUp(t, w.engine(t, reference, "ref", 7), reference)
+	var diff int
+	if err := w.pool.QueryRow(ctx, `
+		WITH a AS (SELECT topic, kafka_partition, rule_id, symbol, state FROM alert_state WHERE group_id = $1),
+		     b AS (SELECT topic, kafka_partition, rule_id, symbol, state FROM alert_state WHERE group_id = $2)
+		SELECT count(*) FROM ((SELECT * FROM a EXCEPT SELECT * FROM b) UNION ALL (SELECT * FROM b EXCEPT SELECT * FROM a)) d`,
+		group, reference).Scan(&diff); err != nil {
+		t.Fatal(err)
+	}
+	if diff != 0 {
+		t.Errorf("%d rule states differ from the reference group's", diff)
+	}
+	t.Logf("checkpoints of batches 4-6 lost under the running engine: fenced %d time(s), resumed in the same run, %d alerts once", fenced, len(w.want))
+}
+
 // TestEngineRetriesProduceExactlyOnce fails produce attempts, some before
 // anything is sent and some after the transaction committed (as if its
 // acknowledgement were lost), and checks that the retries leave each

@@ -19,6 +19,7 @@ type engineMetrics struct {
 	e2e      *prometheus.HistogramVec // produced_at of the source record to alert committed, by kind
 	moved    prometheus.Counter       // rule states inherited from another partition
 	renewed  prometheus.Counter       // producers replaced after the coordinator aborted their transaction
+	fenced   prometheus.Counter       // checkpoints refused: the stored offsets had moved
 }
 
 func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
@@ -74,6 +75,10 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 			Name: "tradestream_alerts_producer_renewals_total",
 			Help: "Alerts producers replaced by a new one of the same transactional id after the coordinator aborted their transaction.",
 		}),
+		fenced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tradestream_alerts_checkpoints_fenced_total",
+			Help: "Checkpoints refused because the stored offsets were not where the engine stored them (the database lost checkpoints, or another instance moved them); the engine then resumed from the stored checkpoint.",
+		}),
 		e2e: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tradestream_alerts_e2e_latency_seconds",
 			Help:    "From produced_at of the record that fired an alert to the alert committed in the alerts topic.",
@@ -81,7 +86,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e, m.moved, m.renewed)
+		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e, m.moved, m.renewed, m.fenced)
 	}
 	for _, k := range Kinds {
 		m.fired.WithLabelValues(string(k))

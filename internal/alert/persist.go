@@ -1,10 +1,13 @@
 package alert
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/store"
 )
 
 // partitionKey names one source partition by its short topic name.
@@ -22,9 +26,12 @@ type partitionKey struct {
 
 // checkpoint is what one engine batch commits in one PostgreSQL
 // transaction: the next offset of every partition it read, the states it
-// changed and the alerts it decided.
+// changed and the alerts it decided. from is where the engine last
+// stored each of those partitions (absent: never stored); the commit
+// moves a partition's offset only from there.
 type checkpoint struct {
 	offsets map[partitionKey]int64
+	from    map[partitionKey]int64
 	states  map[stateKey]*state
 	alerts  []Fired
 }
@@ -44,23 +51,42 @@ type persister struct {
 // errRuleGone reports a state written for a rule deleted meanwhile.
 var errRuleGone = errors.New("alert rule deleted during the batch")
 
+// errFenced reports a checkpoint refused because a partition's stored
+// offset is not where this engine stored it last: the database lost
+// checkpoints (a failover to a server that had not received them, a
+// restore), or another instance took the partition over. The states
+// stored beside those offsets are then not the ones in memory, so the
+// engine drops the batch and resumes from the stored checkpoint.
+var errFenced = errors.New("stored alert offsets are not where this engine stored them (the database lost checkpoints, or another instance moved them)")
+
+// moveOffsets moves the group's stored offsets from a batch's start.
+var moveOffsets = store.MoveOffsetsSQL("alert_offsets")
+
 // commit writes cp in one transaction.
 func (p *persister) commit(ctx context.Context, cp checkpoint) error {
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		if len(cp.offsets) > 0 {
-			var topics []string
-			var parts []int32
-			var next []int64
-			for k, off := range cp.offsets {
-				topics, parts, next = append(topics, k.topic), append(parts, k.partition), append(next, off)
+			// In (topic, partition) order, so that instances lock the
+			// offset rows in the same order.
+			keys := slices.SortedFunc(maps.Keys(cp.offsets), func(a, b partitionKey) int {
+				return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+			})
+			topics, parts := make([]string, 0, len(keys)), make([]int32, 0, len(keys))
+			from, next := make([]int64, 0, len(keys)), make([]int64, 0, len(keys))
+			for _, k := range keys {
+				f, ok := cp.from[k]
+				if !ok {
+					f = -1
+				}
+				topics, parts = append(topics, k.topic), append(parts, k.partition)
+				from, next = append(from, f), append(next, cp.offsets[k])
 			}
-			if _, err := tx.Exec(ctx, `
-				INSERT INTO alert_offsets (group_id, topic, kafka_partition, next_offset)
-				SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, o)
-				ON CONFLICT (group_id, topic, kafka_partition)
-				DO UPDATE SET next_offset = excluded.next_offset, updated_at = now()`,
-				p.group, topics, parts, next); err != nil {
+			var moved int
+			if err := tx.QueryRow(ctx, moveOffsets, p.group, topics, parts, from, next).Scan(&moved); err != nil {
 				return fmt.Errorf("store alert offsets: %w", err)
+			}
+			if moved != len(keys) {
+				return errFenced
 			}
 		}
 		if len(cp.states) > 0 {

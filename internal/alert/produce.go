@@ -190,5 +190,5 @@ func permanent(err error) bool {
 		}
 		return false
 	}
-	return kafka.IsDenied(err) || errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
+	return errors.Is(err, errFenced) || kafka.IsDenied(err) || errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
 }

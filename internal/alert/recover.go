@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -68,7 +69,9 @@ func (e *Engine) assigned(ctx context.Context, offsets map[string]map[int32]kgo.
 	e.mu.Lock()
 	for _, k := range parts {
 		e.ev.dropPartition(k.topic, k.partition)
+		delete(e.stored, k)
 	}
+	maps.Copy(e.stored, pos.offsets)
 	for k, st := range pos.states {
 		if _, ok := e.ev.rules[k.rule]; ok {
 			e.ev.states[k] = st
@@ -111,6 +114,7 @@ func (e *Engine) revoked(_ context.Context, _ *kgo.Client, lost map[string][]int
 	for topic, ps := range lost {
 		for _, p := range ps {
 			e.ev.dropPartition(e.short(topic), p)
+			delete(e.stored, partitionKey{e.short(topic), p})
 		}
 	}
 }

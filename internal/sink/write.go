@@ -40,23 +40,7 @@ ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING`
 // from offset to its to offset, and counts the partitions it moved. A
 // partition whose position is not where the batch started (another sink
 // instance loaded it meanwhile) is not moved, which fences the batch off.
-const storeOffsets = `
-WITH input AS (
-    SELECT * FROM unnest($2::text[], $3::int4[], $4::int8[], $5::int8[])
-        AS i(topic, kafka_partition, from_offset, to_offset)
-), moved AS (
-    UPDATE sink_offsets o SET next_offset = i.to_offset, updated_at = now()
-    FROM input i
-    WHERE o.group_id = $1 AND o.topic = i.topic AND o.kafka_partition = i.kafka_partition
-      AND o.next_offset = i.from_offset
-    RETURNING 1
-), created AS (
-    INSERT INTO sink_offsets (group_id, topic, kafka_partition, next_offset)
-    SELECT $1, topic, kafka_partition, to_offset FROM input WHERE from_offset < 0
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM created)`
+var storeOffsets = store.MoveOffsetsSQL("sink_offsets")
 
 // errFenced means the stored position of a partition in the batch was not
 // where the batch started: another instance loaded it, so this batch must

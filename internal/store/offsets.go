@@ -38,3 +38,33 @@ func StoredOffsets(ctx context.Context, db interface {
 	}
 	return out, nil
 }
+
+// MoveOffsetsSQL is the statement that moves a group's stored positions
+// in table (sink_offsets or alert_offsets: group_id, topic,
+// kafka_partition, next_offset, updated_at) from where a batch started
+// to where it ends, and returns how many it moved. Its arguments: $1 the
+// group, then per partition $2 topic, $3 partition, $4 the batch's first
+// offset (negative: the partition was never stored, and its row is
+// created) and $5 the next offset after it. A partition whose stored
+// position is not where the batch started (another instance, or a
+// database that lost commits, moved it) is not moved, which fences the
+// batch off: the caller compares the count and rolls back.
+func MoveOffsetsSQL(table string) string {
+	return fmt.Sprintf(`
+WITH input AS (
+    SELECT * FROM unnest($2::text[], $3::int4[], $4::int8[], $5::int8[])
+        AS i(topic, kafka_partition, from_offset, to_offset)
+), moved AS (
+    UPDATE %[1]s o SET next_offset = i.to_offset, updated_at = now()
+    FROM input i
+    WHERE o.group_id = $1 AND o.topic = i.topic AND o.kafka_partition = i.kafka_partition
+      AND o.next_offset = i.from_offset
+    RETURNING 1
+), created AS (
+    INSERT INTO %[1]s (group_id, topic, kafka_partition, next_offset)
+    SELECT $1, topic, kafka_partition, to_offset FROM input WHERE from_offset < 0
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM created)`, table)
+}
