@@ -229,7 +229,13 @@ func (w *world) alertIDs(t *testing.T, committed bool) []string {
 // engine returns an in-process engine for the world.
 func (w *world) engine(t *testing.T, group, instance string, batch int) *Engine {
 	t.Helper()
-	eng, err := New(kafkatest.Config(w.brokers), w.pool, Options{
+	return w.engineOn(t, w.pool, group, instance, batch)
+}
+
+// engineOn is engine with its database in pool.
+func (w *world) engineOn(t *testing.T, pool *pgxpool.Pool, group, instance string, batch int) *Engine {
+	t.Helper()
+	eng, err := New(kafkatest.Config(w.brokers), pool, Options{
 		Topics: w.topics, Group: group, Instance: instance, BatchSize: batch, FromStart: true,
 		SessionTimeout: 6 * time.Second, RulesRefresh: 500 * time.Millisecond, Log: testLogger(t), Decoder: w.dec,
 	})

@@ -4,18 +4,12 @@ package sink
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tradestream/tradestream/internal/bench/feed"
-	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
 	"github.com/tradestream/tradestream/internal/store"
@@ -51,7 +45,7 @@ func TestFaultPostgresFailover(t *testing.T) {
 
 	// Both servers, the writable one wanted: the sink follows the failover.
 	primaryDB := e.db
-	e.db = failoverURL(t, primaryDB, promotedDB)
+	e.db = pgtest.FailoverURL(t, primaryDB, promotedDB)
 	p := e.startSink(t, "sink-follows")
 	e.db = primaryDB
 	deadline := time.Now().Add(2 * time.Minute)
@@ -70,22 +64,22 @@ func TestFaultPostgresFailover(t *testing.T) {
 		WHERE application_name = 'tradestream_replica'`).Scan(&state, &sync); err != nil || state != "streaming" || sync != "async" {
 		t.Fatalf("the replica before the stop: state %q, sync_state %q (%v); want it streaming, asynchronously", state, sync, err)
 	}
-	restored := false
-	restore := func() {
-		if restored {
-			return
-		}
-		restored = true
-		stack(t, "down", "--pg-replica") // the promoted server, its data
-		stack(t, "pg-start")             // the old primary, on 5432 again
-		stack(t, "pg-replica")           // a new standby of it
-	}
+	restore := pgtest.RestoreStack(t)
 	t.Cleanup(restore) // whatever happens next
-	// The primary's WAL sender is stopped (SIGSTOP) while the sink loads
-	// more, so that the old primary has commits it never shipped when it
-	// crashes: the immediate stop's SIGQUIT waits on it, and it is killed
-	// once that signal is pending, so it never runs again.
-	stalled, crash := stallWALSender(ctx, t, e)
+	// The primary's WAL sender is stopped (SIGSTOP) until the sink has
+	// committed a batch or two more, so that the old primary has commits
+	// it never shipped when it crashes: the immediate stop's SIGQUIT waits
+	// on it, and it is killed once that signal is pending, so it never
+	// runs again.
+	committed := func() (n int64) {
+		for _, parts := range e.stored(t) {
+			for _, next := range parts {
+				n += next
+			}
+		}
+		return n
+	}
+	stalled, crash := pgtest.StallWALSender(ctx, t, e.pool, committed, 2000)
 	crash()
 	stopped := time.Now()
 	stack(t, "pg-promote")
@@ -130,7 +124,7 @@ func TestFaultPostgresFailover(t *testing.T) {
 	// it had shipped is what the sink loaded again.
 	restore()
 	e.pool = oldPool
-	if err := waitPing(ctx, oldPool); err != nil {
+	if err := pgtest.WaitPing(ctx, oldPool); err != nil {
 		t.Fatalf("the old primary after its restart: %v", err)
 	}
 	reloaded := int64(0)
@@ -148,27 +142,6 @@ func TestFaultPostgresFailover(t *testing.T) {
 	if reloaded > 0 && fenced == 0 {
 		t.Errorf("%d records were loaded again, yet the sink never said it re-read from the promoted server's offsets", reloaded)
 	}
-}
-
-// failoverURL is primary's database settings with a URL naming the
-// primary's host and then the replica's, target_session_attrs=read-write:
-// a connection goes to the first of them that accepts writes.
-func failoverURL(t *testing.T, primary, replica config.Database) config.Database {
-	t.Helper()
-	pu, err := url.Parse(primary.URL.Reveal())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ru, err := url.Parse(replica.URL.Reveal())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pu.Host += "," + ru.Host
-	q := pu.Query()
-	q.Set("target_session_attrs", "read-write")
-	pu.RawQuery = q.Encode()
-	primary.URL = config.ConnString(pu.String())
-	return primary
 }
 
 // failoverCounts are the end-to-end figures of the prices and trades
@@ -215,98 +188,4 @@ func countFailover(ctx context.Context, t *testing.T, e *testEnv, recs []feed.Re
 			c.acknowledged, c.inKafka, c.rows, c.deadLetters, c.duplicates, c.lost)
 	}
 	return c
-}
-
-// waitPing waits until pool answers (the old primary's crash recovery).
-func waitPing(ctx context.Context, pool interface{ Ping(context.Context) error }) error {
-	for {
-		err := pool.Ping(ctx)
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// stallWALSender stops the primary's WAL sender of the stack's replica
-// with SIGSTOP and waits until the sink has committed more offsets on the
-// primary: whatever they committed is in the primary's WAL and on its
-// disk, not on the replica (WAL the sender wrote to its socket before the
-// stop may still arrive). It reports whether it stalled the sender, and
-// returns the crash: scripts/stack pg-stop --immediate, whose SIGQUIT the
-// stopped sender cannot act on, so the sender is SIGKILLed once that
-// signal is pending (it sends nothing after its stop). Without the right
-// to signal the server's processes (not root, not postgres) nothing is
-// stalled, the crash is a plain immediate stop, and the re-loaded count
-// may then be 0.
-func stallWALSender(ctx context.Context, t *testing.T, e *testEnv) (bool, func()) {
-	t.Helper()
-	var pid int
-	if err := e.pool.QueryRow(ctx, `SELECT pid FROM pg_stat_replication WHERE application_name = 'tradestream_replica'`).Scan(&pid); err != nil {
-		t.Fatalf("the primary's WAL sender: %v", err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		if errors.Is(err, syscall.EPERM) {
-			t.Logf("cannot stall the WAL sender (pid %d): %v; the replica streams on", pid, err)
-			return false, func() { stack(t, "pg-stop", "--immediate") }
-		}
-		t.Fatalf("SIGSTOP the WAL sender: %v", err)
-	}
-	killed := false
-	kill := func() {
-		if !killed {
-			killed = true
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	t.Cleanup(kill) // a sender left stopped would hold the primary's shutdown
-	sum := func() (n int64) {
-		for _, parts := range e.stored(t) {
-			for _, next := range parts {
-				n += next
-			}
-		}
-		return n
-	}
-	at := sum()
-	for sum() < at+2000 { // a batch or two the replica never gets
-		if ctx.Err() != nil {
-			kill()
-			t.Fatalf("the sink committed nothing more on the primary after %d offsets", at)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true, func() {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			stack(t, "pg-stop", "--immediate")
-		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for !sigquitPending(pid) && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		kill()
-		<-done
-	}
-}
-
-// sigquitPending reports whether process pid has SIGQUIT pending (the
-// postmaster's immediate-shutdown signal), from /proc/PID/status.
-func sigquitPending(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return true // gone: nothing to wait for
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		for _, field := range []string{"SigPnd:", "ShdPnd:"} {
-			if v, ok := strings.CutPrefix(line, field); ok {
-				mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-				if err == nil && mask&(1<<(uint(syscall.SIGQUIT)-1)) != 0 {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }

@@ -9,12 +9,11 @@ package sink
 
 import (
 	"context"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/tradestream/tradestream/internal/bench/feed"
+	"github.com/tradestream/tradestream/internal/pgtest"
 )
 
 // TestFaultKill500k is the full-size kill test: half a million events
@@ -27,14 +26,7 @@ func TestFaultKill500k(t *testing.T) {
 // stack runs scripts/stack with args.
 func stack(t *testing.T, args ...string) {
 	t.Helper()
-	script, err := filepath.Abs("../../scripts/stack")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(script, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("scripts/stack %v: %v\n%s", args, err, out)
-	}
+	pgtest.Stack(t, args...)
 }
 
 // TestFaultPostgresOutage stops PostgreSQL for 10 s while the sink loads
