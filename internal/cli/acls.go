@@ -27,11 +27,19 @@ sink's and the alerts engine's groups, and the engine's transactional ids
   status      the same as the dashboard (status and verify)`,
 	}
 	group(cmd)
+	var prune bool
 	apply := &cobra.Command{
-		Use:     "apply",
-		Short:   "Create the services' ACLs (idempotent) and print them",
-		Example: "  tradestream acls apply --kafka-sasl-mechanism SCRAM-SHA-512 --kafka-sasl-user admin",
-		Args:    cobra.NoArgs,
+		Use:   "apply",
+		Short: "Create the services' ACLs (idempotent) and print them",
+		Long: `Create the services' ACLs (idempotent) and print them. With --prune, also
+delete every other ALLOW ACL of the five principals (a renamed group or topic
+prefix, an earlier release's, one added by hand), so that each holds only what
+it needs, and print those too. DENY ACLs and other principals' ACLs are kept.
+Give each deployment on a cluster principals of its own before pruning: the
+ACLs of another topic prefix under the same principals are removed as well.`,
+		Example: `  tradestream acls apply --kafka-sasl-mechanism SCRAM-SHA-512 --kafka-sasl-user admin
+  tradestream acls apply --prune --sink-group sink-v2`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := r.validate(r.cfg.Principals); err != nil {
 				return err
@@ -45,9 +53,26 @@ sink's and the alerts engine's groups, and the engine's transactional ids
 			if err := kafka.ApplyACLs(cmd.Context(), adm, grants); err != nil {
 				return err
 			}
-			return kafka.WriteACLs(r.io.Stdout, kafka.Expand(grants))
+			if err := kafka.WriteACLs(r.io.Stdout, kafka.Expand(grants)); err != nil || !prune {
+				return err
+			}
+			have, err := kafka.ListACLs(cmd.Context(), adm)
+			if err != nil {
+				return kafka.Denied(err, kafka.Principal(r.cfg.Kafka), "DESCRIBE", "cluster acls")
+			}
+			extra := kafka.Extra(have, grants)
+			if len(extra) == 0 {
+				fmt.Fprintln(r.io.Stderr, "no ACLs beyond the services' rights")
+				return nil
+			}
+			if err := kafka.DeleteACLs(cmd.Context(), adm, extra); err != nil {
+				return err
+			}
+			fmt.Fprintf(r.io.Stdout, "\nremoved %d ACLs beyond the services' rights:\n", len(extra))
+			return kafka.WriteACLs(r.io.Stdout, extra)
 		},
 	}
+	apply.Flags().BoolVar(&prune, "prune", false, "also delete the other ALLOW ACLs of these principals (DENY ACLs and other principals' are kept)")
 	r.cfg.BindACLs(apply.Flags())
 	list := &cobra.Command{
 		Use:     "list",

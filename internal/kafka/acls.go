@@ -100,17 +100,8 @@ func ApplyACLs(ctx context.Context, adm *kadm.Client, grants []Grant) error {
 	var errs []error
 	for _, g := range grants {
 		b := kadm.NewACLs().Allow(g.Principal).AllowHosts("*").Operations(g.Operations...).ResourcePatternType(g.Pattern)
-		switch g.Type {
-		case kmsg.ACLResourceTypeTopic:
-			b.Topics(g.Names...)
-		case kmsg.ACLResourceTypeGroup:
-			b.Groups(g.Names...)
-		case kmsg.ACLResourceTypeTransactionalId:
-			b.TransactionalIDs(g.Names...)
-		case kmsg.ACLResourceTypeCluster:
-			b.Clusters()
-		default:
-			return fmt.Errorf("create acls: resource type %v not supported", g.Type)
+		if err := resources(b, g.Type, g.Names...); err != nil {
+			return fmt.Errorf("create acls: %w", err)
 		}
 		res, err := adm.CreateACLs(ctx, b)
 		if err != nil {
@@ -123,6 +114,74 @@ func ApplyACLs(ctx context.Context, adm *kadm.Client, grants []Grant) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Extra returns the ALLOW ACLs in have of the grants' principals that the
+// grants do not stand for: rights a service holds beyond what it needs (a
+// renamed group or topic prefix, an earlier release's, one added by
+// hand). DENY ACLs are never extra: they only take rights away.
+func Extra(have []ACL, grants []Grant) []ACL {
+	want := map[ACL]bool{}
+	for _, a := range Expand(grants) {
+		want[a] = true
+	}
+	mine := map[string]bool{}
+	for _, g := range grants {
+		mine[g.Principal] = true
+	}
+	var extra []ACL
+	for _, a := range have {
+		if mine[a.Principal] && a.Permission == kmsg.ACLPermissionTypeAllow && !want[a] {
+			extra = append(extra, a)
+		}
+	}
+	return extra
+}
+
+// DeleteACLs deletes exactly acls (each matched by principal, host,
+// operation, resource and pattern) through the admin API.
+func DeleteACLs(ctx context.Context, adm *kadm.Client, acls []ACL) error {
+	var errs []error
+	for _, a := range acls {
+		b := kadm.NewACLs().Operations(a.Operation).ResourcePatternType(a.Pattern)
+		if a.Permission == kmsg.ACLPermissionTypeDeny {
+			b.Deny(a.Principal).DenyHosts(a.Host)
+		} else {
+			b.Allow(a.Principal).AllowHosts(a.Host)
+		}
+		if err := resources(b, a.Type, a.Name); err != nil {
+			return fmt.Errorf("delete acls: %w", err)
+		}
+		res, err := adm.DeleteACLs(ctx, b)
+		if err != nil {
+			return fmt.Errorf("delete acl %s %s %s %s: %w", a.Principal, a.Operation, resourceName(a.Type), a.Name, err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				errs = append(errs, fmt.Errorf("delete acl %s %s %s %s: %w", a.Principal, a.Operation, resourceName(a.Type), a.Name, r.Err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// resources names the resources of type typ in b.
+func resources(b *kadm.ACLBuilder, typ kmsg.ACLResourceType, names ...string) error {
+	switch typ {
+	case kmsg.ACLResourceTypeTopic:
+		b.Topics(names...)
+	case kmsg.ACLResourceTypeGroup:
+		b.Groups(names...)
+	case kmsg.ACLResourceTypeTransactionalId:
+		b.TransactionalIDs(names...)
+	case kmsg.ACLResourceTypeCluster:
+		b.Clusters()
+	case kmsg.ACLResourceTypeDelegationToken:
+		b.DelegationTokens(names...)
+	default:
+		return fmt.Errorf("resource type %v not supported", typ)
+	}
+	return nil
 }
 
 // ListACLs returns every ACL the cluster holds, in a fixed order.

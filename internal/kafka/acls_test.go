@@ -3,10 +3,13 @@ package kafka
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tradestream/tradestream/internal/config"
 )
@@ -60,5 +63,37 @@ func TestDeniedMessageNamesPrincipal(t *testing.T) {
 		if got := Message(tt.err, sasl); !strings.HasPrefix(got, tt.want) {
 			t.Errorf("%s: got %q, want it to start %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestExtraACLs: only ALLOW ACLs of the grants' own principals that the
+// grants do not stand for are extra; DENY ACLs and other principals' are
+// not.
+func TestExtraACLs(t *testing.T) {
+	cfg := config.Default()
+	cfg.Topics.Prefix = "p."
+	cfg.Sink.Group = "sink-v2"
+	grants := ServiceGrants(cfg)
+	want := Expand(grants)
+	allow := func(principal string, op kadm.ACLOperation, typ kmsg.ACLResourceType, name string) ACL {
+		return ACL{Principal: principal, Host: "*", Permission: kmsg.ACLPermissionTypeAllow, Operation: op, Type: typ, Name: name, Pattern: kadm.ACLPatternLiteral}
+	}
+	oldGroup := allow("User:tradestream-sink", kadm.OpRead, kmsg.ACLResourceTypeGroup, "sink-v1")
+	byHand := allow("User:tradestream-gen", kadm.OpRead, kmsg.ACLResourceTypeTopic, "p.trades")
+	oneHost := want[0]
+	oneHost.Host = "10.0.0.1"
+	deny := allow("User:tradestream-sink", kadm.OpWrite, kmsg.ACLResourceTypeTopic, "p.users")
+	deny.Permission = kmsg.ACLPermissionTypeDeny
+	other := allow("User:someone-else", kadm.OpRead, kmsg.ACLResourceTypeTopic, "p.trades")
+	have := append(slices.Clone(want), oldGroup, byHand, oneHost, deny, other)
+	got := Extra(have, grants)
+	sortACLs(got)
+	wantExtra := []ACL{oldGroup, byHand, oneHost}
+	sortACLs(wantExtra)
+	if !slices.Equal(got, wantExtra) {
+		t.Errorf("extra:\n got  %v\n want %v", got, wantExtra)
+	}
+	if extra := Extra(want, grants); len(extra) != 0 {
+		t.Errorf("the grants' own ACLs: got %v extra, want none", extra)
 	}
 }
