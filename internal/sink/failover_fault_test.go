@@ -82,7 +82,7 @@ func TestFaultPostgresFailover(t *testing.T) {
 	stalled, crash := pgtest.StallWALSender(ctx, t, e.pool, committed, 2000)
 	crash()
 	stopped := time.Now()
-	stack(t, "pg-promote")
+	pgtest.Stack(t, "pg-promote")
 	t.Logf("primary stopped (immediate); replica promoted and writable after %v", time.Since(stopped).Round(time.Millisecond))
 
 	promoted, err := store.Open(ctx, promotedDB)

@@ -23,12 +23,6 @@ func TestFaultKill500k(t *testing.T) {
 	killTest(t, 500_000, 25_000, 6)
 }
 
-// stack runs scripts/stack with args.
-func stack(t *testing.T, args ...string) {
-	t.Helper()
-	pgtest.Stack(t, args...)
-}
-
 // TestFaultPostgresOutage stops PostgreSQL for 10 s while the sink loads
 // a stream that keeps arriving: the sink must wait, resume, and end with
 // exactly the valid events loaded and only the malformed records dead.
@@ -49,11 +43,11 @@ func TestFaultPostgresOutage(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(3 * time.Second)
-	stack(t, "pg-stop")
+	pgtest.Stack(t, "pg-stop")
 	stopped := time.Now()
-	t.Cleanup(func() { stack(t, "pg-start") }) // whatever happens next
+	t.Cleanup(func() { pgtest.Stack(t, "pg-start") }) // whatever happens next
 	time.Sleep(10 * time.Second)
-	stack(t, "pg-start")
+	pgtest.Stack(t, "pg-start")
 	t.Logf("PostgreSQL was down for %v", time.Since(stopped).Round(time.Millisecond))
 	if err := <-produced; err != nil {
 		t.Fatalf("produce: %v", err)
