@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tradestream/tradestream/internal/bench/feed"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
@@ -105,7 +107,7 @@ func TestFaultPostgresFailover(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the sink did not catch up on the promoted server within 3m of the failover")
+			t.Fatalf("the sink did not catch up on the promoted server within 3m of the failover: stored %v, end offsets %v", e.stored(t), ends)
 		}
 	}
 	t.Logf("failover: %v from the stop to the same sink caught up on the promoted server", time.Since(stopped).Round(time.Millisecond))
@@ -142,6 +144,116 @@ func TestFaultPostgresFailover(t *testing.T) {
 	if reloaded > 0 && fenced == 0 {
 		t.Errorf("%d records were loaded again, yet the sink never said it re-read from the promoted server's offsets", reloaded)
 	}
+}
+
+// TestFaultPostgresFailoverIdle is the failover of a sink that has
+// nothing more to load: the whole feed but its last fifth is loaded on
+// both servers, the primary's WAL sender is stalled, the last fifth is
+// produced and loaded on the primary only, and then, with nothing more
+// produced, the primary crashes and the replica is promoted. No batch
+// follows to be fenced off, so the sink must find by itself that the
+// promoted server's stored offsets are behind its positions, and load the
+// last fifth again there: every record once as a row or a dead letter on
+// the promoted server, verify OK, and the sink said it followed the
+// moved offsets without a fenced batch.
+func TestFaultPostgresFailoverIdle(t *testing.T) {
+	if os.Getenv(pgtest.EnvReplica) == "" {
+		kafkatest.Missing(t, pgtest.EnvReplica, "a PostgreSQL streaming replica (scripts/stack up --pg-replica)")
+	}
+	e := newTestEnv(t, 3)
+	promotedDB := pgtest.Replica(t, e.db)
+	recs, exp := feedRecords(t, feed.Config{Seed: 12, Users: 200, Events: 20_000, MalformedEvery: 250, V1Share: 0.5})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	last := len(recs) * 4 / 5
+	if err := e.produceFeed(ctx, recs[:last], 0); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	replica, err := store.Open(ctx, promotedDB) // a hot standby: it answers reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer replica.Close()
+	storedOn := func(pool *pgxpool.Pool) map[string]map[int32]int64 {
+		s, err := store.StoredOffsets(ctx, pool, e.group, e.dataTopics())
+		if err != nil {
+			t.Fatalf("stored offsets: %v", err)
+		}
+		return s
+	}
+	caughtUp := func(pool *pgxpool.Pool, ends map[string]map[int32]int64, what string) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for !upTo(storedOn(pool), ends) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: stored %v, want the end offsets %v within 2m", what, storedOn(pool), ends)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	primaryDB := e.db
+	e.db = pgtest.FailoverURL(t, primaryDB, promotedDB)
+	p := e.startSink(t, "sink-idle")
+	e.db = primaryDB
+	first := e.endOffsets(ctx, t)
+	caughtUp(e.pool, first, "the sink on the primary")
+	caughtUp(replica, first, "the replica")
+
+	restore := pgtest.RestoreStack(t)
+	t.Cleanup(restore) // whatever happens next
+	stalled, crash := pgtest.StallWALSender(ctx, t, e.pool, nil, 0)
+	if err := e.produceFeed(ctx, recs[last:], 0); err != nil {
+		t.Fatalf("produce the last fifth: %v", err)
+	}
+	ends := e.endOffsets(ctx, t)
+	caughtUp(e.pool, ends, "the sink on the primary, the last fifth")
+	crash()
+	stopped := time.Now()
+	pgtest.Stack(t, "pg-promote")
+
+	promoted, err := store.Open(ctx, promotedDB)
+	if err != nil {
+		t.Fatalf("open the promoted server: %v", err)
+	}
+	defer promoted.Close()
+	oldPool := e.pool
+	e.pool, e.db = promoted, promotedDB
+	shipped := e.stored(t)
+	behind := int64(0)
+	for topic, parts := range ends {
+		for part, end := range parts {
+			if next, ok := shipped[topic][part]; ok {
+				behind += end - next
+			} else {
+				behind += end
+			}
+		}
+	}
+	t.Logf("primary stopped (immediate) and replica promoted; the promoted server is %d records behind the sink", behind)
+	if stalled && behind == 0 {
+		t.Fatalf("the promoted server has every offset the sink stored on the primary: the WAL sender was not stalled in time")
+	}
+	caughtUp(promoted, ends, "the same sink on the promoted server")
+	t.Logf("failover with nothing more to load: %v from the stop to the same sink caught up on the promoted server", time.Since(stopped).Round(time.Millisecond))
+	p.signal(sigterm)
+	if err := p.wait(time.Minute); err != nil {
+		t.Fatalf("the sink, stopped after the failover: %v", err)
+	}
+
+	c := countFailover(ctx, t, e, recs)
+	t.Logf("counts (prices and trades): acknowledged %d, in Kafka %d, rows %d, dead letters %d, duplicates %d, lost %d",
+		c.acknowledged, c.inKafka, c.rows, c.deadLetters, c.duplicates, c.lost)
+	checkFeedLoaded(t, e, exp)
+	e.verify(t, 0)
+	if n := p.logContains("the stored offsets moved under the sink"); behind > 0 && n == 0 {
+		t.Errorf("the sink loaded %d records again without saying it followed the moved stored offsets", behind)
+	}
+	if n := p.logContains("batch fenced off"); n != 0 {
+		t.Errorf("%d batches fenced off, with nothing produced after the crash; want the stored offsets followed without one", n)
+	}
+	restore()
+	e.pool = oldPool
 }
 
 // failoverCounts are the end-to-end figures of the prices and trades

@@ -130,7 +130,12 @@ func (e *testEnv) endOffsets(ctx context.Context, t *testing.T) map[string]map[i
 // its offset in ends (an empty partition needs nothing stored).
 func (e *testEnv) storedUpTo(t *testing.T, ends map[string]map[int32]int64) bool {
 	t.Helper()
-	stored := e.stored(t)
+	return upTo(e.stored(t), ends)
+}
+
+// upTo reports whether stored reaches ends on every partition that has
+// records.
+func upTo(stored, ends map[string]map[int32]int64) bool {
 	for topic, parts := range ends {
 		for p, end := range parts {
 			if end > 0 && stored[topic][p] < end {

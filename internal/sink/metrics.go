@@ -20,6 +20,7 @@ type metrics struct {
 	latency           prometheus.Histogram     // produced_at -> committed
 	retries           *prometheus.CounterVec   // class
 	fenced            prometheus.Counter
+	storedMoved       prometheus.Counter
 	partitionsCreated prometheus.Counter
 	partitionsDropped prometheus.Counter
 	paused            prometheus.Gauge
@@ -94,6 +95,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: ns, Subsystem: sub, Name: "fenced_batches_total",
 			Help: "Batches dropped because another instance had moved their stored offsets.",
 		}),
+		storedMoved: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "stored_offsets_moved_total",
+			Help: "Times the sink found, with no batch fenced off, the stored offsets of its partitions moved (a failover, a restore) and re-read from them.",
+		}),
 		partitionsCreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "partitions_created_total",
 			Help: "Daily partitions created by the sink.",
@@ -109,7 +114,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.skipped, m.rows, m.deadLetters, m.batchRecords, m.copySeconds,
-			m.commitSeconds, m.batchSeconds, m.latency, m.retries, m.fenced, m.partitionsCreated,
+			m.commitSeconds, m.batchSeconds, m.latency, m.retries, m.fenced, m.storedMoved, m.partitionsCreated,
 			m.partitionsDropped, m.paused, m.rollupSeconds, m.rollupReplays)
 	}
 	return m

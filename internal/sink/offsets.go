@@ -48,6 +48,17 @@ func (p *positions) advance(tp topicPartition, next int64) {
 	}
 }
 
+// snapshot is a copy of every assigned partition's position.
+func (p *positions) snapshot() map[topicPartition]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[topicPartition]int64, len(p.m))
+	for tp, v := range p.m {
+		out[tp] = v
+	}
+	return out
+}
+
 func (p *positions) drop(parts map[string][]int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -108,15 +119,44 @@ func (s *Sink) adjustOffsets(ctx context.Context, offsets map[string]map[int32]k
 	return offsets, nil
 }
 
-// resync re-reads the stored offsets of the partitions in b, after b was
-// fenced off, and points consumption at them.
+// resync re-reads the stored offsets after b was fenced off and points
+// consumption at them: b's partitions, and every other assigned partition
+// whose stored offset is no longer its position. A fence says the stored
+// offsets moved under the sink (a failover to a standby that had not
+// received the last commits, a restore, another instance), and that can
+// have moved those of partitions with nothing in b too: a partition that
+// gets no new records would otherwise keep a position the database no
+// longer holds, and never load again what it lost. b may be empty.
 func (s *Sink) resync(ctx context.Context, b *batch) error {
 	stored, err := s.storedOffsets(ctx)
 	if err != nil {
 		return err
 	}
+	s.reposition(b, stored, moved(s.pos.snapshot(), stored))
+	return nil
+}
+
+// moved lists the partitions of pos whose stored offset differs from
+// their position (-1: none stored), with the stored offset (-1: none).
+func moved(pos map[topicPartition]int64, stored map[string]map[int32]int64) map[topicPartition]int64 {
+	out := map[topicPartition]int64{}
+	for tp, at := range pos {
+		next, ok := stored[tp.topic][tp.partition]
+		if !ok {
+			next = -1
+		}
+		if next != at {
+			out[tp] = next
+		}
+	}
+	return out
+}
+
+// reposition points b's partitions and the moved ones at their stored
+// offsets (the start where none is stored) and logs where each resumes.
+func (s *Sink) reposition(b *batch, stored map[string]map[int32]int64, moved map[topicPartition]int64) {
 	set := map[string]map[int32]kgo.EpochOffset{}
-	for tp := range b.ranges {
+	add := func(tp topicPartition) {
 		next, ok := stored[tp.topic][tp.partition]
 		if !ok {
 			// Nothing stored: nothing of the partition is loaded, so it is
@@ -132,8 +172,34 @@ func (s *Sink) resync(ctx context.Context, b *batch) error {
 		}
 		set[tp.topic][tp.partition] = kgo.EpochOffset{Epoch: -1, Offset: next}
 	}
+	for tp := range b.ranges {
+		add(tp)
+	}
+	for tp := range moved {
+		add(tp)
+	}
+	if len(set) == 0 {
+		return
+	}
 	s.cl.SetOffsets(set) // skips the partitions this instance no longer owns
-	return nil
+	s.log.Info("resuming from the stored offsets", "from", set)
+}
+
+// checkStored compares the stored offsets with the assigned partitions'
+// positions while no batch is loading (nothing can move them then but
+// another writer), and reports the partitions whose stored offset moved:
+// a failover or a restore that lost the last commits of a partition that
+// has had no records since would otherwise go unnoticed, as no commit of
+// it is fenced off. A database that does not answer is checked next time.
+func (s *Sink) checkStored(ctx context.Context) (stored map[string]map[int32]int64, moves map[topicPartition]int64) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RetryMax)
+	defer cancel()
+	stored, err := store.StoredOffsets(ctx, s.pool, s.opts.Group, s.dataTopics)
+	if err != nil {
+		s.log.Debug("cannot compare the stored offsets with the positions; next time", "error", err)
+		return nil, nil
+	}
+	return stored, moved(s.pos.snapshot(), stored)
 }
 
 // commitToKafka copies a committed batch's offsets to the group's Kafka

@@ -141,6 +141,7 @@ func (s *Sink) consume(ctx context.Context, target map[topicPartition]span) erro
 		if refused != nil {
 			return fmt.Errorf("sink: %w", refused)
 		}
+		b = s.followStored(ctx, b)
 		if b != nil && !b.empty() && s.revoked.Load() != revoked {
 			// Partitions moved while b was filled: it may hold records of
 			// partitions this instance no longer owns.
@@ -167,6 +168,31 @@ func (s *Sink) consume(ctx context.Context, target map[topicPartition]span) erro
 			return nil
 		}
 	}
+}
+
+// followStored, every StoredCheck and while no batch loads (consume calls
+// it between one batch's end and the next one's start), compares the
+// stored offsets with the positions. When some moved, b (filled from the
+// old positions) is dropped, and its partitions and the moved ones are
+// re-read from the stored offsets; it returns the batch to load next.
+func (s *Sink) followStored(ctx context.Context, b *batch) *batch {
+	if now := s.opts.Now(); now.Sub(s.checked) >= s.opts.StoredCheck {
+		s.checked = now
+	} else {
+		return b
+	}
+	stored, moves := s.checkStored(ctx)
+	if len(moves) == 0 {
+		return b
+	}
+	s.metrics.storedMoved.Inc()
+	s.log.Warn("the stored offsets moved under the sink (a failover or a restore?); re-reading from them",
+		"partitions", len(moves))
+	if b == nil {
+		b = newBatch()
+	}
+	s.reposition(b, stored, moves)
+	return nil
 }
 
 // reportCaughtUp logs the end of a run that caught up: the records loaded

@@ -111,11 +111,18 @@ func (e *testEnv) start(t *testing.T, name string, args ...string) *proc {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
+		if t.Failed() {
+			p.dumpStacks()
+		}
 		p.signal(syscall.SIGKILL)
 		<-p.done
 		if t.Failed() {
 			b, _ := os.ReadFile(p.log)
-			t.Logf("log of %s:\n%s", p.name, tail(string(b), 60))
+			kept := filepath.Join(os.TempDir(), strings.ReplaceAll(fmt.Sprintf("tradestream-%s-%s.log", t.Name(), p.app), "/", "_"))
+			if err := os.WriteFile(kept, b, 0o644); err == nil {
+				t.Logf("the whole log of %s, with its goroutines if it was still running: %s", p.name, kept)
+			}
+			t.Logf("log of %s:\n%s", p.name, tail(stripStacks(string(b)), 60))
 		}
 	})
 	return p
@@ -127,6 +134,31 @@ func (p *proc) signal(sig syscall.Signal) {
 	default:
 		_ = p.cmd.Process.Signal(sig)
 	}
+}
+
+// dumpStacks makes a process that is still running print its goroutines
+// to its log and exit (SIGQUIT, the Go runtime's dump), so that a test
+// that failed on a hung process shows where it hung.
+func (p *proc) dumpStacks() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.signal(syscall.SIGQUIT)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// stripStacks is a log without the goroutine dump that dumpStacks adds
+// (it is in the kept file).
+func stripStacks(s string) string {
+	if i := strings.Index(s, "\nSIGQUIT: quit"); i >= 0 {
+		return s[:i] + "\n(goroutines dumped on SIGQUIT: see the kept log)"
+	}
+	return s
 }
 
 // sigterm asks a process to stop cleanly.

@@ -55,6 +55,11 @@ type Options struct {
 	// RetryMin and RetryMax bound the backoff between attempts to load a
 	// batch while PostgreSQL or Kafka is unavailable (100 ms, 10 s).
 	RetryMin, RetryMax time.Duration
+	// StoredCheck is how often, while no batch is loading, the stored
+	// offsets are compared with the positions (default 5 s), so that
+	// offsets moved under the sink (a failover, a restore) are followed
+	// on partitions that have no new records to be fenced off by.
+	StoredCheck time.Duration
 	// AttemptTimeout bounds one attempt to load a batch (default 60 s).
 	// An attempt in flight when Run's context ends is allowed to finish.
 	AttemptTimeout time.Duration
@@ -120,6 +125,7 @@ func (o *Options) setDefaults() {
 	def(&o.RetryMin, 100*time.Millisecond)
 	def(&o.RetryMax, 10*time.Second)
 	def(&o.AttemptTimeout, 60*time.Second)
+	def(&o.StoredCheck, 5*time.Second)
 	if o.BatchSize <= 0 {
 		o.BatchSize = 20000
 	}
@@ -164,6 +170,9 @@ type Sink struct {
 	// loaded the records committed since: Run's end report.
 	first  time.Time
 	loaded int64
+	// checked is when the stored offsets were last compared with the
+	// positions (followStored).
+	checked time.Time
 	// loading is the batch being loaded while the next one is fetched,
 	// if any; revoked counts the revocations and losses of partitions.
 	loading atomic.Pointer[loadJob]
