@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/store"
 )
 
 // Limits of the history API.
@@ -33,7 +34,18 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
+// serverError answers a request whose work failed: 503 with Retry-After
+// when the database is unavailable (down, restarting, or between a
+// primary's loss and a standby's promotion; each request connects again,
+// so the next one may well be answered), 500 otherwise. The error itself
+// goes to the log only.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if store.Unavailable(err) {
+		s.log.Warn("dashboard request: the database is unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "the database is unavailable; retry shortly (the dashboard's log says why)")
+		return
+	}
 	s.log.Error("dashboard request", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, "internal error; see the dashboard's log")
 }

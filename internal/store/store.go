@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -45,6 +47,26 @@ func Open(ctx context.Context, cfg config.Database) (*pgxpool.Pool, error) {
 // starting up or shutting down (class 57), or the connection broke (08).
 func transient(code string) bool {
 	return strings.HasPrefix(code, "57") || strings.HasPrefix(code, "08")
+}
+
+// Unavailable reports whether err says that the database could not be
+// reached or went away rather than that it refused the request: no
+// connection could be made (the server is down, or no listed server
+// accepts writes while a standby is being promoted), a connection broke,
+// or the server is starting, shutting down or read-only. Such an error
+// passes by itself; a request that met it may simply be made again.
+func Unavailable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code != "57014" && transient(pgErr.Code) || pgErr.Code == "25006" // not a cancelled statement; read-only transaction
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err)
 }
 
 func ping(ctx context.Context, pool *pgxpool.Pool, cfg config.Database) error {
