@@ -1,4 +1,4 @@
-import { el, clear, clock, price, getJSON } from './util.js';
+import { el, clear, clock, price, getJSON, retryDelay } from './util.js';
 
 // AlertsPanel lists fired alerts and, when the alerts engine is wired and
 // writes are enabled, the rules with a form to add and remove them through
@@ -38,11 +38,19 @@ export class AlertsPanel {
     await Promise.all([this.loadRules(), this.loadAlerts()]);
   }
 
-  async loadRules() {
+  async loadRules(attempt = 0) {
     try {
       const r = await getJSON('/api/rules');
       this.renderRules(r.rules);
+      if (attempt > 0) this.showError('');
     } catch (e) {
+      if (e.status === 503) {
+        // The database is failing over or restarting: ask again, backing off.
+        const wait = retryDelay(e, attempt);
+        this.showError(`rules unavailable: ${e.message} · retrying in ${Math.round(wait / 1000)} s`);
+        setTimeout(() => this.loadRules(attempt + 1), wait);
+        return;
+      }
       this.showError(`rules unavailable: ${e.message}`);
     }
   }

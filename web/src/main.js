@@ -3,7 +3,7 @@ import { PriceChart } from './chart.js';
 import { HealthPanel } from './health.js';
 import { Watchlist, Tape, Movers, Users } from './panels.js';
 import { AlertsPanel } from './alerts.js';
-import { el, price, pct, getJSON } from './util.js';
+import { el, price, pct, getJSON, retryDelay } from './util.js';
 
 const INTERVALS = { '1s': 1, '1m': 60, '5m': 300 };
 // Ranges offered per interval, as a number of candles' worth of time.
@@ -89,7 +89,7 @@ function showQuote(q) {
   document.getElementById('q-bidask').textContent = q.bid ? `bid ${price(q.bid)} · ask ${price(q.ask)}` : '';
 }
 
-async function loadHistory(symbol) {
+async function loadHistory(symbol, attempt = 0) {
   const seq = ++state.loadSeq;
   const range = RANGES.find((r) => r.name === state.range);
   const width = INTERVALS[state.interval];
@@ -110,7 +110,16 @@ async function loadHistory(symbol) {
     document.getElementById('chart-info').textContent = `${c.candles.length} candles from PostgreSQL + live`;
     chartBox.dataset.loaded = symbol;
   } catch (e) {
-    if (seq === state.loadSeq) msg.textContent = `history unavailable: ${e.message}`;
+    if (seq !== state.loadSeq) return;
+    if (e.status === 503) {
+      const wait = retryDelay(e, attempt);
+      msg.textContent = `history unavailable: ${e.message} · retrying in ${Math.round(wait / 1000)} s`;
+      setTimeout(() => {
+        if (seq === state.loadSeq) loadHistory(symbol, attempt + 1);
+      }, wait);
+      return;
+    }
+    msg.textContent = `history unavailable: ${e.message}`;
   }
 }
 

@@ -63,9 +63,10 @@ export function clockMs(tsMillis) {
 }
 
 export class HTTPError extends Error {
-  constructor(status, message) {
+  constructor(status, message, retryAfter) {
     super(message);
     this.status = status;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -78,7 +79,16 @@ export async function getJSON(path, init) {
     body = null;
   }
   if (!res.ok) {
-    throw new HTTPError(res.status, (body && body.error) || `${res.status} ${res.statusText}`);
+    const after = Number.parseInt(res.headers.get('Retry-After') || '', 10);
+    throw new HTTPError(res.status, (body && body.error) || `${res.status} ${res.statusText}`, Number.isFinite(after) && after > 0 ? after : 0);
   }
   return body;
+}
+
+// retryDelay is how long to wait before asking again after a 503 (the
+// database failing over or restarting): the server's Retry-After, doubled
+// per attempt up to 10 s.
+export function retryDelay(e, attempt) {
+  const base = (e.retryAfter || 1) * 1000;
+  return Math.min(base * 2 ** attempt, 10000);
 }
