@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -93,6 +94,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		defer e.txnMu.Unlock()
 		e.prod.Close()
 	}()
+	checked := time.Now()
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -129,6 +131,18 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.commitKafka(ctx, cons)
 		}
 		cons.AllowRebalance()
+		moved := false
+		if err == nil && time.Since(checked) >= e.opts.StoredCheck {
+			checked = time.Now()
+			if moved = e.storedMoved(ctx); moved {
+				// As below, but found between checkpoints: partitions
+				// that get no record would otherwise keep states the
+				// database no longer has until their next record.
+				e.metrics.followed.Inc()
+				e.log.Warn("the stored offsets moved under the engine (a failover or a restore?); resuming from them")
+				_ = e.at("moved", 0)
+			}
+		}
 		if errors.Is(err, errFenced) {
 			// The database lost checkpoints (or another instance moved
 			// the offsets): leave the group and join it again, which
@@ -137,6 +151,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.metrics.fenced.Inc()
 			e.log.Warn("checkpoint fenced off: the stored offsets are not where this engine stored them (a failover or a restore lost checkpoints); resuming from the stored checkpoint")
 			_ = e.at("fenced", 0)
+			moved = true
+		}
+		if moved {
 			cons.Close()
 			if cons, err = e.newConsumer(ctx); err != nil {
 				if ctx.Err() != nil {
@@ -153,6 +170,38 @@ func (e *Engine) Run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// storedMoved reports whether a partition's offset in alert_offsets is not
+// where this engine last read or wrote it. A partition the group's
+// rebalance moved meanwhile is not counted; an unreadable database is
+// logged and counts as unmoved (the next checkpoint is fenced anyway).
+func (e *Engine) storedMoved(ctx context.Context) bool {
+	e.mu.Lock()
+	want := maps.Clone(e.stored)
+	e.mu.Unlock()
+	if len(want) == 0 {
+		return false
+	}
+	got, err := e.persist.offsets(ctx, slices.Collect(maps.Keys(want)))
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("compare the stored alert offsets", "err", err)
+		}
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, off := range want {
+		now, ok := e.stored[k]
+		if !ok || now != off {
+			continue // reassigned or checkpointed meanwhile
+		}
+		if stored, ok := got[k]; !ok || stored != off {
+			return true
+		}
+	}
+	return false
 }
 
 // start loads the rules and creates the producer (fencing a previous

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
 	"github.com/tradestream/tradestream/internal/store"
@@ -26,21 +29,11 @@ import (
 // those of a group that lost nothing. The stack is put back afterwards
 // (the old primary on 5432, a new replica).
 func TestFaultAlertsFollowFailover(t *testing.T) {
-	if os.Getenv(pgtest.EnvReplica) == "" {
-		kafkatest.Missing(t, pgtest.EnvReplica, "a PostgreSQL streaming replica (scripts/stack up --pg-replica)")
-	}
-	w := newWorld(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	promotedDB := pgtest.Replica(t, w.db) // the rules are on the replica too
-	both, err := store.Open(ctx, pgtest.FailoverURL(t, w.db, promotedDB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer both.Close()
+	r := newFailoverRig(t)
 	const group, reference = "alerts-failover", "alerts-failover-ref"
-	eng := w.engineOn(t, both, group, "fo", 7)
-	at, resume := make(chan int), make(chan struct{})
+	eng := r.w.engineOn(t, r.both, group, "fo", 7)
+	// The fenced checkpoint is what finds the failover here.
+	eng.opts.StoredCheck = time.Hour
 	batches, fenced := 0, 0 // the engine's goroutine's until Run returns
 	eng.hook = func(stage string, alerts int) error {
 		switch {
@@ -48,71 +41,203 @@ func TestFaultAlertsFollowFailover(t *testing.T) {
 			fenced++
 		case stage == "checkpointed" && alerts > 0:
 			if batches++; batches == 3 || batches == 6 {
-				at <- batches
-				<-resume
+				r.pause(batches)
 			}
 		}
 		return nil
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(runCtx) }()
-	wait := func() {
-		t.Helper()
-		select {
-		case <-at:
-		case err := <-done:
-			t.Fatalf("the engine stopped early: %v", err)
-		case <-ctx.Done():
-			t.Fatal("the engine did not reach its checkpoint")
-		}
-	}
+	r.run(eng)
 
-	wait() // third checkpoint with alerts, on both servers
-	restore := pgtest.RestoreStack(t)
-	t.Cleanup(restore) // whatever happens next
-	stalled, crash := pgtest.StallWALSender(ctx, t, w.pool, nil, 0)
-	resume <- struct{}{}
-	wait() // sixth: checkpoints 4 to 6 are on the primary only
-	ahead := w.progress(t, group)
-	crash()
-	crashed := time.Now()
-	pgtest.Stack(t, "pg-promote")
-	promoted, err := store.Open(ctx, promotedDB)
-	if err != nil {
-		t.Fatalf("open the promoted server: %v", err)
-	}
-	defer promoted.Close()
-	w.pool = promoted
-	shipped := w.progress(t, group)
-	t.Logf("primary stopped (immediate) with checkpoints of %d source records, the promoted server holding %d; writable after %v",
-		ahead, shipped, time.Since(crashed).Round(time.Millisecond))
-	resume <- struct{}{}
+	r.wait() // third checkpoint with alerts, on both servers
+	stalled, crash := r.stall()
+	r.resume <- struct{}{}
+	r.wait() // sixth: checkpoints 4 to 6 are on the primary only
+	ahead, shipped := r.failover(crash, group)
+	r.resume <- struct{}{}
 
-	deadline := time.Now().Add(2 * time.Minute)
-	for !w.caughtUp(t, group) {
-		select {
-		case err := <-done:
-			t.Fatalf("the engine stopped after the failover instead of following it: %v", err)
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the engine did not catch up on the promoted server within 2m of the failover")
-		}
-	}
-	caughtUp := time.Since(crashed)
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("engine: %v", err)
-	}
+	caughtUp := r.caughtUp(group)
+	r.finish()
 	if stalled && ahead <= shipped {
 		t.Errorf("the stalled replica got every checkpoint (%d source records of %d): nothing was lost, the test proves nothing", shipped, ahead)
 	}
 	if ahead > shipped && fenced == 0 {
 		t.Errorf("the promoted server lost checkpoints (%d source records behind), yet the engine was never fenced off", ahead-shipped)
 	}
-	w.matchesReference(t, group, reference) // on the promoted server
+	r.w.matchesReference(t, group, reference) // on the promoted server
 	t.Logf("failover: %d source records evaluated again, fenced off %d time(s), caught up %v after the crash in the same run; %d alerts, each once",
-		ahead-shipped, fenced, caughtUp.Round(time.Millisecond), len(w.want))
+		ahead-shipped, fenced, caughtUp.Round(time.Millisecond), len(r.w.want))
+}
+
+// TestFaultAlertsFollowFailoverIdle is TestFaultAlertsFollowFailover with
+// no record after the failover: the engine evaluates the whole script on
+// the primary alone (its WAL sender stalled after the third checkpoint
+// with alerts), sits idle, and the primary crashes. No checkpoint can be
+// fenced off, so only the engine's periodic comparison of the stored
+// offsets can notice that the promoted server holds older ones: it must
+// resume from them, evaluate those records again (their alerts already in
+// the topic) and leave the promoted server caught up, with the rule
+// states of a group that lost nothing.
+func TestFaultAlertsFollowFailoverIdle(t *testing.T) {
+	r := newFailoverRig(t)
+	const group, reference = "alerts-failover-idle", "alerts-failover-idle-ref"
+	eng := r.w.engineOn(t, r.both, group, "foi", 7)
+	eng.opts.StoredCheck = time.Second
+	batches, fenced, moved := 0, 0, 0 // the engine's goroutine's until Run returns
+	eng.hook = func(stage string, alerts int) error {
+		switch {
+		case stage == "fenced":
+			fenced++
+		case stage == "moved":
+			moved++
+		case stage == "checkpointed" && alerts > 0:
+			if batches++; batches == 3 {
+				r.pause(batches)
+			}
+		}
+		return nil
+	}
+	r.run(eng)
+
+	r.wait() // third checkpoint with alerts, on both servers
+	stalled, crash := r.stall()
+	r.resume <- struct{}{}
+	r.caughtUp(group)                    // the whole script, on the primary only
+	time.Sleep(2 * eng.opts.StoredCheck) // idle, comparing with the primary: nothing moved
+	idleMoves := moved
+	ahead, shipped := r.failover(crash, group)
+
+	caughtUp := r.caughtUp(group)
+	r.finish()
+	if idleMoves != 0 {
+		t.Errorf("the engine found the stored offsets moved %d time(s) before the failover: false alarms", idleMoves)
+	}
+	if stalled && ahead <= shipped {
+		t.Errorf("the stalled replica got every checkpoint (%d source records of %d): nothing was lost, the test proves nothing", shipped, ahead)
+	}
+	if ahead > shipped && moved == 0 {
+		t.Errorf("the promoted server lost checkpoints (%d source records behind), yet the engine never noticed", ahead-shipped)
+	}
+	r.w.matchesReference(t, group, reference) // on the promoted server
+	t.Logf("idle failover: %d source records behind on the promoted server, evaluated again; found moved %d time(s), fenced off %d time(s); caught up %v after the crash in the same run; %d alerts, each once",
+		ahead-shipped, moved, fenced, caughtUp.Round(time.Millisecond), len(r.w.want))
+}
+
+// failoverRig is a world whose engine runs on a URL naming the stack's
+// primary and replica, with the steps of a failover test.
+type failoverRig struct {
+	t          *testing.T
+	w          *world
+	ctx        context.Context
+	promotedDB config.Database
+	both       *pgxpool.Pool
+	at         chan int
+	resume     chan struct{}
+	done       chan error
+	stop       context.CancelFunc
+	crashed    time.Time
+}
+
+func newFailoverRig(t *testing.T) *failoverRig {
+	if os.Getenv(pgtest.EnvReplica) == "" {
+		kafkatest.Missing(t, pgtest.EnvReplica, "a PostgreSQL streaming replica (scripts/stack up --pg-replica)")
+	}
+	r := &failoverRig{t: t, w: newWorld(t), at: make(chan int), resume: make(chan struct{}), done: make(chan error, 1)}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	r.ctx = ctx
+	r.promotedDB = pgtest.Replica(t, r.w.db) // the rules are on the replica too
+	both, err := store.Open(ctx, pgtest.FailoverURL(t, r.w.db, r.promotedDB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(both.Close)
+	r.both = both
+	return r
+}
+
+// pause, from the engine's hook, reports checkpoint n and waits for resume.
+func (r *failoverRig) pause(n int) {
+	r.at <- n
+	<-r.resume
+}
+
+// run starts eng; it is stopped when the test ends or caughtUp returns.
+func (r *failoverRig) run(eng *Engine) {
+	runCtx, stop := context.WithCancel(r.ctx)
+	r.t.Cleanup(stop)
+	r.stop = stop
+	go func() { r.done <- eng.Run(runCtx) }()
+}
+
+// wait waits for the engine's hook to pause.
+func (r *failoverRig) wait() {
+	r.t.Helper()
+	select {
+	case <-r.at:
+	case err := <-r.done:
+		r.t.Fatalf("the engine stopped early: %v", err)
+	case <-r.ctx.Done():
+		r.t.Fatal("the engine did not reach its checkpoint")
+	}
+}
+
+// stall stalls the primary's WAL sender (the stack is put back when the
+// test ends) and returns what pgtest.StallWALSender does.
+func (r *failoverRig) stall() (bool, func()) {
+	restore := pgtest.RestoreStack(r.t)
+	r.t.Cleanup(restore) // whatever happens next
+	return pgtest.StallWALSender(r.ctx, r.t, r.w.pool, nil, 0)
+}
+
+// failover crashes the primary, promotes the replica and points the world
+// at it; it returns the source records group had checkpointed on the
+// primary and those the promoted server holds.
+func (r *failoverRig) failover(crash func(), group string) (ahead, shipped int64) {
+	t := r.t
+	ahead = r.w.progress(t, group)
+	crash()
+	r.crashed = time.Now()
+	pgtest.Stack(t, "pg-promote")
+	promoted, err := store.Open(r.ctx, r.promotedDB)
+	if err != nil {
+		t.Fatalf("open the promoted server: %v", err)
+	}
+	t.Cleanup(promoted.Close)
+	r.w.pool = promoted
+	shipped = r.w.progress(t, group)
+	t.Logf("primary stopped (immediate) with checkpoints of %d source records, the promoted server holding %d; writable after %v",
+		ahead, shipped, time.Since(r.crashed).Round(time.Millisecond))
+	return ahead, shipped
+}
+
+// caughtUp waits until the engine's stored offsets (on the world's
+// current server) reach the script's end, and returns how long after the
+// crash that was (zero before one).
+func (r *failoverRig) caughtUp(group string) time.Duration {
+	t := r.t
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !r.w.caughtUp(t, group) {
+		select {
+		case err := <-r.done:
+			t.Fatalf("the engine stopped instead of catching up: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the engine did not catch up within 2m")
+		}
+	}
+	if r.crashed.IsZero() {
+		return 0
+	}
+	return time.Since(r.crashed)
+}
+
+// finish stops the engine and checks that Run returned nil.
+func (r *failoverRig) finish() {
+	r.t.Helper()
+	r.stop()
+	if err := <-r.done; err != nil {
+		r.t.Fatalf("engine: %v", err)
+	}
 }

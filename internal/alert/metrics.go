@@ -20,6 +20,7 @@ type engineMetrics struct {
 	moved    prometheus.Counter       // rule states inherited from another partition
 	renewed  prometheus.Counter       // producers replaced after the coordinator aborted their transaction
 	fenced   prometheus.Counter       // checkpoints refused: the stored offsets had moved
+	followed prometheus.Counter       // stored offsets found moved between checkpoints
 }
 
 func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
@@ -79,6 +80,10 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 			Name: "tradestream_alerts_checkpoints_fenced_total",
 			Help: "Checkpoints refused because the stored offsets were not where the engine stored them (the database lost checkpoints, or another instance moved them); the engine then resumed from the stored checkpoint.",
 		}),
+		followed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tradestream_alerts_stored_offsets_moved_total",
+			Help: "Times the engine found the stored offsets moved under it between checkpoints (a failover or a restore) and resumed from them.",
+		}),
 		e2e: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tradestream_alerts_e2e_latency_seconds",
 			Help:    "From produced_at of the record that fired an alert to the alert committed in the alerts topic.",
@@ -86,7 +91,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e, m.moved, m.renewed, m.fenced)
+		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e, m.moved, m.renewed, m.fenced, m.followed)
 	}
 	for _, k := range Kinds {
 		m.fired.WithLabelValues(string(k))

@@ -33,6 +33,11 @@ type Options struct {
 	BatchSize int
 	// RulesRefresh is how often rules are reloaded from PostgreSQL (2s).
 	RulesRefresh time.Duration
+	// StoredCheck is how often the engine compares the offsets stored in
+	// alert_offsets with those it stored last (5s), whether or not records
+	// arrive: when a failover or a restore moved them back, it resumes from
+	// them at once rather than at the next record of each partition.
+	StoredCheck time.Duration
 	// SessionTimeout is how long the group waits for a member that stopped
 	// heartbeating (killed) before giving its partitions to another; zero
 	// keeps franz-go's default (45s).
@@ -67,6 +72,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.RulesRefresh <= 0 {
 		o.RulesRefresh = 2 * time.Second
+	}
+	if o.StoredCheck <= 0 {
+		o.StoredCheck = 5 * time.Second
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)

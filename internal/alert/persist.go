@@ -151,26 +151,11 @@ func (p *persister) load(ctx context.Context, parts []partitionKey) (positions, 
 	}
 	topics, nums := split(parts)
 	err := pgx.BeginTxFunc(ctx, p.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if pos.offsets, err = p.readOffsets(ctx, tx, parts); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `
-			SELECT o.topic, o.kafka_partition, o.next_offset
-			FROM alert_offsets o JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON o.topic = u.t AND o.kafka_partition = u.p
-			WHERE o.group_id = $1`, p.group, topics, nums)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var k partitionKey
-			var off int64
-			if err := rows.Scan(&k.topic, &k.partition, &off); err != nil {
-				rows.Close()
-				return err
-			}
-			pos.offsets[k] = off
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx, `
 			SELECT s.topic, s.kafka_partition, s.rule_id, s.symbol, s.state::text
 			FROM alert_state s JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON s.topic = u.t AND s.kafka_partition = u.p
 			WHERE s.group_id = $1`, p.group, topics, nums)
@@ -196,6 +181,43 @@ func (p *persister) load(ctx context.Context, parts []partitionKey) (positions, 
 		return positions{}, fmt.Errorf("load alert positions: %w", err)
 	}
 	return pos, nil
+}
+
+// offsets reads the stored offsets of the given partitions (absent: none
+// stored).
+func (p *persister) offsets(ctx context.Context, parts []partitionKey) (map[partitionKey]int64, error) {
+	offs, err := p.readOffsets(ctx, p.pool, parts)
+	if err != nil {
+		return nil, fmt.Errorf("read alert offsets: %w", err)
+	}
+	return offs, nil
+}
+
+func (p *persister) readOffsets(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, parts []partitionKey) (map[partitionKey]int64, error) {
+	offs := map[partitionKey]int64{}
+	if len(parts) == 0 {
+		return offs, nil
+	}
+	topics, nums := split(parts)
+	rows, err := q.Query(ctx, `
+		SELECT o.topic, o.kafka_partition, o.next_offset
+		FROM alert_offsets o JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON o.topic = u.t AND o.kafka_partition = u.p
+		WHERE o.group_id = $1`, p.group, topics, nums)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k partitionKey
+		var off int64
+		if err := rows.Scan(&k.topic, &k.partition, &off); err != nil {
+			return nil, err
+		}
+		offs[k] = off
+	}
+	return offs, rows.Err()
 }
 
 // lastCheckpoint returns when the group last checkpointed (the newest
