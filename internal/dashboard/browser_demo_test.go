@@ -131,8 +131,8 @@ func TestBrowserDemo(t *testing.T) {
 		t.Fatalf("fill the rule form: %v", err)
 	}
 	evalWait(t, bctx, 15*time.Second, "the added rule listed (or a form error)",
-		`document.querySelectorAll('#rules tbody tr').length === 5 || (document.querySelector('#rule-form .err') || {}).textContent`)
-	if e := evalString(t, bctx, `(document.querySelector('#rule-form .err') || {}).textContent || ''`); e != "" {
+		`document.querySelectorAll('#rules tbody tr').length === 5 || document.getElementById('alerts-err').textContent`)
+	if e := evalString(t, bctx, `document.getElementById('alerts-err').textContent || ''`); e != "" {
 		t.Fatalf("adding a rule with the printed token: %s", e)
 	}
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#rules tbody tr:last-child button`))); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
@@ -82,15 +83,45 @@ func (p *cutProxy) setCut(cut bool) {
 	}
 }
 
-// TestBrowserRetriesWhileDatabaseUnavailable loads the page, then cuts the
-// dashboard off its database (as a primary's crash would) and switches the
-// chart to another symbol: the history request gets 503, the chart says it
-// is retrying, and once the database is back the same page, not reloaded,
-// shows that symbol's stored candles.
-func TestBrowserRetriesWhileDatabaseUnavailable(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: needs Kafka, PostgreSQL and chromium")
+// gatedRules is a RuleStore that asks the database first, as the real
+// one does (through the same pool as the dashboard's other reads), then
+// answers from memory: its failures are the database's.
+type gatedRules struct {
+	memRules
+	pool   *pgxpool.Pool
+	alerts []AlertView
+}
+
+func (g *gatedRules) ping(ctx context.Context) error {
+	var one int
+	return g.pool.QueryRow(ctx, `SELECT 1`).Scan(&one)
+}
+
+func (g *gatedRules) Rules(ctx context.Context) ([]Rule, error) {
+	if err := g.ping(ctx); err != nil {
+		return nil, err
 	}
+	return g.memRules.Rules(ctx)
+}
+
+func (g *gatedRules) RecentAlerts(ctx context.Context, _ int) ([]AlertView, error) {
+	if err := g.ping(ctx); err != nil {
+		return nil, err
+	}
+	return g.alerts, nil
+}
+
+// retryRig is a dashboard with two symbols' history stored, one rule and
+// one alert in its rule store. Its reads of history and of rules go to
+// the database through two cutProxies, hist and rules, so that a test
+// can bring them back one after the other.
+type retryRig struct {
+	hist, rules *cutProxy
+	url         string
+}
+
+func newRetryRig(t *testing.T) *retryRig {
+	t.Helper()
 	ctx := context.Background()
 	direct, _ := pgtest.Migrated(t)
 	for _, sym := range []string{"RETRYA", "RETRYB"} {
@@ -105,27 +136,54 @@ func TestBrowserRetriesWhileDatabaseUnavailable(t *testing.T) {
 	}
 
 	cc := direct.Config().ConnConfig
-	proxy := newCutProxy(t, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))))
-	pcfg := direct.Config().Copy()
-	pcfg.ConnConfig.Host = "127.0.0.1"
-	pcfg.ConnConfig.Port = uint16(proxy.ln.Addr().(*net.TCPAddr).Port)
-	pcfg.ConnConfig.Fallbacks = nil
-	pcfg.ConnConfig.ConnectTimeout = 2 * time.Second
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		t.Fatalf("pool through the proxy: %v", err)
+	through := func() (*cutProxy, *pgxpool.Pool) {
+		proxy := newCutProxy(t, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))))
+		pcfg := direct.Config().Copy()
+		pcfg.ConnConfig.Host = "127.0.0.1"
+		pcfg.ConnConfig.Port = uint16(proxy.ln.Addr().(*net.TCPAddr).Port)
+		pcfg.ConnConfig.Fallbacks = nil
+		pcfg.ConnConfig.ConnectTimeout = 2 * time.Second
+		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+		if err != nil {
+			t.Fatalf("pool through the proxy: %v", err)
+		}
+		t.Cleanup(pool.Close)
+		return proxy, pool
 	}
-	t.Cleanup(pool.Close)
+	r := &retryRig{}
+	var histPool, rulesPool *pgxpool.Pool
+	r.hist, histPool = through()
+	r.rules, rulesPool = through()
 
+	rules := &gatedRules{pool: rulesPool, alerts: []AlertView{{ID: "stored-alert-1", RuleID: 1, Kind: "price_above",
+		Symbol: "RETRYA", Message: "RETRYA above 100.0000", Value: 1_005_000, Time: time.Now().UnixMilli()}}}
+	threshold, _ := event.ParseDecimal("100")
+	if _, err := rules.AddRule(ctx, RuleSpec{Kind: "price_above", Symbol: "RETRYA", Threshold: threshold}); err != nil {
+		t.Fatal(err)
+	}
 	brokers := kafkatest.Brokers(t)
-	s := New(kafkatest.Client(t, brokers), pool, Options{Topics: kafka.TopicNames(kafkatest.Prefix(t)), SinkGroup: "g"})
+	s := New(kafkatest.Client(t, brokers), histPool, Options{Topics: kafka.TopicNames(kafkatest.Prefix(t)), SinkGroup: "g", Rules: rules})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
+	r.url = srv.URL
+	return r
+}
 
+// TestBrowserRetriesWhileDatabaseUnavailable loads the page, then cuts the
+// dashboard off its database (as a primary's crash would) and switches the
+// chart to another symbol: the history request gets 503, the chart says it
+// is retrying, and once the database is back the same page, not reloaded,
+// shows that symbol's stored candles.
+func TestBrowserRetriesWhileDatabaseUnavailable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: needs Kafka, PostgreSQL and chromium")
+	}
+	r := newRetryRig(t)
+	proxy := r.hist
 	bctx, _ := browser(t)
 	bctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
 	defer cancel()
-	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/#RETRYA/1m/1h")); err != nil {
+	if err := chromedp.Do(bctx, chromedp.Navigate(r.url+"/#RETRYA/1m/1h")); err != nil {
 		t.Fatalf("load page: %v", err)
 	}
 	chart := `document.getElementById('chart')`
@@ -146,6 +204,56 @@ func TestBrowserRetriesWhileDatabaseUnavailable(t *testing.T) {
 	t.Logf("RETRYB's history shown %v after the database came back, page not reloaded: %s candles",
 		time.Since(healed).Round(10*time.Millisecond), evalString(t, bctx, chart+`.dataset.candles`))
 	if m := evalString(t, bctx, msg); m != "" {
+		t.Fatalf("chart message after recovery: %q", m)
+	}
+}
+
+// TestBrowserLoadsWhileDatabaseUnavailable opens the page while the
+// dashboard is cut off its database: the page says it is retrying to
+// start. Once the history's database is back, the same page, not
+// reloaded, shows the chart, while the alerts panel, its rule store still
+// cut off, says it is retrying; once that is back too, the rule and the
+// stored alert are listed and the panel's message is gone.
+func TestBrowserLoadsWhileDatabaseUnavailable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: needs Kafka, PostgreSQL and chromium")
+	}
+	r := newRetryRig(t)
+	r.hist.setCut(true)
+	r.rules.setCut(true)
+
+	bctx, _ := browser(t)
+	bctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
+	defer cancel()
+	if err := chromedp.Do(bctx, chromedp.Navigate(r.url+"/#RETRYA/1m/1h")); err != nil {
+		t.Fatalf("load page: %v", err)
+	}
+	chart := `document.getElementById('chart')`
+	chartMsg := `document.getElementById('chart-msg').textContent`
+	panelMsg := `document.getElementById('alerts-err').textContent`
+	rules := `document.querySelectorAll('#rules tbody tr').length`
+	alerts := `[...document.querySelectorAll('#alert-list li')].map(li => li.textContent).join('|')`
+	evalWait(t, bctx, 20*time.Second, "the page to say it retries", chartMsg+`.includes('database is unavailable') && `+chartMsg+`.includes('retrying')`)
+	t.Logf("while cut off: %q", evalString(t, bctx, chartMsg))
+
+	healed := time.Now()
+	r.hist.setCut(false)
+	evalWait(t, bctx, 30*time.Second, "history of RETRYA after the database is back", chart+`.dataset.loaded === "RETRYA" && +`+chart+`.dataset.candles > 0`)
+	t.Logf("RETRYA's history shown %v after the database came back, page not reloaded", time.Since(healed).Round(10*time.Millisecond))
+	evalWait(t, bctx, 20*time.Second, "the alerts panel to say it retries",
+		`!document.getElementById('alerts-err').hidden && `+panelMsg+`.includes('unavailable') && `+panelMsg+`.includes('retrying')`)
+	t.Logf("rule store still cut off: %q", evalString(t, bctx, panelMsg))
+	if n := evalString(t, bctx, `String(`+rules+`)`); n != "0" {
+		t.Fatalf("%s rules listed while the rule store is unavailable", n)
+	}
+
+	healed = time.Now()
+	r.rules.setCut(false)
+	evalWait(t, bctx, 30*time.Second, "the rule after the rule store is back", rules+` === 1`)
+	evalWait(t, bctx, 30*time.Second, "the stored alert after the rule store is back", alerts+`.includes('RETRYA above 100.0000')`)
+	evalWait(t, bctx, 10*time.Second, "the alerts panel's message to go", `document.getElementById('alerts-err').hidden`)
+	t.Logf("rule and stored alert shown %v after the rule store came back, page not reloaded", time.Since(healed).Round(10*time.Millisecond))
+	if m := evalString(t, bctx, chartMsg); m != "" {
 		t.Fatalf("chart message after recovery: %q", m)
 	}
 }

@@ -10,6 +10,7 @@ export class AlertsPanel {
     this.state = document.getElementById('alerts-state');
     this.notice = document.getElementById('alerts-notice');
     this.form = document.getElementById('rule-form');
+    this.err = document.getElementById('alerts-err');
     this.alerts = [];
     this.onAlerts = onAlerts;
     this.form.addEventListener('submit', (e) => {
@@ -42,7 +43,7 @@ export class AlertsPanel {
     try {
       const r = await getJSON('/api/rules');
       this.renderRules(r.rules);
-      if (attempt > 0) this.showError('');
+      if (attempt > 0) this.clearError('rules unavailable');
     } catch (e) {
       if (e.status === 503) {
         // The database is failing over or restarting: ask again, backing off.
@@ -55,12 +56,22 @@ export class AlertsPanel {
     }
   }
 
-  async loadAlerts() {
+  async loadAlerts(attempt = 0) {
     try {
       const r = await getJSON('/api/alerts?limit=50');
-      this.alerts = r.alerts.slice().reverse();
+      const stored = r.alerts.slice().reverse();
+      const seen = new Set(stored.map((a) => a.id));
+      // Alerts that arrived live while the request was out are kept.
+      this.alerts = stored.concat(this.alerts.filter((a) => !seen.has(a.id)));
       this.renderAlerts();
+      if (attempt > 0) this.clearError('alerts unavailable');
     } catch (e) {
+      if (e.status === 503) {
+        const wait = retryDelay(e, attempt);
+        this.showError(`alerts unavailable: ${e.message} · retrying in ${Math.round(wait / 1000)} s`);
+        setTimeout(() => this.loadAlerts(attempt + 1), wait);
+        return;
+      }
       this.showError(`alerts unavailable: ${e.message}`);
     }
   }
@@ -69,13 +80,16 @@ export class AlertsPanel {
     return document.getElementById('rule-token').value.trim();
   }
 
+  // showError says what failed under the panel's head, whether or not the
+  // rule form is shown; an empty msg hides it.
   showError(msg) {
-    let e = this.form.querySelector('.err');
-    if (!e) {
-      e = el('div', 'err');
-      this.form.append(e);
-    }
-    e.textContent = msg;
+    this.err.textContent = msg;
+    this.err.hidden = !msg;
+  }
+
+  // clearError clears the message if it is the one starting with prefix.
+  clearError(prefix) {
+    if (this.err.textContent.startsWith(prefix)) this.showError('');
   }
 
   async addRule() {

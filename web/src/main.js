@@ -166,7 +166,10 @@ function pick(symbol) {
   if (symbol !== state.symbol) switchTo(symbol);
 }
 
-async function start() {
+// start loads what the page needs and switches to the first symbol. While
+// the database is unavailable (503: failing over or restarting) it says so
+// and tries again, backing off; the page need not be reloaded.
+async function start(attempt = 0) {
   const [h0, iv0, r0] = decodeURIComponent(location.hash.slice(1)).split('/');
   if (iv0 in INTERVALS) state.interval = iv0;
   if (RANGES.some((r) => r.name === r0 && rangeFits(r, state.interval))) state.range = r0;
@@ -174,7 +177,16 @@ async function start() {
     state.range = RANGES.find((r) => rangeFits(r, state.interval)).name;
   }
   renderControls();
-  const [cfg, syms, hist] = await Promise.all([getJSON('/api/config'), getJSON('/api/symbols'), getJSON('/api/health')]);
+  let cfg, syms, hist;
+  try {
+    [cfg, syms, hist] = await Promise.all([getJSON('/api/config'), getJSON('/api/symbols'), getJSON('/api/health')]);
+  } catch (e) {
+    if (e.status !== 503) throw e;
+    const wait = retryDelay(e, attempt);
+    document.getElementById('chart-msg').textContent = `dashboard starting: ${e.message} · retrying in ${Math.round(wait / 1000)} s`;
+    setTimeout(() => start(attempt + 1).catch(failed), wait);
+    return;
+  }
   watchlist.set(syms.symbols);
   health.history(hist.history);
   await alerts.init(cfg);
@@ -184,7 +196,7 @@ async function start() {
     switchTo(first.symbol);
   } else {
     document.getElementById('chart-msg').textContent = 'no symbols yet: start the generator (tradestream gen all) or tradestream up';
-    setTimeout(start, 3000);
+    setTimeout(() => start().catch(failed), 3000);
     return;
   }
   movers.load();
@@ -193,7 +205,9 @@ async function start() {
   setInterval(() => users.load(), 15000);
 }
 
-start().catch((e) => {
+function failed(e) {
   setConn('down', 'error');
   document.getElementById('chart-msg').textContent = `dashboard failed to start: ${e.message}`;
-});
+}
+
+start().catch(failed);
