@@ -5,6 +5,8 @@ package alert
 import (
 	"context"
 	"os"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,19 +36,7 @@ func TestFaultAlertsFollowFailover(t *testing.T) {
 	eng := r.w.engineOn(t, r.both, group, "fo", 7)
 	// The fenced checkpoint is what finds the failover here.
 	eng.opts.StoredCheck = time.Hour
-	batches, fenced := 0, 0 // the engine's goroutine's until Run returns
-	eng.hook = func(stage string, alerts int) error {
-		switch {
-		case stage == "fenced":
-			fenced++
-		case stage == "checkpointed" && alerts > 0:
-			if batches++; batches == 3 || batches == 6 {
-				r.pause(batches)
-			}
-		}
-		return nil
-	}
-	r.run(eng)
+	r.run(eng, 3, 6)
 
 	r.wait() // third checkpoint with alerts, on both servers
 	stalled, crash := r.stall()
@@ -60,12 +50,12 @@ func TestFaultAlertsFollowFailover(t *testing.T) {
 	if stalled && ahead <= shipped {
 		t.Errorf("the stalled replica got every checkpoint (%d source records of %d): nothing was lost, the test proves nothing", shipped, ahead)
 	}
-	if ahead > shipped && fenced == 0 {
+	if fenced := r.fenced.Load(); ahead > shipped && fenced == 0 {
 		t.Errorf("the promoted server lost checkpoints (%d source records behind), yet the engine was never fenced off", ahead-shipped)
 	}
 	r.w.matchesReference(t, group, reference) // on the promoted server
 	t.Logf("failover: %d source records evaluated again, fenced off %d time(s), caught up %v after the crash in the same run; %d alerts, each once",
-		ahead-shipped, fenced, caughtUp.Round(time.Millisecond), len(r.w.want))
+		ahead-shipped, r.fenced.Load(), caughtUp.Round(time.Millisecond), len(r.w.want))
 }
 
 // TestFaultAlertsFollowFailoverIdle is TestFaultAlertsFollowFailover with
@@ -82,28 +72,14 @@ func TestFaultAlertsFollowFailoverIdle(t *testing.T) {
 	const group, reference = "alerts-failover-idle", "alerts-failover-idle-ref"
 	eng := r.w.engineOn(t, r.both, group, "foi", 7)
 	eng.opts.StoredCheck = time.Second
-	batches, fenced, moved := 0, 0, 0 // the engine's goroutine's until Run returns
-	eng.hook = func(stage string, alerts int) error {
-		switch {
-		case stage == "fenced":
-			fenced++
-		case stage == "moved":
-			moved++
-		case stage == "checkpointed" && alerts > 0:
-			if batches++; batches == 3 {
-				r.pause(batches)
-			}
-		}
-		return nil
-	}
-	r.run(eng)
+	r.run(eng, 3)
 
 	r.wait() // third checkpoint with alerts, on both servers
 	stalled, crash := r.stall()
 	r.resume <- struct{}{}
 	r.caughtUp(group)                    // the whole script, on the primary only
 	time.Sleep(2 * eng.opts.StoredCheck) // idle, comparing with the primary: nothing moved
-	idleMoves := moved
+	idleMoves := r.moved.Load()
 	ahead, shipped := r.failover(crash, group)
 
 	caughtUp := r.caughtUp(group)
@@ -114,6 +90,7 @@ func TestFaultAlertsFollowFailoverIdle(t *testing.T) {
 	if stalled && ahead <= shipped {
 		t.Errorf("the stalled replica got every checkpoint (%d source records of %d): nothing was lost, the test proves nothing", shipped, ahead)
 	}
+	moved, fenced := r.moved.Load(), r.fenced.Load()
 	if ahead > shipped && moved == 0 {
 		t.Errorf("the promoted server lost checkpoints (%d source records behind), yet the engine never noticed", ahead-shipped)
 	}
@@ -135,6 +112,9 @@ type failoverRig struct {
 	done       chan error
 	stop       context.CancelFunc
 	crashed    time.Time
+	// fenced and moved count the engine's checkpoints fenced off and its
+	// finding the stored offsets moved.
+	fenced, moved atomic.Int32
 }
 
 func newFailoverRig(t *testing.T) *failoverRig {
@@ -155,14 +135,25 @@ func newFailoverRig(t *testing.T) *failoverRig {
 	return r
 }
 
-// pause, from the engine's hook, reports checkpoint n and waits for resume.
-func (r *failoverRig) pause(n int) {
-	r.at <- n
-	<-r.resume
-}
-
-// run starts eng; it is stopped when the test ends or caughtUp returns.
-func (r *failoverRig) run(eng *Engine) {
+// run starts eng, counting its fenced checkpoints and moved offsets and
+// pausing it after each of the given checkpoints with alerts (1 is the
+// first) until resume; it is stopped when the test ends or by finish.
+func (r *failoverRig) run(eng *Engine, pauseAt ...int) {
+	batches := 0 // the engine's goroutine's
+	eng.hook = func(stage string, alerts int) error {
+		switch {
+		case stage == "fenced":
+			r.fenced.Add(1)
+		case stage == "moved":
+			r.moved.Add(1)
+		case stage == "checkpointed" && alerts > 0:
+			if batches++; slices.Contains(pauseAt, batches) {
+				r.at <- batches
+				<-r.resume
+			}
+		}
+		return nil
+	}
 	runCtx, stop := context.WithCancel(r.ctx)
 	r.t.Cleanup(stop)
 	r.stop = stop

@@ -169,6 +169,18 @@ func newRetryRig(t *testing.T) *retryRig {
 	return r
 }
 
+// open opens the page on RETRYA in Chromium, for at most 2 minutes.
+func (r *retryRig) open(t *testing.T) context.Context {
+	t.Helper()
+	bctx, _ := browser(t)
+	bctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(bctx, chromedp.Navigate(r.url+"/#RETRYA/1m/1h")); err != nil {
+		t.Fatalf("load page: %v", err)
+	}
+	return bctx
+}
+
 // TestBrowserRetriesWhileDatabaseUnavailable loads the page, then cuts the
 // dashboard off its database (as a primary's crash would) and switches the
 // chart to another symbol: the history request gets 503, the chart says it
@@ -180,12 +192,7 @@ func TestBrowserRetriesWhileDatabaseUnavailable(t *testing.T) {
 	}
 	r := newRetryRig(t)
 	proxy := r.hist
-	bctx, _ := browser(t)
-	bctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
-	defer cancel()
-	if err := chromedp.Do(bctx, chromedp.Navigate(r.url+"/#RETRYA/1m/1h")); err != nil {
-		t.Fatalf("load page: %v", err)
-	}
+	bctx := r.open(t)
 	chart := `document.getElementById('chart')`
 	evalWait(t, bctx, 20*time.Second, "history of RETRYA", chart+`.dataset.loaded === "RETRYA" && +`+chart+`.dataset.candles > 0`)
 
@@ -222,12 +229,7 @@ func TestBrowserLoadsWhileDatabaseUnavailable(t *testing.T) {
 	r.hist.setCut(true)
 	r.rules.setCut(true)
 
-	bctx, _ := browser(t)
-	bctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
-	defer cancel()
-	if err := chromedp.Do(bctx, chromedp.Navigate(r.url+"/#RETRYA/1m/1h")); err != nil {
-		t.Fatalf("load page: %v", err)
-	}
+	bctx := r.open(t)
 	chart := `document.getElementById('chart')`
 	chartMsg := `document.getElementById('chart-msg').textContent`
 	panelMsg := `document.getElementById('alerts-err').textContent`
