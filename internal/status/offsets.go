@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tradestream/tradestream/internal/kafka"
 )
 
 // topicPartition names one partition.
@@ -21,9 +23,13 @@ type storedPositions map[string]map[topicPartition]int64
 // alerts engine (alert_offsets) commit to PostgreSQL together with their
 // rows. Both commit to Kafka only afterwards, so a group's position is
 // the larger of the two: what lag is measured from, as the services would
-// resume from it. A schema without those tables has none.
+// resume from it. A schema without those tables has none. The sink stores
+// topic names; the alerts engine its two sources' short names ("prices",
+// "trades"), named here as the topics under Prefix.
 func (s *Sampler) storedOffsets(ctx context.Context) (storedPositions, error) {
 	out := storedPositions{}
+	names := kafka.TopicNames(s.opts.Prefix)
+	full := map[string]string{"prices": names.Prices, "trades": names.Trades}
 	for _, table := range []string{"sink_offsets", "alert_offsets"} {
 		rows, err := s.pool.Query(ctx, `SELECT group_id, topic, kafka_partition, next_offset FROM `+table)
 		if undefinedTable(err) {
@@ -39,6 +45,11 @@ func (s *Sampler) storedOffsets(ctx context.Context) (storedPositions, error) {
 			if err := rows.Scan(&group, &tp.topic, &tp.partition, &next); err != nil {
 				rows.Close()
 				return out, fmt.Errorf("%s: %w", table, err)
+			}
+			if table == "alert_offsets" {
+				if name, ok := full[tp.topic]; ok {
+					tp.topic = name
+				}
 			}
 			if out[group] == nil {
 				out[group] = map[topicPartition]int64{}
