@@ -21,6 +21,7 @@ type metrics struct {
 	retries           *prometheus.CounterVec   // class
 	fenced            prometheus.Counter
 	storedMoved       prometheus.Counter
+	pastEnd           prometheus.Counter
 	partitionsCreated prometheus.Counter
 	partitionsDropped prometheus.Counter
 	paused            prometheus.Gauge
@@ -99,6 +100,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: ns, Subsystem: sub, Name: "stored_offsets_moved_total",
 			Help: "Times the sink found, with no batch fenced off, the stored offsets of its partitions moved (a failover, a restore) and re-read from them.",
 		}),
+		pastEnd: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "offsets_past_end_total",
+			Help: "Partitions whose stored offset was past the partition's end when assigned (the topic recreated, the cluster replaced, its log truncated), loaded again from their start.",
+		}),
 		partitionsCreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "partitions_created_total",
 			Help: "Daily partitions created by the sink.",
@@ -114,7 +119,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.skipped, m.rows, m.deadLetters, m.batchRecords, m.copySeconds,
-			m.commitSeconds, m.batchSeconds, m.latency, m.retries, m.fenced, m.storedMoved, m.partitionsCreated,
+			m.commitSeconds, m.batchSeconds, m.latency, m.retries, m.fenced, m.storedMoved, m.pastEnd, m.partitionsCreated,
 			m.partitionsDropped, m.paused, m.rollupSeconds, m.rollupReplays)
 	}
 	return m
