@@ -141,6 +141,11 @@ func retentionRisk(p *PartitionState, r retention, g *Group) {
 	if p.Committed < 0 {
 		return
 	}
+	if p.End >= 0 && p.Committed > p.End {
+		g.Warnings = append(g.Warnings, fmt.Sprintf("%s/%d: committed offset %d is past the partition's end %d: the topic was recreated, the cluster replaced or the log truncated (the sink loads such a partition again from its start when it is next assigned)",
+			p.Topic, p.Partition, p.Committed, p.End))
+		return
+	}
 	if p.Start >= 0 && p.Committed < p.Start {
 		p.Retention = RetentionLost
 		g.Warnings = append(g.Warnings, fmt.Sprintf("%s/%d: committed offset %d is below the log start offset %d: %d records were deleted before the group read them",

@@ -56,13 +56,15 @@ func TestRetentionRisk(t *testing.T) {
 		left float64
 		warn string
 	}{
-		{"fresh lag", PartitionState{Committed: 10, Start: 0, Lag: 5, LagSeconds: 60}, hour, "", 3540, ""},
-		{"past 80% of retention", PartitionState{Topic: "t", Committed: 10, Start: 0, Lag: 5, LagSeconds: 3000}, hour, RetentionAtRisk, 600,
+		{"fresh lag", PartitionState{Committed: 10, Start: 0, End: 15, Lag: 5, LagSeconds: 60}, hour, "", 3540, ""},
+		{"past 80% of retention", PartitionState{Topic: "t", Committed: 10, Start: 0, End: 15, Lag: 5, LagSeconds: 3000}, hour, RetentionAtRisk, 600,
 			"t/0: the oldest unconsumed record (offset 10) is 50m0s old, 10m0s from the topic's 1h0m0s retention"},
-		{"below the log start", PartitionState{Topic: "t", Committed: 10, Start: 25, Lag: 5}, hour, RetentionLost, -1,
+		{"below the log start", PartitionState{Topic: "t", Committed: 10, Start: 25, End: 15, Lag: 5}, hour, RetentionLost, -1,
 			"t/0: committed offset 10 is below the log start offset 25: 15 records were deleted"},
-		{"compacted topic", PartitionState{Committed: 10, Lag: 5, LagSeconds: 1e6}, retention{deletes: false, after: time.Hour}, "", -1, ""},
-		{"no lag", PartitionState{Committed: 10, Lag: 0}, hour, "", -1, ""},
+		{"past the end", PartitionState{Topic: "t", Committed: 300, Start: 0, End: 160, Lag: -140}, hour, "", -1,
+			"t/0: committed offset 300 is past the partition's end 160: the topic was recreated"},
+		{"compacted topic", PartitionState{Committed: 10, End: 15, Lag: 5, LagSeconds: 1e6}, retention{deletes: false, after: time.Hour}, "", -1, ""},
+		{"no lag", PartitionState{Committed: 10, End: 10, Lag: 0}, hour, "", -1, ""},
 		{"no commit", PartitionState{Committed: -1, Start: 5, Lag: -1}, hour, "", -1, ""},
 	}
 	for _, tt := range tests {
