@@ -2,6 +2,9 @@ package sink
 
 import (
 	"context"
+	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
+	"github.com/tradestream/tradestream/internal/verify"
 )
 
 // TestSinkReloadsARecreatedTopic loads 300 ticks, deletes the prices
@@ -70,6 +74,16 @@ func TestSinkReloadsARecreatedTopic(t *testing.T) {
 		t.Fatalf("produce to the new topic: %v", err)
 	}
 
+	// verify sees the stored offset past the end: the rows it would match
+	// to the new log's offsets came from the old one.
+	rep, err := verify.Run(ctx, e.kcfg, slog.New(slog.DiscardHandler), e.pool, verify.Options{Group: e.group, Topics: e.names})
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, "past the partition's end 160") }) {
+		t.Errorf("verify before the second run: got problems %q, want the stored offset past the partition's end", rep.Problems)
+	}
+
 	reg := prometheus.NewRegistry()
 	s, err := New(e.kcfg, e.pool, testLogger(t), reg, e.options())
 	if err != nil {
@@ -87,6 +101,9 @@ func TestSinkReloadsARecreatedTopic(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(s.metrics.pastEnd); n != 1 {
 		t.Errorf("offsets_past_end_total: got %v, want 1", n)
+	}
+	if rep, err := verify.Run(ctx, e.kcfg, slog.New(slog.DiscardHandler), e.pool, verify.Options{Group: e.group, Topics: e.names}); err == nil {
+		t.Logf("verify after the second run (offsets shared by the two logs): %q", rep.Problems)
 	}
 	t.Logf("recreated topic: stored offset 300 past the new end 160; loaded from the start: %d new ticks, %d duplicates as dead letters, stored offset %d",
 		ticks-300, dups, next)

@@ -253,6 +253,12 @@ func (v *verifier) judge(p *Partition) {
 	if p.Ahead > 0 {
 		v.rep.problem("%s: %d rows or dead letters at or past the stored offset %d", name, p.Ahead, p.Stored)
 	}
+	if p.End >= 0 && p.Stored > p.End {
+		// The rows matched to this log's offsets belong to another one:
+		// nothing of this log may be loaded.
+		v.rep.problem("%s: the stored offset %d is past the partition's end %d: the rows were loaded from another log (the topic recreated, the cluster replaced or the log truncated); run the sink, which loads the partition again from its start",
+			name, p.Stored, p.End)
+	}
 	if v.opts.RequireCaughtUp && p.Pending > 0 {
 		v.rep.problem("%s: %d offsets not loaded yet (stored %d, end %d)", name, p.Pending, p.Stored, p.End)
 	}
