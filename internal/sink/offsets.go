@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -101,7 +102,15 @@ func (s *Sink) adjustOffsets(ctx context.Context, offsets map[string]map[int32]k
 	if err != nil {
 		return nil, err
 	}
-	if s.rewindPastEnd(ctx, offsets, stored) {
+	assigned := map[topicPartition]int64{}
+	for topic, parts := range offsets {
+		for part := range parts {
+			if next, ok := stored[topic][part]; ok {
+				assigned[topicPartition{topic, part}] = next
+			}
+		}
+	}
+	if len(s.rewindPastEnd(ctx, assigned)) > 0 {
 		if stored, err = s.storedOffsets(ctx); err != nil {
 			return nil, err
 		}
@@ -126,60 +135,67 @@ func (s *Sink) adjustOffsets(ctx context.Context, offsets map[string]map[int32]k
 	return offsets, nil
 }
 
-// rewindPastEnd moves to 0 the stored offset of every newly assigned
-// partition that is past the partition's end (its high watermark): the
-// records it counted are not in this log. The topic was deleted and
-// created again, the cluster replaced with the database kept, or the log
-// truncated (an unclean leader election). Resuming there would skip, for
-// good, every record the new log gets below the old offset, so the
-// partition is loaded again from its start instead; the events already
-// stored are recognised by their identity and kept as dead letters
-// "duplicate", as any redelivered copy. It reports whether it moved any.
-// Partitions whose end cannot be read now are left as they are.
-func (s *Sink) rewindPastEnd(ctx context.Context, offsets map[string]map[int32]kgo.Offset, stored map[string]map[int32]int64) bool {
+// rewindPastEnd moves to 0 the stored offset of each partition of at
+// (an assigned partition and the offset it is stored at) that is past the
+// partition's end (its high watermark): the records it counted are not
+// in this log. The topic was deleted and created again, the cluster
+// replaced with the database kept, or the log truncated (an unclean
+// leader election). Resuming there would skip, for good, every record
+// the new log gets below the old offset (franz-go waits there, or
+// resets to the start and the batches skip what is below the position),
+// so the partition is loaded again from its start instead; the events
+// already stored are recognised by their identity and kept as dead
+// letters "duplicate", as any redelivered copy. It returns the topics of
+// the partitions it moved. Partitions whose end cannot be read now are
+// left as they are.
+func (s *Sink) rewindPastEnd(ctx context.Context, at map[topicPartition]int64) []string {
+	seen := map[string]bool{}
 	var topics []string
-	for topic, parts := range offsets {
-		for part := range parts {
-			if _, ok := stored[topic][part]; ok {
-				topics = append(topics, topic)
-				break
-			}
+	for tp, next := range at {
+		if next > 0 && !seen[tp.topic] {
+			seen[tp.topic] = true
+			topics = append(topics, tp.topic)
 		}
 	}
 	if len(topics) == 0 {
-		return false
+		return nil
 	}
 	lctx, cancel := context.WithTimeout(ctx, s.opts.RetryMax+10*time.Second)
 	defer cancel()
 	ends, err := kadm.NewClient(s.cl).ListEndOffsets(lctx, topics...)
 	if err != nil {
 		s.log.Warn("cannot read the partitions' end offsets to check the stored offsets against them", "error", err)
-		return false
+		return nil
 	}
-	var ts []string
+	var ts, rewound []string
 	var ps []int32
 	var from, to []int64
 	ends.Each(func(o kadm.ListedOffset) {
-		if _, assigned := offsets[o.Topic][o.Partition]; !assigned || o.Err != nil {
+		next, ok := at[topicPartition{o.Topic, o.Partition}]
+		if !ok || o.Err != nil || next <= o.Offset {
 			return
 		}
-		if next, ok := stored[o.Topic][o.Partition]; ok && next > o.Offset {
-			s.log.Warn("the stored offset is past the partition's end: the topic was recreated, the cluster replaced or the log truncated; loading the partition again from its start (events already stored become dead letters \"duplicate\")",
-				"topic", o.Topic, "partition", o.Partition, "stored", next, "end", o.Offset)
-			ts, ps = append(ts, o.Topic), append(ps, o.Partition)
-			from, to = append(from, next), append(to, 0)
+		s.log.Warn("the stored offset is past the partition's end: the topic was recreated, the cluster replaced or the log truncated; loading the partition again from its start (events already stored become dead letters \"duplicate\")",
+			"topic", o.Topic, "partition", o.Partition, "stored", next, "end", o.Offset)
+		ts, ps = append(ts, o.Topic), append(ps, o.Partition)
+		from, to = append(from, next), append(to, 0)
+		if !slices.Contains(rewound, o.Topic) {
+			rewound = append(rewound, o.Topic)
 		}
 	})
 	if len(ts) == 0 {
-		return false
+		return nil
 	}
 	var n int
 	if err := s.pool.QueryRow(ctx, storeOffsets, s.opts.Group, ts, ps, from, to).Scan(&n); err != nil {
 		s.log.Warn("cannot move the stored offsets past the partitions' end back to their start", "error", err)
-		return false
+		return nil
 	}
 	s.metrics.pastEnd.Add(float64(n))
-	return n > 0
+	if n == 0 {
+		return nil
+	}
+	return rewound
 }
 
 // resync re-reads the stored offsets after b was fenced off and points

@@ -27,18 +27,7 @@ import (
 // "duplicate", none skipped, and its stored offset at the new end.
 func TestSinkReloadsARecreatedTopic(t *testing.T) {
 	e := newTestEnv(t, 1)
-	tick := func(run string, i int) *kgo.Record {
-		p := event.Price{Symbol: "MSFT", Sector: "Technology", Seq: int64(i), Time: time.Unix(1_790_000_000+int64(i), 0).UTC(),
-			Bid: 4_000_000, Ask: 4_000_100, Last: 4_000_050, Volume: 10}
-		r := record(e.names.Prices, event.SchemaPriceV1, p.AppendKey(nil), p.AppendJSON(nil))
-		r.Headers[2].Value = []byte(run)
-		return r
-	}
-	var old []*kgo.Record
-	for i := range 300 {
-		old = append(old, tick("first", i))
-	}
-	e.produce(t, old...)
+	e.produce(t, recreateTicks(e, "first", 0, 300)...)
 	e.runSink(t, e.options(), nil, time.Minute)
 	if n := e.count(t, `SELECT count(*) FROM price_ticks`); n != 300 {
 		t.Fatalf("first run: got %d ticks, want 300", n)
@@ -46,33 +35,7 @@ func TestSinkReloadsARecreatedTopic(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	brokers := kafkatest.Brokers(t)
-	adm := kafkatest.Admin(t, brokers)
-	if _, err := adm.DeleteTopics(ctx, e.names.Prices); err != nil {
-		t.Fatalf("delete the prices topic: %v", err)
-	}
-	cl := kafkatest.Client(t, brokers)
-	for {
-		created, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(e.topics))
-		if err == nil && len(created) == 1 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("create the prices topic again: %v (created %v)", err, created)
-		}
-		time.Sleep(200 * time.Millisecond) // still being deleted
-	}
-	var again []*kgo.Record
-	for i := range 120 {
-		again = append(again, tick("second", i))
-	}
-	for i := range 40 {
-		again = append(again, tick("first", i)) // copies of stored events
-	}
-	prod := kafkatest.Client(t, brokers, kafka.ProducerOptions(e.kcfg)...)
-	if err := prod.ProduceSync(ctx, again...).FirstErr(); err != nil {
-		t.Fatalf("produce to the new topic: %v", err)
-	}
+	recreatePrices(ctx, t, e)
 
 	// verify sees the stored offset past the end: the rows it would match
 	// to the new log's offsets came from the old one.
@@ -107,4 +70,103 @@ func TestSinkReloadsARecreatedTopic(t *testing.T) {
 	}
 	t.Logf("recreated topic: stored offset 300 past the new end 160; loaded from the start: %d new ticks, %d duplicates as dead letters, stored offset %d",
 		ticks-300, dups, next)
+}
+
+// TestSinkReloadsATopicRecreatedUnderIt is TestSinkReloadsARecreatedTopic
+// with the prices topic deleted and created again under a running sink:
+// franz-go goes on waiting at the old offset, which the new log may reach
+// only much later, so the sink's periodic check of the stored offsets
+// must find its position past the partition's end and load the partition
+// again from its start, in the same run.
+func TestSinkReloadsATopicRecreatedUnderIt(t *testing.T) {
+	e := newTestEnv(t, 1)
+	e.produce(t, recreateTicks(e, "first", 0, 300)...)
+	opts := e.options()
+	opts.UntilCaughtUp, opts.StoredCheck = false, 500*time.Millisecond
+	reg := prometheus.NewRegistry()
+	s, err := New(e.kcfg, e.pool, testLogger(t), reg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	stored := func() int64 {
+		return e.count(t, `SELECT coalesce(max(next_offset), -1) FROM sink_offsets WHERE group_id = $1 AND topic = $2`, e.group, e.names.Prices)
+	}
+	for stored() != 300 {
+		if ctx.Err() != nil {
+			t.Fatal("the first 300 ticks were not loaded")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	recreatePrices(ctx, t, e)
+	recreated := time.Now()
+	for stored() != 160 {
+		select {
+		case err := <-done:
+			t.Fatalf("the sink stopped: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("the sink did not load the recreated topic (stored offset %d, want 160)", stored())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	took := time.Since(recreated)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("sink: %v", err)
+	}
+	ticks := e.count(t, `SELECT count(*) FROM price_ticks`)
+	dups := e.count(t, `SELECT count(*) FROM dead_letters WHERE reason = 'duplicate'`)
+	if ticks != 420 || dups != 40 {
+		t.Errorf("got %d ticks and %d duplicate dead letters, want 420 (300 + 120 new) and 40", ticks, dups)
+	}
+	if n := testutil.ToFloat64(s.metrics.pastEnd); n != 1 {
+		t.Errorf("offsets_past_end_total: got %v, want 1", n)
+	}
+	t.Logf("topic recreated under the running sink: loaded again from its start %v after the new records were produced: %d new ticks, %d duplicates as dead letters",
+		took.Round(10*time.Millisecond), ticks-300, dups)
+}
+
+// recreateTicks returns n price records of run, sequence numbers from
+// first on: the same run and numbers make the same events.
+func recreateTicks(e *testEnv, run string, first, n int) []*kgo.Record {
+	out := make([]*kgo.Record, 0, n)
+	for i := first; i < first+n; i++ {
+		p := event.Price{Symbol: "MSFT", Sector: "Technology", Seq: int64(i), Time: time.Unix(1_790_000_000+int64(i), 0).UTC(),
+			Bid: 4_000_000, Ask: 4_000_100, Last: 4_000_050, Volume: 10}
+		r := record(e.names.Prices, event.SchemaPriceV1, p.AppendKey(nil), p.AppendJSON(nil))
+		r.Headers[2].Value = []byte(run)
+		out = append(out, r)
+	}
+	return out
+}
+
+// recreatePrices deletes e's prices topic, creates it again and produces
+// to it 120 new ticks, then copies of the first 40 of run "first": 160
+// records.
+func recreatePrices(ctx context.Context, t *testing.T, e *testEnv) {
+	t.Helper()
+	brokers := kafkatest.Brokers(t)
+	if _, err := kafkatest.Admin(t, brokers).DeleteTopics(ctx, e.names.Prices); err != nil {
+		t.Fatalf("delete the prices topic: %v", err)
+	}
+	cl := kafkatest.Client(t, brokers)
+	for {
+		created, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(e.topics))
+		if err == nil && len(created) == 1 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("create the prices topic again: %v (created %v)", err, created)
+		}
+		time.Sleep(200 * time.Millisecond) // still being deleted
+	}
+	again := append(recreateTicks(e, "second", 0, 120), recreateTicks(e, "first", 0, 40)...)
+	prod := kafkatest.Client(t, brokers, kafka.ProducerOptions(e.kcfg)...)
+	if err := prod.ProduceSync(ctx, again...).FirstErr(); err != nil {
+		t.Fatalf("produce to the new topic: %v", err)
+	}
 }

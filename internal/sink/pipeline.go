@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // The sink overlaps its two halves: while one batch loads into
@@ -163,6 +166,7 @@ func (s *Sink) consume(ctx context.Context, target map[topicPartition]span) erro
 			j = s.startLoad(ctx, b)
 		}
 		s.cl.AllowRebalance()
+		s.renewRecreated(ctx)
 		if j == nil && target != nil && s.caughtUp(ctx, target) {
 			s.reportCaughtUp()
 			return nil
@@ -176,12 +180,23 @@ func (s *Sink) consume(ctx context.Context, target map[topicPartition]span) erro
 // old positions) is dropped, and its partitions and the moved ones are
 // re-read from the stored offsets; it returns the batch to load next.
 func (s *Sink) followStored(ctx context.Context, b *batch) *batch {
-	if now := s.opts.Now(); now.Sub(s.checked) >= s.opts.StoredCheck {
-		s.checked = now
-	} else {
+	now := s.opts.Now()
+	if now.Sub(s.checked) < s.opts.StoredCheck {
 		return b
 	}
+	s.checked = now
 	stored, moves := s.checkStored(ctx)
+	if len(moves) == 0 && stored != nil {
+		if topics := s.rewindPastEnd(ctx, s.pos.snapshot()); len(topics) > 0 {
+			// A log replaced under the running sink: its partitions are
+			// now stored at 0, away from their positions, and a topic
+			// deleted and created again is consumed anew at once.
+			for _, topic := range topics {
+				s.unknownID[topic] = now.Add(-recreatedAfter)
+			}
+			stored, moves = s.checkStored(ctx)
+		}
+	}
 	if len(moves) == 0 {
 		return b
 	}
@@ -204,4 +219,52 @@ func (s *Sink) reportCaughtUp() {
 	}
 	s.log.Info("caught up with the end offsets seen at start", "records", s.loaded,
 		"seconds_since_first_record", secs)
+}
+
+// recreatedAfter is how long fetches of a topic must have been refused
+// with UNKNOWN_TOPIC_ID before renewRecreated takes the topic for a new
+// one: brokers that have not yet learnt of a topic just created refuse
+// its id for a moment too.
+const recreatedAfter = 10 * time.Second
+
+// renewRecreated purges from the client, and adds back, the topics whose
+// fetches the brokers have refused with UNKNOWN_TOPIC_ID for
+// recreatedAfter while their metadata lists them: topics deleted and
+// created again under the running sink. franz-go holds on to the id a
+// topic had when first consumed and stalls on its successor until the
+// topic is purged and added back; the group then assigns the new topic's
+// partitions, whose stored offsets adjustOffsets checks against their end
+// (see rewindPastEnd).
+func (s *Sink) renewRecreated(ctx context.Context) {
+	now := s.opts.Now()
+	var due []string
+	for topic, since := range s.unknownID {
+		if now.Sub(since) >= recreatedAfter {
+			due = append(due, topic)
+		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	mctx, cancel := context.WithTimeout(ctx, s.opts.RetryMax+10*time.Second)
+	defer cancel()
+	listed, err := kadm.NewClient(s.cl).ListTopics(mctx, due...)
+	if err != nil {
+		return // asked again next time
+	}
+	var renew []string
+	for _, topic := range due {
+		if d, ok := listed[topic]; ok && d.Err == nil {
+			renew = append(renew, topic)
+		}
+		delete(s.unknownID, topic)
+	}
+	if len(renew) == 0 {
+		return
+	}
+	sort.Strings(renew)
+	s.log.Warn("the brokers refuse the id of a topic the sink consumes, which they list under a new one: the topic was deleted and created again; consuming its new instance",
+		"topics", renew)
+	s.cl.PurgeTopicsFromClient(renew...)
+	s.cl.AddConsumeTopics(renew...)
 }

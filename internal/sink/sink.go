@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/clock"
@@ -177,6 +178,10 @@ type Sink struct {
 	// if any; revoked counts the revocations and losses of partitions.
 	loading atomic.Pointer[loadJob]
 	revoked atomic.Int64
+	// unknownID is when fetches of each topic were first refused with
+	// UNKNOWN_TOPIC_ID, since they last succeeded (the consuming
+	// goroutine's; see renewRecreated).
+	unknownID map[string]time.Time
 }
 
 // New returns a sink that loads into pool and registers its metrics with
@@ -192,6 +197,7 @@ func New(kcfg config.Kafka, pool *pgxpool.Pool, log *slog.Logger, reg prometheus
 		kcfg: kcfg, pool: pool, log: log.With("component", "sink"), metrics: m, opts: opts,
 		hooks:      tsmetrics.KafkaHooks(reg, "sink"),
 		dataTopics: []string{t.Users, t.Prices, t.Trades, t.Alerts},
+		unknownID:  map[string]time.Time{},
 	}
 	s.w = writer{pool: pool, group: opts.Group, metrics: m, now: opts.Now}
 	s.parts = partitionCache{pool: pool, log: s.log, metrics: m}
@@ -314,7 +320,13 @@ func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64, j *load
 			return b, nil
 		}
 		var refused error
+		now := s.opts.Now()
 		fetches.EachError(func(topic string, part int32, err error) {
+			if errors.Is(err, kerr.UnknownTopicID) {
+				if _, ok := s.unknownID[topic]; !ok {
+					s.unknownID[topic] = now
+				}
+			}
 			if kafka.IsDenied(err) && refused == nil {
 				refused = kafka.Denied(err, kafka.Principal(s.kcfg), "READ", resource(topic, s.opts.Group))
 			}
@@ -325,8 +337,10 @@ func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64, j *load
 		if refused != nil {
 			return b, refused
 		}
-		now := s.opts.Now()
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if p.Err == nil {
+				delete(s.unknownID, p.Topic)
+			}
 			if len(p.Records) > 0 {
 				n := s.build.addPartition(ctx, b, p.Topic, p.Partition, p.Records, pos, now)
 				s.metrics.skipped.Add(float64(n))
