@@ -24,7 +24,8 @@ import (
 // up and the binary built: scripts/demo (twice, to show that its rules
 // are added once), then the page. The example rules fire and their
 // alerts appear in the alerts panel and as markers on the chart; the
-// token the demo prints lets the page add and remove a rule.
+// token `scripts/demo token` prints (the demo's own output names its file
+// but never shows it) lets the page add and remove a rule.
 func TestBrowserDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test: needs Kafka, PostgreSQL and chromium")
@@ -74,16 +75,29 @@ func TestBrowserDemo(t *testing.T) {
 		t.Fatalf("after two runs: %d rules (%v), want the 4 example rules once", rules, err)
 	}
 
-	url, token, genLine := startDemo(t, script, env)
+	url, printed, genLine := startDemo(t, script, env)
 	if !strings.Contains(genLine, "scenario demo") {
 		t.Errorf("up's generator line %q does not name the demo scenario", genLine)
 	}
+	tokenCmd := exec.Command(script, "token")
+	tokenCmd.Env = env
+	out, err := tokenCmd.Output()
+	if err != nil {
+		t.Fatalf("scripts/demo token: %v", err)
+	}
+	token := strings.TrimSpace(string(out))
 	data, err := os.ReadFile(filepath.Join(state, "dashboard-token"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi, _ := os.Stat(filepath.Join(state, "dashboard-token")); fi.Mode().Perm() != 0o600 || string(data) != token {
-		t.Errorf("token file: mode %v, content %q; want 0600 holding the printed token %q", fi.Mode().Perm(), data, token)
+	if fi, _ := os.Stat(filepath.Join(state, "dashboard-token")); fi.Mode().Perm() != 0o600 || string(data) != token || len(token) < 16 {
+		t.Errorf("token file: mode %v, content %q; want 0600 holding the token scripts/demo token prints, %q", fi.Mode().Perm(), data, token)
+	}
+	if !strings.Contains(printed, "/dashboard-token (scripts/demo token prints it)") {
+		t.Errorf("the demo's output does not say where the token is:\n%s", printed)
+	}
+	if strings.Contains(printed, token) {
+		t.Errorf("the demo printed the dashboard token itself:\n%s", printed)
 	}
 
 	// Every example rule fires soon after the start.
@@ -119,7 +133,7 @@ func TestBrowserDemo(t *testing.T) {
 	evalWait(t, bctx, 30*time.Second, "alert markers on the chart of "+symbol,
 		fmt.Sprintf(`document.getElementById('chart').dataset.loaded === %q && +document.getElementById('chart').dataset.markers > 0`, symbol))
 
-	// The printed token lets the page add a rule, and remove it.
+	// The token lets the page add a rule, and remove it.
 	err = chromedp.Do(bctx,
 		chromedp.WaitVisible(chromedp.CSS(`#rule-form`)),
 		chromedp.SetValue(chromedp.CSS(`#rule-kind`), "big_trade"),
@@ -133,7 +147,7 @@ func TestBrowserDemo(t *testing.T) {
 	evalWait(t, bctx, 15*time.Second, "the added rule listed (or a form error)",
 		`document.querySelectorAll('#rules tbody tr').length === 5 || document.getElementById('alerts-err').textContent`)
 	if e := evalString(t, bctx, `document.getElementById('alerts-err').textContent || ''`); e != "" {
-		t.Fatalf("adding a rule with the printed token: %s", e)
+		t.Fatalf("adding a rule with the demo's token: %s", e)
 	}
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#rules tbody tr:last-child button`))); err != nil {
 		t.Fatalf("remove the rule: %v", err)
@@ -153,8 +167,8 @@ func TestBrowserDemo(t *testing.T) {
 }
 
 // startDemo runs `scripts/demo up` until the test ends and returns the
-// dashboard URL, the token and the generator line it prints.
-func startDemo(t *testing.T, script string, env []string) (url, token, genLine string) {
+// dashboard URL, everything printed before it and the generator line.
+func startDemo(t *testing.T, script string, env []string) (url, printed, genLine string) {
 	t.Helper()
 	cmd := exec.Command(script, "up")
 	cmd.Env = env
@@ -186,12 +200,11 @@ func startDemo(t *testing.T, script string, env []string) (url, token, genLine s
 		var u, tok, g string
 		sc := bufio.NewScanner(out)
 		urlLine := regexp.MustCompile(`^dashboard\s+(http://\S+?)/?$`)
-		tokenLine := regexp.MustCompile(`^demo: dashboard token (\S+) `)
 		for sc.Scan() {
-			if m := tokenLine.FindStringSubmatch(sc.Text()); m != nil {
-				tok = m[1]
+			if g == "" {
+				tok += sc.Text() + "\n"
 			}
-			if strings.HasPrefix(sc.Text(), "gen ") {
+			if strings.HasPrefix(sc.Text(), "gen ") && g == "" {
 				g = sc.Text()
 				found <- [3]string{u, tok, g}
 			}
@@ -204,8 +217,8 @@ func startDemo(t *testing.T, script string, env []string) (url, token, genLine s
 	}()
 	select {
 	case f := <-found:
-		if f[0] == "" || f[1] == "" {
-			t.Fatalf("scripts/demo printed the generator line but dashboard %q, token %q", f[0], f[1])
+		if f[0] == "" {
+			t.Fatalf("scripts/demo printed the generator line but no dashboard URL:\n%s", f[1])
 		}
 		return f[0], f[1], f[2]
 	case <-exited:
