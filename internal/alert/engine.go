@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -95,6 +96,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.prod.Close()
 	}()
 	checked := time.Now()
+	// unknownID holds the topics whose fetches are refused with
+	// UNKNOWN_TOPIC_ID, each with when to look for a new instance of it.
+	unknownID := map[string]time.Time{}
+	// seenID is the id of each topic in the fetches that succeeded.
+	seenID := map[string][16]byte{}
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -113,6 +119,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
+			if errors.Is(err, kerr.UnknownTopicID) {
+				if _, ok := unknownID[topic]; !ok {
+					unknownID[topic] = time.Now()
+					e.log.Warn("fetch", "topic", topic, "partition", p, "err", err)
+				}
+				return
+			}
 			e.log.Warn("fetch", "topic", topic, "partition", p, "err", err)
 			if isFatal(err) {
 				if topic == "" {
@@ -126,13 +139,36 @@ func (e *Engine) Run(ctx context.Context) error {
 			cons.AllowRebalance()
 			return fmt.Errorf("alerts consumer: %w", fatal)
 		}
+		for _, f := range fs {
+			for _, t := range f.Topics {
+				for _, p := range t.Partitions {
+					if p.Err == nil {
+						delete(unknownID, t.Topic)
+						if t.TopicID != ([16]byte{}) {
+							seenID[t.Topic] = t.TopicID
+						}
+					}
+				}
+			}
+		}
 		err := e.handle(ctx, fs)
 		if err == nil && !fs.Empty() {
 			e.commitKafka(ctx, cons)
 		}
 		cons.AllowRebalance()
 		moved := false
-		if err == nil && time.Since(checked) >= e.opts.StoredCheck {
+		if err == nil {
+			if renew := e.recreated(ctx, unknownID, seenID); len(renew) > 0 {
+				// The new topics are evaluated from their start, by a
+				// new consumer, which learns their ids.
+				if rerr := e.rewindTopics(ctx, renew); rerr != nil {
+					e.log.Warn("rewind the stored offsets of a recreated topic", "err", rerr)
+				}
+				clear(unknownID)
+				moved = true
+			}
+		}
+		if err == nil && !moved && time.Since(checked) >= e.opts.StoredCheck {
 			checked = time.Now()
 			if moved = e.storedMoved(ctx); moved {
 				// As below, but found between checkpoints: partitions
@@ -170,6 +206,69 @@ func (e *Engine) Run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// recreatedRecheck is how long after finding a refused topic not listed
+// under a new id (deleted, not created again yet) recreated asks again.
+const recreatedRecheck = 5 * time.Second
+
+// recreated returns the topics of unknownID (topics whose fetches are
+// refused with UNKNOWN_TOPIC_ID, each with when to ask about it; franz-go
+// reports the error after five refusals in a row, as a topic just created
+// is refused for a moment too) that the brokers list under another id
+// than seenID's (the id of the topic's records fetched): topics deleted
+// and created again under the running engine. franz-go holds on to the id a topic had when first consumed and
+// fetches nothing of its successor.
+func (e *Engine) recreated(ctx context.Context, unknownID map[string]time.Time, seenID map[string][16]byte) []string {
+	var due []string
+	for topic, at := range unknownID {
+		if !time.Now().Before(at) {
+			due = append(due, topic)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	listed, err := kadm.NewClient(e.prod).ListTopics(lctx, due...)
+	if err != nil {
+		return nil // asked again after the next poll
+	}
+	var renew []string
+	for _, topic := range due {
+		if d, ok := listed[topic]; ok && d.Err == nil && d.ID != seenID[topic] {
+			renew = append(renew, topic)
+		} else {
+			unknownID[topic] = time.Now().Add(recreatedRecheck) // deleted, not created again (yet)
+		}
+	}
+	if len(renew) == 0 {
+		return nil
+	}
+	slices.Sort(renew)
+	e.metrics.recreated.Inc()
+	e.log.Warn("the brokers refuse the id of a topic the engine consumes, which they list under a new one: the topic was deleted and created again; evaluating the new topic from its start",
+		"topics", renew)
+	return renew
+}
+
+// rewindTopics moves to 0 the stored offsets of the partitions of topics
+// this engine holds, and deletes their states (see persister.rewind).
+func (e *Engine) rewindTopics(ctx context.Context, topics []string) error {
+	from := map[partitionKey]int64{}
+	e.mu.Lock()
+	for k, off := range e.stored {
+		if off > 0 && slices.Contains(topics, e.full(k.topic)) {
+			from[k] = off
+		}
+	}
+	e.mu.Unlock()
+	if len(from) == 0 {
+		return nil
+	}
+	_, err := e.persist.rewind(ctx, from)
+	return err
 }
 
 // storedMoved reports whether a partition's offset in alert_offsets is not
@@ -422,31 +521,43 @@ type decoded struct {
 // kind their topic does not carry; their offsets still advance.
 func (e *Engine) decode(fs kgo.Fetches) []decoded {
 	out := make([]decoded, 0, fs.NumRecords())
-	fs.EachRecord(func(r *kgo.Record) {
-		short := e.short(r.Topic)
-		e.metrics.records.WithLabelValues(short).Inc()
-		e.metrics.bytes.WithLabelValues(short).Add(float64(len(r.Value)))
-		d := decoded{src: Source{Topic: short, Partition: r.Partition, Offset: r.Offset}}
-		h := event.ReadHeaders(r.Headers)
-		_, v, err := e.opts.Decoder.Decode(context.Background(), h.Schema, r.Value)
-		if err != nil {
-			e.metrics.skipped.WithLabelValues(string(event.ReasonOf(err))).Inc()
-			v = nil
-		}
-		switch ev := v.(type) {
-		case *event.Price:
-			if short == "prices" {
-				d.v = ev
-			}
-		case *event.Trade:
-			if short == "trades" {
-				d.v = ev
+	// As fs.EachRecord, with each fetched topic's id.
+	for _, f := range fs {
+		for _, t := range f.Topics {
+			for _, p := range t.Partitions {
+				for _, r := range p.Records {
+					out = append(out, e.decodeRecord(r, t.TopicID))
+				}
 			}
 		}
-		d.producedAt = h.ProducedAt
-		out = append(out, d)
-	})
+	}
 	return out
+}
+
+// decodeRecord decodes one record of the topic of id topicID.
+func (e *Engine) decodeRecord(r *kgo.Record, topicID [16]byte) decoded {
+	short := e.short(r.Topic)
+	e.metrics.records.WithLabelValues(short).Inc()
+	e.metrics.bytes.WithLabelValues(short).Add(float64(len(r.Value)))
+	d := decoded{src: Source{Topic: short, Partition: r.Partition, Offset: r.Offset, TopicID: topicID}}
+	h := event.ReadHeaders(r.Headers)
+	_, v, err := e.opts.Decoder.Decode(context.Background(), h.Schema, r.Value)
+	if err != nil {
+		e.metrics.skipped.WithLabelValues(string(event.ReasonOf(err))).Inc()
+		v = nil
+	}
+	switch ev := v.(type) {
+	case *event.Price:
+		if short == "prices" {
+			d.v = ev
+		}
+	case *event.Trade:
+		if short == "trades" {
+			d.v = ev
+		}
+	}
+	d.producedAt = h.ProducedAt
+	return d
 }
 
 // readDonors reads the stored states the batch's price ticks may inherit:
@@ -555,6 +666,17 @@ func (e *Engine) short(topic string) string {
 		return "trades"
 	}
 	return topic
+}
+
+// full is the topic name of the short name short.
+func (e *Engine) full(short string) string {
+	switch short {
+	case "prices":
+		return e.opts.Topics.Prices
+	case "trades":
+		return e.opts.Topics.Trades
+	}
+	return short
 }
 
 func ids(alerts []Fired) []string {

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"encoding/hex"
 	"fmt"
 	"math"
 	"math/bits"
@@ -20,6 +21,10 @@ type Source struct {
 	Topic     string
 	Partition int32
 	Offset    int64
+	// TopicID is the topic's id in the cluster (zero when the brokers do
+	// not give one): a topic deleted and created again under the same
+	// name gets a new one, so its records' alerts get ids of their own.
+	TopicID [16]byte
 }
 
 // Fired is an alert with the source record that fired it.
@@ -327,15 +332,22 @@ func fired(r *Rule, src Source, symbol, msg string, value event.Decimal, ts time
 }
 
 // AlertID is the deterministic id of the alert rule fires on the source
-// record: evaluating the same record again gives the same id.
+// record: evaluating the same record again gives the same id. The id ends
+// with the first half of the topic's id, when known, so that the records
+// at the same offsets of a topic deleted and created again fire alerts
+// of other ids: r<rule>-<topic>-<partition>-<offset>[-<topic id>].
 func AlertID(rule int64, src Source) string {
-	return fmt.Sprintf("r%d-%s-%d-%d", rule, src.Topic, src.Partition, src.Offset)
+	if src.TopicID == ([16]byte{}) {
+		return fmt.Sprintf("r%d-%s-%d-%d", rule, src.Topic, src.Partition, src.Offset)
+	}
+	return fmt.Sprintf("r%d-%s-%d-%d-%x", rule, src.Topic, src.Partition, src.Offset, src.TopicID[:8])
 }
 
-// alertSource reads back the source record AlertID put in an id.
+// alertSource reads back the source record AlertID put in an id; of the
+// topic id, only the half the id holds.
 func alertSource(id string) (Source, bool) {
 	f := strings.Split(id, "-")
-	if len(f) != 4 || !strings.HasPrefix(f[0], "r") {
+	if (len(f) != 4 && len(f) != 5) || !strings.HasPrefix(f[0], "r") {
 		return Source{}, false
 	}
 	_, err1 := strconv.ParseInt(f[0][1:], 10, 64)
@@ -344,7 +356,15 @@ func alertSource(id string) (Source, bool) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return Source{}, false
 	}
-	return Source{Topic: f[1], Partition: int32(part), Offset: off}, true
+	src := Source{Topic: f[1], Partition: int32(part), Offset: off}
+	if len(f) == 5 {
+		b, err := hex.DecodeString(f[4])
+		if err != nil || len(b) != 8 {
+			return Source{}, false
+		}
+		copy(src.TopicID[:], b)
+	}
+	return src, true
 }
 
 // edge records cond and reports whether it just turned true from a known

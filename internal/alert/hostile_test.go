@@ -67,7 +67,7 @@ func TestEngineSkipsRecordsNoSchemaDescribes(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.ends[rec.Topic][rec.Partition] = rec.Offset + 1
-	w.want = append(w.want, AlertID(w.rules[3].ID, Source{"trades", rec.Partition, rec.Offset}))
+	w.want = append(w.want, AlertID(w.rules[3].ID, w.src("trades", rec)))
 	slices.Sort(w.want)
 
 	reg := prometheus.NewRegistry()

@@ -6,21 +6,23 @@ import (
 
 // engineMetrics are the engine's own series, tradestream_alerts_*.
 type engineMetrics struct {
-	records  *prometheus.CounterVec   // consumed records by topic
-	bytes    *prometheus.CounterVec   // consumed value bytes by topic
-	skipped  *prometheus.CounterVec   // records not evaluated, by reason
-	fired    *prometheus.CounterVec   // alerts decided, by kind
-	produced prometheus.Counter       // alert records committed to the alerts topic
-	resent   prometheus.Counter       // outbox alerts produced again after a restart
-	rules    *prometheus.GaugeVec     // enabled rules by kind
-	batch    prometheus.Histogram     // records per batch
-	commit   prometheus.Histogram     // PostgreSQL checkpoint duration
-	txn      prometheus.Histogram     // Kafka transaction duration
-	e2e      *prometheus.HistogramVec // produced_at of the source record to alert committed, by kind
-	moved    prometheus.Counter       // rule states inherited from another partition
-	renewed  prometheus.Counter       // producers replaced after the coordinator aborted their transaction
-	fenced   prometheus.Counter       // checkpoints refused: the stored offsets had moved
-	followed prometheus.Counter       // stored offsets found moved between checkpoints
+	records   *prometheus.CounterVec   // consumed records by topic
+	bytes     *prometheus.CounterVec   // consumed value bytes by topic
+	skipped   *prometheus.CounterVec   // records not evaluated, by reason
+	fired     *prometheus.CounterVec   // alerts decided, by kind
+	produced  prometheus.Counter       // alert records committed to the alerts topic
+	resent    prometheus.Counter       // outbox alerts produced again after a restart
+	rules     *prometheus.GaugeVec     // enabled rules by kind
+	batch     prometheus.Histogram     // records per batch
+	commit    prometheus.Histogram     // PostgreSQL checkpoint duration
+	txn       prometheus.Histogram     // Kafka transaction duration
+	e2e       *prometheus.HistogramVec // produced_at of the source record to alert committed, by kind
+	moved     prometheus.Counter       // rule states inherited from another partition
+	renewed   prometheus.Counter       // producers replaced after the coordinator aborted their transaction
+	fenced    prometheus.Counter       // checkpoints refused: the stored offsets had moved
+	followed  prometheus.Counter       // stored offsets found moved between checkpoints
+	pastEnd   prometheus.Counter       // stored offsets found past their partition's end, rewound
+	recreated prometheus.Counter       // topics found deleted and created again under the engine
 }
 
 func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
@@ -84,6 +86,14 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 			Name: "tradestream_alerts_stored_offsets_moved_total",
 			Help: "Times the engine found the stored offsets moved under it between checkpoints (a failover or a restore) and resumed from them.",
 		}),
+		pastEnd: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tradestream_alerts_offsets_past_end_total",
+			Help: "Partitions whose stored offset was past the partition's end when assigned (a recreated topic, a replaced cluster, a truncated log), evaluated again from their start.",
+		}),
+		recreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tradestream_alerts_topics_recreated_total",
+			Help: "Times the engine found a topic it consumes deleted and created again (its fetches refused with UNKNOWN_TOPIC_ID while the brokers list the topic) and joined the group again to consume the new one.",
+		}),
 		e2e: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tradestream_alerts_e2e_latency_seconds",
 			Help:    "From produced_at of the record that fired an alert to the alert committed in the alerts topic.",
@@ -91,7 +101,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e, m.moved, m.renewed, m.fenced, m.followed)
+		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e, m.moved, m.renewed, m.fenced, m.followed, m.pastEnd, m.recreated)
 	}
 	for _, k := range Kinds {
 		m.fired.WithLabelValues(string(k))

@@ -183,6 +183,38 @@ func (p *persister) load(ctx context.Context, parts []partitionKey) (positions, 
 	return pos, nil
 }
 
+// rewind moves the stored offsets of the partitions in from (each stored
+// at the offset given) back to 0 and deletes their states, in one
+// transaction, and returns the partitions it moved: a partition stored
+// elsewhere meanwhile (another instance) is left as it is.
+func (p *persister) rewind(ctx context.Context, from map[partitionKey]int64) (map[partitionKey]bool, error) {
+	moved := map[partitionKey]bool{}
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		clear(moved)
+		for k, off := range from {
+			tag, err := tx.Exec(ctx, `UPDATE alert_offsets SET next_offset = 0, updated_at = now()
+				WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND next_offset = $4`,
+				p.group, k.topic, k.partition, off)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				continue
+			}
+			moved[k] = true
+			if _, err := tx.Exec(ctx, `DELETE FROM alert_state WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3`,
+				p.group, k.topic, k.partition); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rewind alert offsets: %w", err)
+	}
+	return moved, nil
+}
+
 // offsets reads the stored offsets of the given partitions (absent: none
 // stored).
 func (p *persister) offsets(ctx context.Context, parts []partitionKey) (map[partitionKey]int64, error) {

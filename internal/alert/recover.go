@@ -66,6 +66,10 @@ func (e *Engine) assigned(ctx context.Context, offsets map[string]map[int32]kgo.
 		e.log.Error("load alert positions", "err", err)
 		return nil, err
 	}
+	if err := e.retry(ctx, "check the stored alert offsets against the partitions' ends", func() error { return e.rewindPastEnd(ctx, &pos) }); err != nil {
+		e.log.Error("check the stored alert offsets against the partitions' ends", "err", err)
+		return nil, err
+	}
 	e.mu.Lock()
 	for _, k := range parts {
 		e.ev.dropPartition(k.topic, k.partition)
@@ -103,6 +107,53 @@ func (e *Engine) assigned(ctx context.Context, offsets map[string]map[int32]kgo.
 	}
 	e.log.Info("partitions assigned", "partitions", len(parts), "resumed", len(pos.offsets), "states", len(pos.states))
 	return out, nil
+}
+
+// rewindPastEnd evaluates again from its start each partition of pos
+// whose stored offset is past the partition's end (see kafka.PastEnd):
+// the records the offset counts are not in this log, and resuming there
+// would skip every record the new log gets below it (franz-go resets an
+// offset out of range to the configured end). Its stored offset moves to
+// 0 and its states, which describe the old log's symbols, are deleted.
+// The new log's records are other records than the old one's at the same
+// offsets, and the topic's new id keeps their alerts' ids apart (see
+// AlertID).
+func (e *Engine) rewindPastEnd(ctx context.Context, pos *positions) error {
+	at := map[string]map[int32]int64{}
+	for k, off := range pos.offsets {
+		topic := e.full(k.topic)
+		if at[topic] == nil {
+			at[topic] = map[int32]int64{}
+		}
+		at[topic][k.partition] = off
+	}
+	past, err := kafka.PastEnd(ctx, e.prod, at)
+	if err != nil || len(past) == 0 {
+		return err
+	}
+	from := map[partitionKey]int64{}
+	for topic, parts := range past {
+		for p := range parts {
+			k := partitionKey{e.short(topic), p}
+			from[k] = pos.offsets[k]
+		}
+	}
+	moved, err := e.persist.rewind(ctx, from)
+	if err != nil {
+		return err
+	}
+	for k := range moved {
+		e.log.Warn("the stored offset is past the partition's end: the topic was recreated, the cluster replaced or the log truncated; evaluating the partition again from its start",
+			"topic", e.full(k.topic), "partition", k.partition, "stored", from[k], "end", past[e.full(k.topic)][k.partition])
+		pos.offsets[k] = 0
+		for sk := range pos.states {
+			if sk.topic == k.topic && sk.partition == k.partition {
+				delete(pos.states, sk)
+			}
+		}
+	}
+	e.metrics.pastEnd.Add(float64(len(moved)))
+	return nil
 }
 
 // revoked forgets the state of partitions the engine no longer owns. It is

@@ -38,6 +38,34 @@ type world struct {
 	ends map[string]map[int32]int64 // end offsets of prices and trades after the script
 	// dec reads the formats of a mixed world (nil: JSON only).
 	dec *format.Decoder
+	// ids holds the cluster's id of each topic, by short name.
+	ids map[string][16]byte
+	tc  config.Topics
+}
+
+// src is the Source of rec, a record of the topic of short name short.
+func (w *world) src(short string, rec *kgo.Record) Source {
+	return Source{Topic: short, Partition: rec.Partition, Offset: rec.Offset, TopicID: w.ids[short]}
+}
+
+// topicIDs returns the cluster's id of each of topics, by short name.
+func topicIDs(t *testing.T, brokers []string, topics kafka.Topics) map[string][16]byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	listed, err := kafkatest.Admin(t, brokers).ListTopics(ctx, topics.Prices, topics.Trades)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string][16]byte{}
+	for short, name := range map[string]string{"prices": topics.Prices, "trades": topics.Trades} {
+		d, ok := listed[name]
+		if !ok || d.Err != nil || d.ID == ([16]byte{}) {
+			t.Fatalf("topic %s: no id listed (%v)", name, d.Err)
+		}
+		ids[short] = d.ID
+	}
+	return ids
 }
 
 // newMixedWorld is newWorld with its records written in every format in
@@ -65,8 +93,9 @@ func buildWorld(t *testing.T, reg *format.Registry) *world {
 	t.Helper()
 	w := &world{brokers: kafkatest.Brokers(t)}
 	tc := kafkatest.Topics(t, w.brokers, 3, 1)
-	w.prefix = tc.Prefix
+	w.prefix, w.tc = tc.Prefix, tc
 	w.topics = kafka.TopicNames(tc.Prefix)
+	w.ids = topicIDs(t, w.brokers, w.topics)
 	w.pool, w.db = pgtest.Migrated(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -84,10 +113,24 @@ func buildWorld(t *testing.T, reg *format.Registry) *world {
 		w.rules = append(w.rules, added)
 	}
 
+	w.play(t, reg)
+	return w
+}
+
+// play produces the scripted path to the world's topics (in every
+// format through reg when reg is set) and sets the alerts it must fire
+// and the topics' end offsets after it.
+func (w *world) play(t *testing.T, reg *format.Registry) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w.want = nil
 	prod := kafkatest.Client(t, w.brokers, kafka.ProducerOptions(kafkatest.Config(w.brokers))...)
 	var encoders []*format.Encoder
 	if reg != nil {
-		w.dec = format.NewDecoder(reg, nil)
+		if w.dec == nil {
+			w.dec = format.NewDecoder(reg, nil)
+		}
 		for _, f := range []format.Format{format.Avro, format.Protobuf, format.JSONSchema} {
 			// A subject holds one format: each registers under its own.
 			enc, err := format.NewEncoder(ctx, reg, f, []format.Registration{
@@ -149,7 +192,7 @@ func buildWorld(t *testing.T, reg *format.Registry) *world {
 					c = 1
 				}
 				if prev[l.rule.ID] == -1 && c == 1 {
-					w.want = append(w.want, AlertID(l.rule.ID, Source{"prices", rec.Partition, rec.Offset}))
+					w.want = append(w.want, AlertID(l.rule.ID, w.src("prices", rec)))
 				}
 				prev[l.rule.ID] = c
 			}
@@ -162,7 +205,7 @@ func buildWorld(t *testing.T, reg *format.Registry) *world {
 			Time: t0.Add(time.Duration(i) * time.Second), BalanceAfter: event.FromInt(1_000_000), OrderType: event.OrderMarket}
 		rec := produce(w.topics.Trades, event.SchemaTradeV2, tr.AppendKey(nil), encode(event.SchemaTradeV2, &tr, tr.AppendJSON(nil)))
 		if tr.Notional() > w.rules[3].Threshold {
-			w.want = append(w.want, AlertID(w.rules[3].ID, Source{"trades", rec.Partition, rec.Offset}))
+			w.want = append(w.want, AlertID(w.rules[3].ID, w.src("trades", rec)))
 		}
 	}
 	ends, err := kafkatest.Admin(t, w.brokers).ListEndOffsets(ctx, w.topics.Prices, w.topics.Trades)
@@ -180,7 +223,6 @@ func buildWorld(t *testing.T, reg *format.Registry) *world {
 	if len(w.want) < 20 {
 		t.Fatalf("the script fires only %d alerts; want a path with more crossings", len(w.want))
 	}
-	return w
 }
 
 // The script: 240 ticks of each symbol around its base price, and 80

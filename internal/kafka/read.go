@@ -203,3 +203,41 @@ func AddPartitions(ctx context.Context, cl *kgo.Client, n int, topics ...string)
 	}
 	return grown, waitVisible(ctx, cl, topics, n)
 }
+
+// PastEnd returns, of the stored offsets at (next offsets, by topic and
+// partition), those past their partition's end (its high watermark), each
+// with that end: offsets that count records of another log than the
+// brokers hold. The topic was deleted and created again, the cluster
+// replaced with its consumers' database kept, or the log truncated (an
+// unclean leader election). Offsets of 0 are not asked about; partitions
+// whose end the brokers do not give now are left out.
+func PastEnd(ctx context.Context, cl *kgo.Client, at map[string]map[int32]int64) (map[string]map[int32]int64, error) {
+	var topics []string
+	for topic, parts := range at {
+		for _, next := range parts {
+			if next > 0 {
+				topics = append(topics, topic)
+				break
+			}
+		}
+	}
+	if len(topics) == 0 {
+		return nil, nil
+	}
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, err
+	}
+	past := map[string]map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		next, ok := at[o.Topic][o.Partition]
+		if !ok || o.Err != nil || next <= o.Offset {
+			return
+		}
+		if past[o.Topic] == nil {
+			past[o.Topic] = map[int32]int64{}
+		}
+		past[o.Topic][o.Partition] = o.Offset
+	})
+	return past, nil
+}

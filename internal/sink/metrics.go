@@ -22,6 +22,7 @@ type metrics struct {
 	fenced            prometheus.Counter
 	storedMoved       prometheus.Counter
 	pastEnd           prometheus.Counter
+	recreated         prometheus.Counter
 	partitionsCreated prometheus.Counter
 	partitionsDropped prometheus.Counter
 	paused            prometheus.Gauge
@@ -104,6 +105,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: ns, Subsystem: sub, Name: "offsets_past_end_total",
 			Help: "Partitions whose stored offset was past the partition's end when assigned (the topic recreated, the cluster replaced, its log truncated), loaded again from their start.",
 		}),
+		recreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "topics_recreated_total",
+			Help: "Times the sink found a topic it consumes deleted and created again (its fetches refused with UNKNOWN_TOPIC_ID while the brokers list the topic under a new id) and loaded the new topic from its start.",
+		}),
 		partitionsCreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "partitions_created_total",
 			Help: "Daily partitions created by the sink.",
@@ -119,7 +124,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.skipped, m.rows, m.deadLetters, m.batchRecords, m.copySeconds,
-			m.commitSeconds, m.batchSeconds, m.latency, m.retries, m.fenced, m.storedMoved, m.pastEnd, m.partitionsCreated,
+			m.commitSeconds, m.batchSeconds, m.latency, m.retries, m.fenced, m.storedMoved, m.pastEnd, m.recreated, m.partitionsCreated,
 			m.partitionsDropped, m.paused, m.rollupSeconds, m.rollupReplays)
 	}
 	return m

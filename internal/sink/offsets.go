@@ -3,15 +3,16 @@ package sink
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tradestream/tradestream/internal/clock"
+	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/store"
 )
 
@@ -149,45 +150,33 @@ func (s *Sink) adjustOffsets(ctx context.Context, offsets map[string]map[int32]k
 // the partitions it moved. Partitions whose end cannot be read now are
 // left as they are.
 func (s *Sink) rewindPastEnd(ctx context.Context, at map[topicPartition]int64) []string {
-	seen := map[string]bool{}
-	var topics []string
+	byTopic := map[string]map[int32]int64{}
 	for tp, next := range at {
-		if next > 0 && !seen[tp.topic] {
-			seen[tp.topic] = true
-			topics = append(topics, tp.topic)
+		if byTopic[tp.topic] == nil {
+			byTopic[tp.topic] = map[int32]int64{}
 		}
-	}
-	if len(topics) == 0 {
-		return nil
+		byTopic[tp.topic][tp.partition] = next
 	}
 	lctx, cancel := context.WithTimeout(ctx, s.opts.RetryMax+10*time.Second)
 	defer cancel()
-	ends, err := kadm.NewClient(s.cl).ListEndOffsets(lctx, topics...)
+	past, err := kafka.PastEnd(lctx, s.cl, byTopic)
 	if err != nil {
 		s.log.Warn("cannot read the partitions' end offsets to check the stored offsets against them", "error", err)
 		return nil
 	}
-	var ts, rewound []string
-	var ps []int32
-	var from, to []int64
-	ends.Each(func(o kadm.ListedOffset) {
-		next, ok := at[topicPartition{o.Topic, o.Partition}]
-		if !ok || o.Err != nil || next <= o.Offset {
-			return
+	var rewound []string
+	from := map[topicPartition]int64{}
+	for _, topic := range slices.Sorted(maps.Keys(past)) {
+		rewound = append(rewound, topic)
+		for _, part := range slices.Sorted(maps.Keys(past[topic])) {
+			next := byTopic[topic][part]
+			s.log.Warn("the stored offset is past the partition's end: the topic was recreated, the cluster replaced or the log truncated; loading the partition again from its start (events already stored become dead letters \"duplicate\")",
+				"topic", topic, "partition", part, "stored", next, "end", past[topic][part])
+			from[topicPartition{topic, part}] = next
 		}
-		s.log.Warn("the stored offset is past the partition's end: the topic was recreated, the cluster replaced or the log truncated; loading the partition again from its start (events already stored become dead letters \"duplicate\")",
-			"topic", o.Topic, "partition", o.Partition, "stored", next, "end", o.Offset)
-		ts, ps = append(ts, o.Topic), append(ps, o.Partition)
-		from, to = append(from, next), append(to, 0)
-		if !slices.Contains(rewound, o.Topic) {
-			rewound = append(rewound, o.Topic)
-		}
-	})
-	if len(ts) == 0 {
-		return nil
 	}
-	var n int
-	if err := s.pool.QueryRow(ctx, storeOffsets, s.opts.Group, ts, ps, from, to).Scan(&n); err != nil {
+	n, err := s.rewind(ctx, from)
+	if err != nil {
 		s.log.Warn("cannot move the stored offsets past the partitions' end back to their start", "error", err)
 		return nil
 	}
@@ -196,6 +185,24 @@ func (s *Sink) rewindPastEnd(ctx context.Context, at map[topicPartition]int64) [
 		return nil
 	}
 	return rewound
+}
+
+// rewind moves the stored offset of each partition of from, if still
+// stored at the offset given, to 0, and returns how many it moved.
+func (s *Sink) rewind(ctx context.Context, from map[topicPartition]int64) (int, error) {
+	if len(from) == 0 {
+		return 0, nil
+	}
+	var ts []string
+	var ps []int32
+	var offs, to []int64
+	for tp, next := range from {
+		ts, ps = append(ts, tp.topic), append(ps, tp.partition)
+		offs, to = append(offs, next), append(to, 0)
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, storeOffsets, s.opts.Group, ts, ps, offs, to).Scan(&n)
+	return n, err
 }
 
 // resync re-reads the stored offsets after b was fenced off and points

@@ -75,59 +75,77 @@ func TestSinkReloadsARecreatedTopic(t *testing.T) {
 // TestSinkReloadsATopicRecreatedUnderIt is TestSinkReloadsARecreatedTopic
 // with the prices topic deleted and created again under a running sink:
 // franz-go goes on waiting at the old offset, which the new log may reach
-// only much later, so the sink's periodic check of the stored offsets
-// must find its position past the partition's end and load the partition
-// again from its start, in the same run.
+// only much later. Short of the old offset, the sink's periodic check of
+// the stored offsets finds its position past the partition's end; grown
+// past it (with that check off), the brokers' refusal of the old topic id
+// tells. Either way the sink loads the new topic from its start, in the
+// same run.
 func TestSinkReloadsATopicRecreatedUnderIt(t *testing.T) {
-	e := newTestEnv(t, 1)
-	e.produce(t, recreateTicks(e, "first", 0, 300)...)
-	opts := e.options()
-	opts.UntilCaughtUp, opts.StoredCheck = false, 500*time.Millisecond
-	reg := prometheus.NewRegistry()
-	s, err := New(e.kcfg, e.pool, testLogger(t), reg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	stored := func() int64 {
-		return e.count(t, `SELECT coalesce(max(next_offset), -1) FROM sink_offsets WHERE group_id = $1 AND topic = $2`, e.group, e.names.Prices)
-	}
-	for stored() != 300 {
-		if ctx.Err() != nil {
-			t.Fatal("the first 300 ticks were not loaded")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	for _, c := range []struct {
+		name            string
+		more            int           // new ticks after the 160 records of recreatePrices
+		check           time.Duration // StoredCheck
+		pastEnd, renews float64
+	}{
+		{"short of the old offset", 0, 500 * time.Millisecond, 1, 1},
+		{"grown past the old offset", 200, time.Hour, 0, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestEnv(t, 1)
+			e.produce(t, recreateTicks(e, "first", 0, 300)...)
+			opts := e.options()
+			opts.UntilCaughtUp, opts.StoredCheck = false, c.check
+			reg := prometheus.NewRegistry()
+			s, err := New(e.kcfg, e.pool, testLogger(t), reg, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- s.Run(ctx) }()
+			stored := func() int64 {
+				return e.count(t, `SELECT coalesce(max(next_offset), -1) FROM sink_offsets WHERE group_id = $1 AND topic = $2`, e.group, e.names.Prices)
+			}
+			for stored() != 300 {
+				if ctx.Err() != nil {
+					t.Fatal("the first 300 ticks were not loaded")
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
 
-	recreatePrices(ctx, t, e)
-	recreated := time.Now()
-	for stored() != 160 {
-		select {
-		case err := <-done:
-			t.Fatalf("the sink stopped: %v", err)
-		case <-ctx.Done():
-			t.Fatalf("the sink did not load the recreated topic (stored offset %d, want 160)", stored())
-		case <-time.After(100 * time.Millisecond):
-		}
+			recreatePrices(ctx, t, e, recreateTicks(e, "second", 120, c.more)...)
+			recreated := time.Now()
+			want := int64(160 + c.more)
+			for stored() != want {
+				select {
+				case err := <-done:
+					t.Fatalf("the sink stopped: %v", err)
+				case <-ctx.Done():
+					t.Fatalf("the sink did not load the recreated topic (stored offset %d, want %d)", stored(), want)
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			took := time.Since(recreated)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("sink: %v", err)
+			}
+			ticks := e.count(t, `SELECT count(*) FROM price_ticks`)
+			dups := e.count(t, `SELECT count(*) FROM dead_letters WHERE reason = 'duplicate'`)
+			if ticks != int64(420+c.more) || dups != 40 {
+				t.Errorf("got %d ticks and %d duplicate dead letters, want %d (300 + %d new) and 40", ticks, dups, 420+c.more, 120+c.more)
+			}
+			if n := testutil.ToFloat64(s.metrics.pastEnd); n != c.pastEnd {
+				t.Errorf("offsets_past_end_total: got %v, want %v", n, c.pastEnd)
+			}
+			if n := testutil.ToFloat64(s.metrics.recreated); n != c.renews {
+				t.Errorf("topics_recreated_total: got %v, want %v", n, c.renews)
+			}
+			t.Logf("topic recreated under the running sink (%s): loaded again from its start %v after the new records were produced: %d new ticks, %d duplicates as dead letters",
+				c.name, took.Round(10*time.Millisecond), ticks-300, dups)
+		})
 	}
-	took := time.Since(recreated)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("sink: %v", err)
-	}
-	ticks := e.count(t, `SELECT count(*) FROM price_ticks`)
-	dups := e.count(t, `SELECT count(*) FROM dead_letters WHERE reason = 'duplicate'`)
-	if ticks != 420 || dups != 40 {
-		t.Errorf("got %d ticks and %d duplicate dead letters, want 420 (300 + 120 new) and 40", ticks, dups)
-	}
-	if n := testutil.ToFloat64(s.metrics.pastEnd); n != 1 {
-		t.Errorf("offsets_past_end_total: got %v, want 1", n)
-	}
-	t.Logf("topic recreated under the running sink: loaded again from its start %v after the new records were produced: %d new ticks, %d duplicates as dead letters",
-		took.Round(10*time.Millisecond), ticks-300, dups)
 }
 
 // recreateTicks returns n price records of run, sequence numbers from
@@ -145,9 +163,9 @@ func recreateTicks(e *testEnv, run string, first, n int) []*kgo.Record {
 }
 
 // recreatePrices deletes e's prices topic, creates it again and produces
-// to it 120 new ticks, then copies of the first 40 of run "first": 160
-// records.
-func recreatePrices(ctx context.Context, t *testing.T, e *testEnv) {
+// to it 120 new ticks, then copies of the first 40 of run "first" (160
+// records), then more.
+func recreatePrices(ctx context.Context, t *testing.T, e *testEnv, more ...*kgo.Record) {
 	t.Helper()
 	brokers := kafkatest.Brokers(t)
 	if _, err := kafkatest.Admin(t, brokers).DeleteTopics(ctx, e.names.Prices); err != nil {
@@ -164,7 +182,7 @@ func recreatePrices(ctx context.Context, t *testing.T, e *testEnv) {
 		}
 		time.Sleep(200 * time.Millisecond) // still being deleted
 	}
-	again := append(recreateTicks(e, "second", 0, 120), recreateTicks(e, "first", 0, 40)...)
+	again := append(append(recreateTicks(e, "second", 0, 120), recreateTicks(e, "first", 0, 40)...), more...)
 	prod := kafkatest.Client(t, brokers, kafka.ProducerOptions(e.kcfg)...)
 	if err := prod.ProduceSync(ctx, again...).FirstErr(); err != nil {
 		t.Fatalf("produce to the new topic: %v", err)

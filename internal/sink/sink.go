@@ -178,10 +178,12 @@ type Sink struct {
 	// if any; revoked counts the revocations and losses of partitions.
 	loading atomic.Pointer[loadJob]
 	revoked atomic.Int64
-	// unknownID is when fetches of each topic were first refused with
-	// UNKNOWN_TOPIC_ID, since they last succeeded (the consuming
-	// goroutine's; see renewRecreated).
+	// unknownID holds the topics whose fetches are refused with
+	// UNKNOWN_TOPIC_ID, each with when to look for a new instance of it
+	// (the consuming goroutine's; see renewRecreated).
 	unknownID map[string]time.Time
+	// seenID is the id of each topic in the fetches that succeeded.
+	seenID map[string][16]byte
 }
 
 // New returns a sink that loads into pool and registers its metrics with
@@ -198,6 +200,7 @@ func New(kcfg config.Kafka, pool *pgxpool.Pool, log *slog.Logger, reg prometheus
 		hooks:      tsmetrics.KafkaHooks(reg, "sink"),
 		dataTopics: []string{t.Users, t.Prices, t.Trades, t.Alerts},
 		unknownID:  map[string]time.Time{},
+		seenID:     map[string][16]byte{},
 	}
 	s.w = writer{pool: pool, group: opts.Group, metrics: m, now: opts.Now}
 	s.parts = partitionCache{pool: pool, log: s.log, metrics: m}
@@ -323,9 +326,10 @@ func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64, j *load
 		now := s.opts.Now()
 		fetches.EachError(func(topic string, part int32, err error) {
 			if errors.Is(err, kerr.UnknownTopicID) {
-				if _, ok := s.unknownID[topic]; !ok {
-					s.unknownID[topic] = now
+				if _, ok := s.unknownID[topic]; ok {
+					return // logged when first refused
 				}
+				s.unknownID[topic] = now
 			}
 			if kafka.IsDenied(err) && refused == nil {
 				refused = kafka.Denied(err, kafka.Principal(s.kcfg), "READ", resource(topic, s.opts.Group))
@@ -337,10 +341,8 @@ func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64, j *load
 		if refused != nil {
 			return b, refused
 		}
+		s.noteTopicIDs(fetches)
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if p.Err == nil {
-				delete(s.unknownID, p.Topic)
-			}
 			if len(p.Records) > 0 {
 				n := s.build.addPartition(ctx, b, p.Topic, p.Partition, p.Records, pos, now)
 				s.metrics.skipped.Add(float64(n))
