@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -96,11 +95,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.prod.Close()
 	}()
 	checked := time.Now()
-	// unknownID holds the topics whose fetches are refused with
-	// UNKNOWN_TOPIC_ID, each with when to look for a new instance of it.
-	unknownID := map[string]time.Time{}
-	// seenID is the id of each topic in the fetches that succeeded.
-	seenID := map[string][16]byte{}
+	recreated := kafka.NewRecreated()
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -115,16 +110,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		}
 		var fatal error
+		fresh := recreated.Note(fs)
 		fs.EachError(func(topic string, p int32, err error) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
-			if errors.Is(err, kerr.UnknownTopicID) {
-				if _, ok := unknownID[topic]; !ok {
-					unknownID[topic] = time.Now()
-					e.log.Warn("fetch", "topic", topic, "partition", p, "err", err)
-				}
-				return
+			if errors.Is(err, kerr.UnknownTopicID) && !slices.Contains(fresh, topic) {
+				return // logged when first refused
 			}
 			e.log.Warn("fetch", "topic", topic, "partition", p, "err", err)
 			if isFatal(err) {
@@ -139,18 +131,6 @@ func (e *Engine) Run(ctx context.Context) error {
 			cons.AllowRebalance()
 			return fmt.Errorf("alerts consumer: %w", fatal)
 		}
-		for _, f := range fs {
-			for _, t := range f.Topics {
-				for _, p := range t.Partitions {
-					if p.Err == nil {
-						delete(unknownID, t.Topic)
-						if t.TopicID != ([16]byte{}) {
-							seenID[t.Topic] = t.TopicID
-						}
-					}
-				}
-			}
-		}
 		err := e.handle(ctx, fs)
 		if err == nil && !fs.Empty() {
 			e.commitKafka(ctx, cons)
@@ -158,13 +138,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		cons.AllowRebalance()
 		moved := false
 		if err == nil {
-			if renew := e.recreated(ctx, unknownID, seenID); len(renew) > 0 {
+			if renew := e.renewRecreated(ctx, recreated); len(renew) > 0 {
 				// The new topics are evaluated from their start, by a
 				// new consumer, which learns their ids.
-				if rerr := e.rewindTopics(ctx, renew); rerr != nil {
-					e.log.Warn("rewind the stored offsets of a recreated topic", "err", rerr)
-				}
-				clear(unknownID)
 				moved = true
 			}
 		}
@@ -208,48 +184,22 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// recreatedRecheck is how long after finding a refused topic not listed
-// under a new id (deleted, not created again yet) recreated asks again.
-const recreatedRecheck = 5 * time.Second
-
-// recreated returns the topics of unknownID (topics whose fetches are
-// refused with UNKNOWN_TOPIC_ID, each with when to ask about it; franz-go
-// reports the error after five refusals in a row, as a topic just created
-// is refused for a moment too) that the brokers list under another id
-// than seenID's (the id of the topic's records fetched): topics deleted
-// and created again under the running engine. franz-go holds on to the id a topic had when first consumed and
-// fetches nothing of its successor.
-func (e *Engine) recreated(ctx context.Context, unknownID map[string]time.Time, seenID map[string][16]byte) []string {
-	var due []string
-	for topic, at := range unknownID {
-		if !time.Now().Before(at) {
-			due = append(due, topic)
-		}
-	}
-	if len(due) == 0 {
-		return nil
-	}
+// renewRecreated returns the topics deleted and created again under the
+// running engine (see kafka.Recreated), with their stored offsets moved
+// to 0 and their states deleted.
+func (e *Engine) renewRecreated(ctx context.Context, r *kafka.Recreated) []string {
 	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	listed, err := kadm.NewClient(e.prod).ListTopics(lctx, due...)
-	if err != nil {
-		return nil // asked again after the next poll
-	}
-	var renew []string
-	for _, topic := range due {
-		if d, ok := listed[topic]; ok && d.Err == nil && d.ID != seenID[topic] {
-			renew = append(renew, topic)
-		} else {
-			unknownID[topic] = time.Now().Add(recreatedRecheck) // deleted, not created again (yet)
-		}
-	}
+	renew := r.Check(lctx, e.prod)
 	if len(renew) == 0 {
 		return nil
 	}
-	slices.Sort(renew)
 	e.metrics.recreated.Inc()
 	e.log.Warn("the brokers refuse the id of a topic the engine consumes, which they list under a new one: the topic was deleted and created again; evaluating the new topic from its start",
 		"topics", renew)
+	if err := e.rewindTopics(ctx, renew); err != nil {
+		e.log.Warn("rewind the stored offsets of a recreated topic", "err", err)
+	}
 	return renew
 }
 

@@ -5,11 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The sink overlaps its two halves: while one batch loads into
@@ -194,7 +190,7 @@ func (s *Sink) followStored(ctx context.Context, b *batch) *batch {
 			// now stored at 0, away from their positions, and a topic
 			// deleted and created again is consumed anew at once.
 			for _, topic := range topics {
-				s.unknownID[topic] = now
+				s.recreated.Suspect(topic)
 			}
 			stored, moves = s.checkStored(ctx)
 		}
@@ -223,69 +219,20 @@ func (s *Sink) reportCaughtUp() {
 		"seconds_since_first_record", secs)
 }
 
-// recreatedRecheck is how long after finding a refused topic not listed
-// under a new id (deleted, not created again yet) renewRecreated asks
-// again.
-const recreatedRecheck = 5 * time.Second
-
-// noteTopicIDs notes, of the topics fetched without error, their ids, and
-// that they are not refused.
-func (s *Sink) noteTopicIDs(fetches kgo.Fetches) {
-	for _, f := range fetches {
-		for _, t := range f.Topics {
-			for _, p := range t.Partitions {
-				if p.Err == nil {
-					delete(s.unknownID, t.Topic)
-					if t.TopicID != ([16]byte{}) {
-						s.seenID[t.Topic] = t.TopicID
-					}
-				}
-			}
-		}
-	}
-}
-
-// renewRecreated purges from the client, and adds back, the topics whose
-// fetches the brokers refuse with UNKNOWN_TOPIC_ID (franz-go reports it
-// after five refusals in a row: a topic just created is refused for a
-// moment too) while they list them under another id than the one
-// fetched: topics deleted and created again under the running sink.
-// franz-go holds on to the id a topic had when first consumed and stalls
-// on its successor until the topic is purged and added back. The stored
+// renewRecreated purges from the client, and adds back, the topics
+// deleted and created again under the running sink (see
+// kafka.Recreated). The stored
 // offsets of the topic's partitions move to 0 first, so that the group's
 // new assignment loads the new topic from its start, however far it has
 // grown meanwhile; events already stored become dead letters
 // "duplicate", as in rewindPastEnd.
 func (s *Sink) renewRecreated(ctx context.Context) {
-	now := s.opts.Now()
-	var due []string
-	for topic, at := range s.unknownID {
-		if !now.Before(at) {
-			due = append(due, topic)
-		}
-	}
-	if len(due) == 0 {
-		return
-	}
 	mctx, cancel := context.WithTimeout(ctx, s.opts.RetryMax+10*time.Second)
 	defer cancel()
-	listed, err := kadm.NewClient(s.cl).ListTopics(mctx, due...)
-	if err != nil {
-		return // asked again next time
-	}
-	var renew []string
-	for _, topic := range due {
-		if d, ok := listed[topic]; ok && d.Err == nil && d.ID != s.seenID[topic] {
-			renew = append(renew, topic)
-			delete(s.unknownID, topic)
-		} else {
-			s.unknownID[topic] = now.Add(recreatedRecheck) // deleted, not created again (yet)
-		}
-	}
+	renew := s.recreated.Check(mctx, s.cl)
 	if len(renew) == 0 {
 		return
 	}
-	sort.Strings(renew)
 	s.metrics.recreated.Add(float64(len(renew)))
 	s.log.Warn("the brokers refuse the id of a topic the sink consumes, which they list under a new one: the topic was deleted and created again; loading the new topic from its start (events already stored become dead letters \"duplicate\")",
 		"topics", renew)

@@ -178,12 +178,9 @@ type Sink struct {
 	// if any; revoked counts the revocations and losses of partitions.
 	loading atomic.Pointer[loadJob]
 	revoked atomic.Int64
-	// unknownID holds the topics whose fetches are refused with
-	// UNKNOWN_TOPIC_ID, each with when to look for a new instance of it
+	// recreated finds topics deleted and created again under the sink
 	// (the consuming goroutine's; see renewRecreated).
-	unknownID map[string]time.Time
-	// seenID is the id of each topic in the fetches that succeeded.
-	seenID map[string][16]byte
+	recreated *kafka.Recreated
 }
 
 // New returns a sink that loads into pool and registers its metrics with
@@ -199,8 +196,7 @@ func New(kcfg config.Kafka, pool *pgxpool.Pool, log *slog.Logger, reg prometheus
 		kcfg: kcfg, pool: pool, log: log.With("component", "sink"), metrics: m, opts: opts,
 		hooks:      tsmetrics.KafkaHooks(reg, "sink"),
 		dataTopics: []string{t.Users, t.Prices, t.Trades, t.Alerts},
-		unknownID:  map[string]time.Time{},
-		seenID:     map[string][16]byte{},
+		recreated:  kafka.NewRecreated(),
 	}
 	s.w = writer{pool: pool, group: opts.Group, metrics: m, now: opts.Now}
 	s.parts = partitionCache{pool: pool, log: s.log, metrics: m}
@@ -324,12 +320,10 @@ func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64, j *load
 		}
 		var refused error
 		now := s.opts.Now()
+		fresh := s.recreated.Note(fetches)
 		fetches.EachError(func(topic string, part int32, err error) {
-			if errors.Is(err, kerr.UnknownTopicID) {
-				if _, ok := s.unknownID[topic]; ok {
-					return // logged when first refused
-				}
-				s.unknownID[topic] = now
+			if errors.Is(err, kerr.UnknownTopicID) && !slices.Contains(fresh, topic) {
+				return // logged when first refused
 			}
 			if kafka.IsDenied(err) && refused == nil {
 				refused = kafka.Denied(err, kafka.Principal(s.kcfg), "READ", resource(topic, s.opts.Group))
@@ -341,7 +335,6 @@ func (s *Sink) fill(ctx context.Context, pos func(topicPartition) int64, j *load
 		if refused != nil {
 			return b, refused
 		}
-		s.noteTopicIDs(fetches)
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) > 0 {
 				n := s.build.addPartition(ctx, b, p.Topic, p.Partition, p.Records, pos, now)
