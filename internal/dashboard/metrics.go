@@ -12,6 +12,7 @@ import (
 type serverMetrics struct {
 	records        *prometheus.CounterVec
 	undecodable    prometheus.Counter
+	recreated      prometheus.Counter
 	latency        *prometheus.HistogramVec
 	clients        prometheus.Gauge
 	frames         prometheus.Counter
@@ -35,6 +36,10 @@ func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
 		undecodable: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tradestream_dashboard_undecodable_records_total",
 			Help: "Live records skipped because they did not decode.",
+		}),
+		recreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tradestream_dashboard_topics_recreated_total",
+			Help: "Topics the live view found deleted and created again (their fetches refused with UNKNOWN_TOPIC_ID while the brokers list them under a new id) and went on reading from the new topic's end.",
 		}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tradestream_dashboard_e2e_latency_seconds",
@@ -65,7 +70,7 @@ func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
 		pushed:   newLatencyWindow(16384),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.undecodable, m.latency, m.clients, m.frames, m.framesSkipped, m.clientsDropped, m.streamsEnded)
+		reg.MustRegister(m.records, m.undecodable, m.recreated, m.latency, m.clients, m.frames, m.framesSkipped, m.clientsDropped, m.streamsEnded)
 	}
 	for _, c := range StreamEndCauses {
 		m.streamsEnded.WithLabelValues(string(c)) // every cause shows, at 0 until it happens

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tradestream/tradestream/internal/format"
 	"log/slog"
+	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/format"
 	"github.com/tradestream/tradestream/internal/kafka"
 )
 
@@ -43,20 +45,47 @@ type reader struct {
 
 // run polls until ctx ends. It owns no goroutine of its own; the client is
 // closed by its owner after run returns.
+//
+// A topic deleted and created again under the reader is purged from the
+// client and added back (see kafka.Recreated), so the live view goes on
+// with the new topic from its end.
 func (r *reader) run(ctx context.Context) error {
+	recreated := kafka.NewRecreated()
 	for {
 		fs := r.cl.PollRecords(ctx, 4096)
 		if fs.IsClientClosed() || ctx.Err() != nil {
 			return ctx.Err()
 		}
+		fresh := recreated.Note(fs)
 		fs.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, kerr.UnknownTopicID) && !slices.Contains(fresh, t) {
+				return // logged when first refused
+			}
 			if !errors.Is(err, context.Canceled) {
 				r.log.Warn("live fetch", "topic", t, "partition", p, "err", err)
 			}
 		})
 		now := r.now()
 		fs.EachRecord(func(rec *kgo.Record) { r.handle(ctx, rec, now) })
+		if renew := r.renewRecreated(ctx, recreated); len(renew) > 0 {
+			r.cl.PurgeTopicsFromClient(renew...)
+			r.cl.AddConsumeTopics(renew...)
+		}
 	}
+}
+
+// renewRecreated returns the topics deleted and created again under the
+// reader, and counts and logs them.
+func (r *reader) renewRecreated(ctx context.Context, rec *kafka.Recreated) []string {
+	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	renew := rec.Check(lctx, r.cl)
+	if len(renew) > 0 {
+		r.metrics.recreated.Add(float64(len(renew)))
+		r.log.Warn("the brokers refuse the id of a topic the live view reads, which they list under a new one: the topic was deleted and created again; reading the new topic from its end",
+			"topics", renew)
+	}
+	return renew
 }
 
 func (r *reader) handle(ctx context.Context, rec *kgo.Record, now time.Time) {
