@@ -13,7 +13,7 @@ build:
 
 ## demo: bring up Kafka and PostgreSQL, build, and run the whole pipeline with example alert
 ## rules, a market scenario every few minutes (TRADESTREAM_GEN_SCENARIO=none: off) and the
-## dashboard token printed (see scripts/demo)
+## file holding the dashboard token named (scripts/demo token prints it)
 demo: stack-up build
 	set -a; source .stack/env; set +a; BIN=$(BIN) exec scripts/demo up
 
