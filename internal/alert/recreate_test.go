@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 )
 
@@ -95,19 +94,7 @@ func TestEngineFollowsARecreatedTopic(t *testing.T) {
 func (w *world) recreate(t *testing.T, ctx context.Context) {
 	t.Helper()
 	old := w.ids
-	if _, err := kafkatest.Admin(t, w.brokers).DeleteTopics(ctx, w.topics.Prices, w.topics.Trades); err != nil {
-		t.Fatalf("delete the topics: %v", err)
-	}
-	cl := kafkatest.Client(t, w.brokers)
-	var created []string
-	for len(created) < 2 {
-		c, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(w.tc))
-		created = append(created, c...)
-		if ctx.Err() != nil {
-			t.Fatalf("create the topics again: %v (created %v)", err, created)
-		}
-		time.Sleep(200 * time.Millisecond) // still being deleted
-	}
+	kafkatest.Recreate(ctx, t, w.brokers, w.tc, w.topics.Prices, w.topics.Trades)
 	w.ids = topicIDs(t, w.brokers, w.topics)
 	if w.ids["prices"] == old["prices"] || w.ids["trades"] == old["trades"] {
 		t.Fatal("the recreated topics have their old ids")

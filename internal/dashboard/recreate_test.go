@@ -64,20 +64,7 @@ func TestLiveViewFollowsARecreatedTopic(t *testing.T) {
 	}
 	tickUntil(1_500_000, "before the topic was recreated")
 
-	if _, err := kafkatest.Admin(t, brokers).DeleteTopics(ctx, names.Prices); err != nil {
-		t.Fatalf("delete the prices topic: %v", err)
-	}
-	cl := kafkatest.Client(t, brokers)
-	for {
-		created, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(tc))
-		if err == nil && len(created) == 1 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("create the prices topic again: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	kafkatest.Recreate(ctx, t, brokers, tc, names.Prices)
 	// A producer that knew the old topic is refused too (franz-go keeps
 	// a topic's id): produce through a new one.
 	prod = kafkatest.Client(t, brokers, kafka.ProducerOptions(kafkatest.Config(brokers))...)

@@ -123,6 +123,27 @@ func Topics(t testing.TB, brokers []string, partitions, replication int) config.
 	return tc
 }
 
+// Recreate deletes topics (of the set tc creates) and creates them again,
+// empty, under new ids.
+func Recreate(ctx context.Context, t testing.TB, brokers []string, tc config.Topics, topics ...string) {
+	t.Helper()
+	if _, err := Admin(t, brokers).DeleteTopics(ctx, topics...); err != nil {
+		t.Fatalf("delete topics %v: %v", topics, err)
+	}
+	cl := Client(t, brokers)
+	var created []string
+	for len(created) < len(topics) {
+		c, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(tc))
+		created = append(created, c...)
+		if ctx.Err() != nil {
+			t.Fatalf("create topics %v again: %v (created %v)", topics, err, created)
+		}
+		if len(created) < len(topics) {
+			time.Sleep(200 * time.Millisecond) // still being deleted
+		}
+	}
+}
+
 // Client returns a client on brokers, closed when the test ends.
 func Client(t testing.TB, brokers []string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()

@@ -168,20 +168,7 @@ func recreateTicks(e *testEnv, run string, first, n int) []*kgo.Record {
 func recreatePrices(ctx context.Context, t *testing.T, e *testEnv, more ...*kgo.Record) {
 	t.Helper()
 	brokers := kafkatest.Brokers(t)
-	if _, err := kafkatest.Admin(t, brokers).DeleteTopics(ctx, e.names.Prices); err != nil {
-		t.Fatalf("delete the prices topic: %v", err)
-	}
-	cl := kafkatest.Client(t, brokers)
-	for {
-		created, err := kafka.EnsureTopics(ctx, cl, kafka.Specs(e.topics))
-		if err == nil && len(created) == 1 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("create the prices topic again: %v (created %v)", err, created)
-		}
-		time.Sleep(200 * time.Millisecond) // still being deleted
-	}
+	kafkatest.Recreate(ctx, t, brokers, e.topics, e.names.Prices)
 	again := append(append(recreateTicks(e, "second", 0, 120), recreateTicks(e, "first", 0, 40)...), more...)
 	prod := kafkatest.Client(t, brokers, kafka.ProducerOptions(e.kcfg)...)
 	if err := prod.ProduceSync(ctx, again...).FirstErr(); err != nil {
