@@ -38,9 +38,12 @@
 //
 // # Exactly once across restarts
 //
-// Every alert has a deterministic id, "r<rule>-<topic>-<partition>-<offset>"
-// of the rule and the record that fired it, and the engine's only memory
-// is PostgreSQL. Each polled batch is checkpointed like this:
+// Every alert has a deterministic id,
+// "r<rule>-<topic>-<partition>-<offset>-<topic id>" of the rule and the
+// record that fired it (the first half of the topic's id in hex, which
+// keeps apart the records of a topic deleted and created again; brokers
+// that give no topic id leave it out), and the engine's only memory is
+// PostgreSQL. Each polled batch is checkpointed like this:
 //
 //  1. Evaluate the batch in memory.
 //  2. In one PostgreSQL transaction: the next offset of every partition
