@@ -3,11 +3,13 @@ package gen
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/event"
@@ -82,6 +84,10 @@ func (k *kafkaOutput) promise(r *kgo.Record, err error) {
 			// An idempotent producer without WRITE on any topic is
 			// refused its producer id with CLUSTER_AUTHORIZATION_FAILED.
 			k.firstErr = fmt.Errorf("produce to %s: %w", r.Topic, kafka.Denied(err, "", "WRITE", "topic "+r.Topic))
+			if errors.Is(err, kerr.UnknownTopicID) {
+				// franz-go keeps the id a topic had when first produced to.
+				k.firstErr = fmt.Errorf("produce to %s: %w (the topic was deleted and created again under the generator: start it again)", r.Topic, err)
+			}
 		}
 		k.mu.Unlock()
 	} else {

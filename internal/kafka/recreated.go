@@ -1,0 +1,104 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Recreated finds the topics a client consumes that were deleted and
+// created again under it. franz-go holds on to the id a topic had when
+// first consumed and fetches nothing of its successor: its fetches are
+// refused with UNKNOWN_TOPIC_ID (reported after five refusals in a row,
+// since a topic just created is refused for a moment too) until the
+// topic is purged from the client and added back. Recreated notes the id
+// of each topic fetched and the topics refused, and Check asks the
+// brokers whether they list a refused topic under another id. The zero
+// value is not usable; a Recreated is for one goroutine.
+type Recreated struct {
+	seen    map[string][16]byte
+	refused map[string]time.Time // when to ask the brokers about it
+}
+
+// RecreatedRecheck is how long after finding a refused topic not listed
+// under a new id (deleted, not created again yet) Check asks again.
+const RecreatedRecheck = 5 * time.Second
+
+// NewRecreated returns a Recreated that knows no topic yet.
+func NewRecreated() *Recreated {
+	return &Recreated{seen: map[string][16]byte{}, refused: map[string]time.Time{}}
+}
+
+// Note notes fs: the id of each topic fetched without error, and each
+// topic refused with UNKNOWN_TOPIC_ID. It returns the topics refused that
+// were not already (to be logged once).
+func (r *Recreated) Note(fs kgo.Fetches) []string {
+	var fresh []string
+	for _, f := range fs {
+		for _, t := range f.Topics {
+			for _, p := range t.Partitions {
+				switch {
+				case p.Err == nil:
+					delete(r.refused, t.Topic)
+					if t.TopicID != ([16]byte{}) {
+						r.seen[t.Topic] = t.TopicID
+					}
+				case errors.Is(p.Err, kerr.UnknownTopicID):
+					if _, ok := r.refused[t.Topic]; !ok {
+						r.refused[t.Topic] = time.Now()
+						fresh = append(fresh, t.Topic)
+					}
+				}
+			}
+		}
+	}
+	return fresh
+}
+
+// Refused reports whether topic's fetches are refused with
+// UNKNOWN_TOPIC_ID.
+func (r *Recreated) Refused(topic string) bool {
+	_, ok := r.refused[topic]
+	return ok
+}
+
+// Suspect has Check ask the brokers about topic at once (a caller that
+// found other signs of a new topic: stored offsets past its end).
+func (r *Recreated) Suspect(topic string) { r.refused[topic] = time.Now() }
+
+// Check returns, sorted, the refused topics that the brokers list under
+// another id than the one fetched: topics deleted and created again. It
+// forgets them (the caller purges and adds them back, and the next
+// fetches note their new ids). A topic not listed (deleted, not created
+// again yet), or not listed now, is asked about again after
+// RecreatedRecheck.
+func (r *Recreated) Check(ctx context.Context, cl *kgo.Client) []string {
+	now := time.Now()
+	var due []string
+	for topic, at := range r.refused {
+		if !now.Before(at) {
+			due = append(due, topic)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	listed, err := kadm.NewClient(cl).ListTopics(ctx, due...)
+	var renew []string
+	for _, topic := range due {
+		if d, ok := listed[topic]; err == nil && ok && d.Err == nil && d.ID != r.seen[topic] {
+			renew = append(renew, topic)
+			delete(r.refused, topic)
+			delete(r.seen, topic)
+		} else {
+			r.refused[topic] = now.Add(RecreatedRecheck)
+		}
+	}
+	slices.Sort(renew)
+	return renew
+}
