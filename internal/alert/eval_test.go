@@ -371,3 +371,30 @@ func TestRuleValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestUnfiredKnowsAlertsOfEitherIDForm: alerts the topic holds past the
+// stored checkpoint are not produced again, whether their ids carry the
+// topic's id or were fired before ids did.
+func TestUnfiredKnowsAlertsOfEitherIDForm(t *testing.T) {
+	id := [16]byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5}
+	src := func(off int64) Source { return Source{Topic: "prices", Partition: 1, Offset: off, TopicID: id} }
+	old := AlertID(7, Source{Topic: "prices", Partition: 1, Offset: 10})
+	cur := AlertID(7, src(11))
+	if old != "r7-prices-1-10" || cur != "r7-prices-1-11-deadbeef01020304" {
+		t.Fatalf("ids %q and %q", old, cur)
+	}
+	if s, ok := alertSource(cur); !ok || s.Offset != 11 || s.Partition != 1 || s.TopicID[0] != 0xde {
+		t.Fatalf("alertSource(%q) = %+v, %v", cur, s, ok)
+	}
+	e := &Engine{past: map[string]bool{old: true, cur: true}}
+	var fired []Fired
+	for off := int64(10); off < 13; off++ {
+		f := Fired{Source: src(off)}
+		f.ID = AlertID(7, f.Source)
+		fired = append(fired, f)
+	}
+	got := e.unfired(fired)
+	if len(got) != 1 || got[0].Source.Offset != 12 || len(e.past) != 0 {
+		t.Fatalf("unfired: %+v, past left %v; want only offset 12's alert, none left", got, e.past)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -269,6 +270,11 @@ func (e *Engine) unfired(alerts []Fired) []Fired {
 	for _, a := range alerts {
 		if e.past[a.ID] {
 			delete(e.past, a.ID)
+			continue
+		}
+		// An alert fired before alert ids carried the topic's id.
+		if i := strings.LastIndexByte(a.ID, '-'); strings.Count(a.ID, "-") == 4 && e.past[a.ID[:i]] {
+			delete(e.past, a.ID[:i])
 			continue
 		}
 		out = append(out, a)
