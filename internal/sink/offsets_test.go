@@ -91,6 +91,7 @@ func TestSinkReloadsATopicRecreatedUnderIt(t *testing.T) {
 		{"grown past the old offset", 200, time.Hour, 0, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // each mostly waits on franz-go reporting the refused topic id
 			e := newTestEnv(t, 1)
 			e.produce(t, recreateTicks(e, "first", 0, 300)...)
 			opts := e.options()
