@@ -23,6 +23,8 @@ type engineMetrics struct {
 	followed  prometheus.Counter       // stored offsets found moved between checkpoints
 	pastEnd   prometheus.Counter       // stored offsets found past their partition's end, rewound
 	recreated prometheus.Counter       // topics found deleted and created again under the engine
+	// partitions assigned of a topic with another id than last time
+	recreatedAtAssign prometheus.Counter
 }
 
 func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
@@ -94,6 +96,10 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 			Name: "tradestream_alerts_topics_recreated_total",
 			Help: "Times the engine found a topic it consumes deleted and created again (its fetches refused with UNKNOWN_TOPIC_ID while the brokers list the topic) and joined the group again to consume the new one.",
 		}),
+		recreatedAtAssign: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tradestream_alerts_partitions_of_recreated_topics_total",
+			Help: "Partitions assigned whose topic had another id than when the group was last assigned them (deleted and created again), evaluated again from their start.",
+		}),
 		e2e: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tradestream_alerts_e2e_latency_seconds",
 			Help:    "From produced_at of the record that fired an alert to the alert committed in the alerts topic.",
@@ -101,7 +107,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e, m.moved, m.renewed, m.fenced, m.followed, m.pastEnd, m.recreated)
+		reg.MustRegister(m.records, m.bytes, m.skipped, m.fired, m.produced, m.resent, m.rules, m.batch, m.commit, m.txn, m.e2e, m.moved, m.renewed, m.fenced, m.followed, m.pastEnd, m.recreated, m.recreatedAtAssign)
 	}
 	for _, k := range Kinds {
 		m.fired.WithLabelValues(string(k))

@@ -42,6 +42,17 @@ type positions struct {
 	states  map[stateKey]*state
 }
 
+// dropPartition sets k's offset to 0 and forgets its states: the
+// partition as rewound (see persister.rewind).
+func (p *positions) dropPartition(k partitionKey) {
+	p.offsets[k] = 0
+	for sk := range p.states {
+		if sk.topic == k.topic && sk.partition == k.partition {
+			delete(p.states, sk)
+		}
+	}
+}
+
 // persister reads and writes the engine's tables for one consumer group.
 type persister struct {
 	pool  *pgxpool.Pool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/kafka"
+	"github.com/tradestream/tradestream/internal/store"
 )
 
 // reloadRules reads the rules and hands them to the evaluator.
@@ -67,6 +69,10 @@ func (e *Engine) assigned(ctx context.Context, offsets map[string]map[int32]kgo.
 		e.log.Error("load alert positions", "err", err)
 		return nil, err
 	}
+	if err := e.retry(ctx, "check the assigned topics' ids against the ones last assigned", func() error { return e.rewindRecreated(ctx, parts, &pos) }); err != nil {
+		e.log.Error("check the assigned topics' ids against the ones last assigned", "err", err)
+		return nil, err
+	}
 	if err := e.retry(ctx, "check the stored alert offsets against the partitions' ends", func() error { return e.rewindPastEnd(ctx, &pos) }); err != nil {
 		e.log.Error("check the stored alert offsets against the partitions' ends", "err", err)
 		return nil, err
@@ -110,6 +116,56 @@ func (e *Engine) assigned(ctx context.Context, offsets map[string]map[int32]kgo.
 	return out, nil
 }
 
+// rewindRecreated records the topic id of each of parts (see
+// store.RecordTopicIDs) and evaluates again from its start each partition
+// of pos whose topic had another id when the group was last assigned it:
+// the topic was deleted and created again meanwhile, however far the new
+// one has grown. As in rewindPastEnd, its stored offset moves to 0 and
+// its states are deleted.
+func (e *Engine) rewindRecreated(ctx context.Context, parts []partitionKey, pos *positions) error {
+	var topics []string
+	for _, k := range parts {
+		if t := e.full(k.topic); !slices.Contains(topics, t) {
+			topics = append(topics, t)
+		}
+	}
+	ids, err := kafka.TopicIDs(ctx, e.prod, topics...)
+	if err != nil {
+		return err
+	}
+	byPart := map[store.TopicPartition][16]byte{}
+	for _, k := range parts {
+		if id, ok := ids[e.full(k.topic)]; ok {
+			byPart[store.TopicPartition{Topic: k.topic, Partition: k.partition}] = id
+		}
+	}
+	changed, err := store.RecordTopicIDs(ctx, e.persist.pool, e.opts.Group, byPart)
+	if err != nil {
+		return err
+	}
+	from := map[partitionKey]int64{}
+	for _, c := range changed {
+		k := partitionKey{c.Topic, c.Partition}
+		if off, ok := pos.offsets[k]; ok && off > 0 {
+			from[k] = off
+		}
+	}
+	if len(from) == 0 {
+		return nil
+	}
+	moved, err := e.persist.rewind(ctx, from)
+	if err != nil {
+		return err
+	}
+	for k := range moved {
+		e.log.Warn("the partition's topic has another id than when the group last was assigned it: the topic was deleted and created again; evaluating the partition again from its start",
+			"topic", e.full(k.topic), "partition", k.partition, "stored", from[k])
+		pos.dropPartition(k)
+	}
+	e.metrics.recreatedAtAssign.Add(float64(len(moved)))
+	return nil
+}
+
 // rewindPastEnd evaluates again from its start each partition of pos
 // whose stored offset is past the partition's end (see kafka.PastEnd):
 // the records the offset counts are not in this log, and resuming there
@@ -146,12 +202,7 @@ func (e *Engine) rewindPastEnd(ctx context.Context, pos *positions) error {
 	for k := range moved {
 		e.log.Warn("the stored offset is past the partition's end: the topic was recreated, the cluster replaced or the log truncated; evaluating the partition again from its start",
 			"topic", e.full(k.topic), "partition", k.partition, "stored", from[k], "end", past[e.full(k.topic)][k.partition])
-		pos.offsets[k] = 0
-		for sk := range pos.states {
-			if sk.topic == k.topic && sk.partition == k.partition {
-				delete(pos.states, sk)
-			}
-		}
+		pos.dropPartition(k)
 	}
 	e.metrics.pastEnd.Add(float64(len(moved)))
 	return nil

@@ -15,17 +15,21 @@ import (
 // after the engine evaluated the scripted market, creates them again and
 // plays the same script on them: the same records at the same offsets of
 // new topics. Under the running engine, the brokers' refusal of the old
-// topic ids tells; at a restart, the stored offsets past the new topics'
-// (empty) ends do. Either way the engine evaluates the new topics from
+// topic ids tells; at a restart, the topics' ids recorded at the last
+// assignment do, even with the new topics as long as the old. Either way the engine evaluates the new topics from
 // their start and fires every alert of the second play, under ids of
 // their own (the topics' new ids), beside the first play's, each once.
 func TestEngineFollowsARecreatedTopic(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		running bool
+		played  bool // the second play produced before the engine restarts
+		forget  bool // the topic ids recorded at assignment deleted (a database from before they were)
 	}{
-		{"under the running engine", true},
-		{"at a restart", false},
+		{"under the running engine", true, false, false},
+		{"at a restart", false, false, false},
+		{"at a restart, no topic id recorded", false, false, true},
+		{"at a restart, the new topics as long as the old", false, true, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t)
@@ -46,16 +50,31 @@ func TestEngineFollowsARecreatedTopic(t *testing.T) {
 			}
 
 			w.recreate(t, ctx)
+			if c.forget {
+				// Only the stored offsets past the new topics' (empty)
+				// ends tell.
+				if _, err := w.pool.Exec(ctx, `DELETE FROM consumed_partitions`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			recreated := time.Now()
+			if c.played {
+				// The stored offsets are the new topics' ends: only the
+				// topics' ids tell them apart.
+				w.play(t, nil)
+			}
 			if !c.running {
-				// The topics are empty: the stored offsets are past their
-				// ends when the new engine is assigned them.
 				eng = w.engine(t, group, "one", 25)
 				runCtx, stop = context.WithCancel(ctx)
 				go func() { done <- eng.Run(runCtx) }()
-				w.waitRewound(t, ctx, group)
 			}
-			recreated := time.Now()
-			w.play(t, nil)
+			if !c.running && !c.played {
+				w.waitRewound(t, ctx, group)
+				recreated = time.Now()
+			}
+			if !c.played {
+				w.play(t, nil)
+			}
 			second := slices.Clone(w.want)
 			if slices.Equal(first, second) {
 				t.Fatal("the second play's alert ids are the first's")
@@ -76,15 +95,18 @@ func TestEngineFollowsARecreatedTopic(t *testing.T) {
 			if got := w.alertIDs(t, true); !slices.Equal(got, all) {
 				t.Fatalf("after stopping: %d alerts in the topic, want %d (%d + %d), each once", len(got), len(all), len(first), len(second))
 			}
-			renewed, pastEnd := testutil.ToFloat64(eng.metrics.recreated), testutil.ToFloat64(eng.metrics.pastEnd)
-			if c.running && renewed < 1 {
+			renewed, atAssign := testutil.ToFloat64(eng.metrics.recreated), testutil.ToFloat64(eng.metrics.recreatedAtAssign)
+			pastEnd := testutil.ToFloat64(eng.metrics.pastEnd)
+			switch {
+			case c.running && renewed < 1:
 				t.Errorf("topics_recreated_total: got %v, want at least 1", renewed)
+			case c.forget && (pastEnd < 1 || atAssign != 0):
+				t.Errorf("offsets_past_end_total %v, partitions_of_recreated_topics_total %v: want at least 1 and 0", pastEnd, atAssign)
+			case !c.running && !c.forget && (atAssign < 1 || renewed != 0):
+				t.Errorf("partitions_of_recreated_topics_total %v, topics_recreated_total %v: want at least 1 and 0", atAssign, renewed)
 			}
-			if !c.running && (pastEnd < 1 || renewed != 0) {
-				t.Errorf("offsets_past_end_total %v, topics_recreated_total %v: want at least 1 and 0", pastEnd, renewed)
-			}
-			t.Logf("topics recreated %s: the %d alerts of the second play fired %v after it started, beside the first play's %d (partitions rewound at assignment %v, topics renewed %v)",
-				c.name, len(second), took.Round(10*time.Millisecond), len(first), pastEnd, renewed)
+			t.Logf("topics recreated %s: the %d alerts of the second play fired %v after it started, beside the first play's %d (partitions of recreated topics at assignment %v, topics renewed %v)",
+				c.name, len(second), took.Round(10*time.Millisecond), len(first), atAssign, renewed)
 		})
 	}
 }

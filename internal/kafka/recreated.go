@@ -102,3 +102,19 @@ func (r *Recreated) Check(ctx context.Context, cl *kgo.Client) []string {
 	slices.Sort(renew)
 	return renew
 }
+
+// TopicIDs returns the id in the cluster of each of topics that the
+// brokers list with one now.
+func TopicIDs(ctx context.Context, cl *kgo.Client, topics ...string) (map[string][16]byte, error) {
+	listed, err := kadm.NewClient(cl).ListTopics(ctx, topics...)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string][16]byte{}
+	for _, topic := range topics {
+		if d, ok := listed[topic]; ok && d.Err == nil && d.ID != ([16]byte{}) {
+			ids[topic] = d.ID
+		}
+	}
+	return ids, nil
+}

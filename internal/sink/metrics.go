@@ -23,6 +23,7 @@ type metrics struct {
 	storedMoved       prometheus.Counter
 	pastEnd           prometheus.Counter
 	recreated         prometheus.Counter
+	recreatedAtAssign prometheus.Counter
 	partitionsCreated prometheus.Counter
 	partitionsDropped prometheus.Counter
 	paused            prometheus.Gauge
@@ -109,6 +110,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: ns, Subsystem: sub, Name: "topics_recreated_total",
 			Help: "Times the sink found a topic it consumes deleted and created again (its fetches refused with UNKNOWN_TOPIC_ID while the brokers list the topic under a new id) and loaded the new topic from its start.",
 		}),
+		recreatedAtAssign: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "partitions_of_recreated_topics_total",
+			Help: "Partitions assigned whose topic had another id than when the group was last assigned them (deleted and created again), loaded again from their start.",
+		}),
 		partitionsCreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "partitions_created_total",
 			Help: "Daily partitions created by the sink.",
@@ -124,7 +129,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.skipped, m.rows, m.deadLetters, m.batchRecords, m.copySeconds,
-			m.commitSeconds, m.batchSeconds, m.latency, m.retries, m.fenced, m.storedMoved, m.pastEnd, m.recreated, m.partitionsCreated,
+			m.commitSeconds, m.batchSeconds, m.latency, m.retries, m.fenced, m.storedMoved, m.pastEnd, m.recreated, m.recreatedAtAssign, m.partitionsCreated,
 			m.partitionsDropped, m.paused, m.rollupSeconds, m.rollupReplays)
 	}
 	return m

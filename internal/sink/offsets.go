@@ -111,7 +111,8 @@ func (s *Sink) adjustOffsets(ctx context.Context, offsets map[string]map[int32]k
 			}
 		}
 	}
-	if len(s.rewindPastEnd(ctx, assigned)) > 0 {
+	recreated := s.rewindRecreated(ctx, offsets, assigned)
+	if len(s.rewindPastEnd(ctx, assigned)) > 0 || recreated {
 		if stored, err = s.storedOffsets(ctx); err != nil {
 			return nil, err
 		}
@@ -134,6 +135,55 @@ func (s *Sink) adjustOffsets(ctx context.Context, offsets map[string]map[int32]k
 	}
 	s.log.Info("partitions assigned", "resume_from", resume)
 	return offsets, nil
+}
+
+// rewindRecreated records the topic id of each newly assigned partition
+// of offsets (see store.RecordTopicIDs) and moves to 0 the stored offset,
+// in stored, of those whose topic had another id when the group was last
+// assigned them: the topic was deleted and created again meanwhile, and
+// the offset counts records of the old log however far the new one has
+// grown. It reports whether it moved any (which it also drops from
+// stored). A failure to read the ids or record them is logged, and the
+// partitions resume as stored.
+func (s *Sink) rewindRecreated(ctx context.Context, offsets map[string]map[int32]kgo.Offset, stored map[topicPartition]int64) bool {
+	topics := slices.Collect(maps.Keys(offsets))
+	lctx, cancel := context.WithTimeout(ctx, s.opts.RetryMax+10*time.Second)
+	defer cancel()
+	ids, err := kafka.TopicIDs(lctx, s.cl, topics...)
+	if err != nil {
+		s.log.Warn("cannot read the assigned topics' ids to check them against the ones last assigned", "error", err)
+		return false
+	}
+	byPart := map[store.TopicPartition][16]byte{}
+	for topic, parts := range offsets {
+		if id, ok := ids[topic]; ok {
+			for part := range parts {
+				byPart[store.TopicPartition{Topic: topic, Partition: part}] = id
+			}
+		}
+	}
+	changed, err := store.RecordTopicIDs(lctx, s.pool, s.opts.Group, byPart)
+	if err != nil {
+		s.log.Warn("cannot record the assigned topics' ids", "error", err)
+		return false
+	}
+	from := map[topicPartition]int64{}
+	for _, c := range changed {
+		tp := topicPartition{c.Topic, c.Partition}
+		if next, ok := stored[tp]; ok && next > 0 {
+			s.log.Warn("the partition's topic has another id than when the group last was assigned it: the topic was deleted and created again; loading the partition again from its start (events already stored become dead letters \"duplicate\")",
+				"topic", c.Topic, "partition", c.Partition, "stored", next)
+			from[tp] = next
+			delete(stored, tp)
+		}
+	}
+	n, err := s.rewind(lctx, from)
+	if err != nil {
+		s.log.Warn("cannot move the stored offsets of a recreated topic back to its start", "error", err)
+		return false
+	}
+	s.metrics.recreatedAtAssign.Add(float64(n))
+	return n > 0
 }
 
 // rewindPastEnd moves to 0 the stored offset of each partition of at

@@ -21,55 +21,81 @@ import (
 // TestSinkReloadsARecreatedTopic loads 300 ticks, deletes the prices
 // topic and creates it again (as a replaced cluster with the database
 // kept looks too), produces 120 new ticks and the first 40 old ones again,
-// and runs the sink again in the same group: its stored offset (300) is
-// past the new partition's end (160), so it must load the partition from
-// its start: the 120 new ticks as rows, the 40 old ones as dead letters
-// "duplicate", none skipped, and its stored offset at the new end.
+// and runs the sink again in the same group. The topic's id is not the
+// one recorded when the group was last assigned the partition, or (with
+// no id recorded) the stored offset (300) is past the new partition's end
+// (160): either way the sink must load the partition from its start, the
+// new ticks as rows, the 40 old ones as dead letters "duplicate", none
+// skipped, and its stored offset at the new end. Grown past the old
+// offset (360 records), only the id tells.
 func TestSinkReloadsARecreatedTopic(t *testing.T) {
-	e := newTestEnv(t, 1)
-	e.produce(t, recreateTicks(e, "first", 0, 300)...)
-	e.runSink(t, e.options(), nil, time.Minute)
-	if n := e.count(t, `SELECT count(*) FROM price_ticks`); n != 300 {
-		t.Fatalf("first run: got %d ticks, want 300", n)
-	}
+	for _, c := range []struct {
+		name            string
+		more            int  // new ticks after the 160 records of recreatePrices
+		forget          bool // the topic ids recorded at assignment deleted (a database from before they were)
+		pastEnd, atAsgn float64
+	}{
+		{"short of the old offset", 0, false, 0, 1},
+		{"short of the old offset, no topic id recorded", 0, true, 1, 0},
+		{"grown past the old offset", 200, false, 0, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestEnv(t, 1)
+			e.produce(t, recreateTicks(e, "first", 0, 300)...)
+			e.runSink(t, e.options(), nil, time.Minute)
+			if n := e.count(t, `SELECT count(*) FROM price_ticks`); n != 300 {
+				t.Fatalf("first run: got %d ticks, want 300", n)
+			}
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	recreatePrices(ctx, t, e)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			recreatePrices(ctx, t, e, recreateTicks(e, "second", 120, c.more)...)
+			if c.forget {
+				if _, err := e.pool.Exec(ctx, `DELETE FROM consumed_partitions`); err != nil {
+					t.Fatal(err)
+				}
+			}
 
-	// verify sees the stored offset past the end: the rows it would match
-	// to the new log's offsets came from the old one.
-	rep, err := verify.Run(ctx, e.kcfg, slog.New(slog.DiscardHandler), e.pool, verify.Options{Group: e.group, Topics: e.names})
-	if err != nil {
-		t.Fatalf("verify: %v", err)
-	}
-	if !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, "past the partition's end 160") }) {
-		t.Errorf("verify before the second run: got problems %q, want the stored offset past the partition's end", rep.Problems)
-	}
+			if c.more == 0 {
+				// verify sees the stored offset past the end: the rows it
+				// would match to the new log's offsets came from the old one.
+				rep, err := verify.Run(ctx, e.kcfg, slog.New(slog.DiscardHandler), e.pool, verify.Options{Group: e.group, Topics: e.names})
+				if err != nil {
+					t.Fatalf("verify: %v", err)
+				}
+				if !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, "past the partition's end 160") }) {
+					t.Errorf("verify before the second run: got problems %q, want the stored offset past the partition's end", rep.Problems)
+				}
+			}
 
-	reg := prometheus.NewRegistry()
-	s, err := New(e.kcfg, e.pool, testLogger(t), reg, e.options())
-	if err != nil {
-		t.Fatal(err)
+			reg := prometheus.NewRegistry()
+			s, err := New(e.kcfg, e.pool, testLogger(t), reg, e.options())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Run(ctx); err != nil || ctx.Err() != nil {
+				t.Fatalf("second run: %v (%v)", err, ctx.Err())
+			}
+			ticks := e.count(t, `SELECT count(*) FROM price_ticks`)
+			dups := e.count(t, `SELECT count(*) FROM dead_letters WHERE reason = 'duplicate'`)
+			next := e.count(t, `SELECT next_offset FROM sink_offsets WHERE group_id = $1 AND topic = $2`, e.group, e.names.Prices)
+			if ticks != int64(420+c.more) || dups != 40 || next != int64(160+c.more) {
+				t.Errorf("after the topic was recreated: got %d ticks, %d duplicate dead letters, stored offset %d; want %d (300 + %d new), 40, %d",
+					ticks, dups, next, 420+c.more, 120+c.more, 160+c.more)
+			}
+			if n := testutil.ToFloat64(s.metrics.pastEnd); n != c.pastEnd {
+				t.Errorf("offsets_past_end_total: got %v, want %v", n, c.pastEnd)
+			}
+			if n := testutil.ToFloat64(s.metrics.recreatedAtAssign); n != c.atAsgn {
+				t.Errorf("partitions_of_recreated_topics_total: got %v, want %v", n, c.atAsgn)
+			}
+			if rep, err := verify.Run(ctx, e.kcfg, slog.New(slog.DiscardHandler), e.pool, verify.Options{Group: e.group, Topics: e.names}); err == nil {
+				t.Logf("verify after the second run (offsets shared by the two logs): %q", rep.Problems)
+			}
+			t.Logf("recreated topic (%s): stored offset 300, new end %d; loaded from the start: %d new ticks, %d duplicates as dead letters, stored offset %d",
+				c.name, 160+c.more, ticks-300, dups, next)
+		})
 	}
-	if err := s.Run(ctx); err != nil || ctx.Err() != nil {
-		t.Fatalf("second run: %v (%v)", err, ctx.Err())
-	}
-	ticks := e.count(t, `SELECT count(*) FROM price_ticks`)
-	dups := e.count(t, `SELECT count(*) FROM dead_letters WHERE reason = 'duplicate'`)
-	next := e.count(t, `SELECT next_offset FROM sink_offsets WHERE group_id = $1 AND topic = $2`, e.group, e.names.Prices)
-	if ticks != 420 || dups != 40 || next != 160 {
-		t.Errorf("after the topic was recreated: got %d ticks, %d duplicate dead letters, stored offset %d; want 420 (300 + 120 new), 40, 160",
-			ticks, dups, next)
-	}
-	if n := testutil.ToFloat64(s.metrics.pastEnd); n != 1 {
-		t.Errorf("offsets_past_end_total: got %v, want 1", n)
-	}
-	if rep, err := verify.Run(ctx, e.kcfg, slog.New(slog.DiscardHandler), e.pool, verify.Options{Group: e.group, Topics: e.names}); err == nil {
-		t.Logf("verify after the second run (offsets shared by the two logs): %q", rep.Problems)
-	}
-	t.Logf("recreated topic: stored offset 300 past the new end 160; loaded from the start: %d new ticks, %d duplicates as dead letters, stored offset %d",
-		ticks-300, dups, next)
 }
 
 // TestSinkReloadsATopicRecreatedUnderIt is TestSinkReloadsARecreatedTopic

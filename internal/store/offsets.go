@@ -68,3 +68,61 @@ WITH input AS (
 )
 SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM created)`, table)
 }
+
+// TopicPartition names one partition of a topic, as a group stores it.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// RecordTopicIDs records, in consumed_partitions, the id of the topic of
+// each partition of ids (a group's newly assigned partitions, with their
+// topic's id in the cluster now) and returns those recorded before under
+// another id: partitions of a topic deleted and created again since the
+// group last was assigned them, whose stored offsets count records of
+// another log. A partition recorded for the first time is not returned.
+func RecordTopicIDs(ctx context.Context, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, group string, ids map[TopicPartition][16]byte) ([]TopicPartition, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	topics, parts, uuids := make([]string, 0, len(ids)), make([]int32, 0, len(ids)), make([][16]byte, 0, len(ids))
+	for tp, id := range ids {
+		topics, parts, uuids = append(topics, tp.Topic), append(parts, tp.Partition), append(uuids, id)
+	}
+	// The statement's parts read the snapshot before the upsert (which
+	// runs whether or not it is referenced): "changed" sees the ids
+	// recorded before.
+	rows, err := db.Query(ctx, `
+		WITH input AS (
+		    SELECT * FROM unnest($2::text[], $3::int4[], $4::uuid[]) AS i(topic, kafka_partition, topic_id)
+		), changed AS (
+		    SELECT c.topic, c.kafka_partition FROM consumed_partitions c
+		    JOIN input i ON i.topic = c.topic AND i.kafka_partition = c.kafka_partition
+		    WHERE c.group_id = $1 AND c.topic_id <> i.topic_id
+		), recorded AS (
+		    INSERT INTO consumed_partitions AS c (group_id, topic, kafka_partition, topic_id)
+		    SELECT $1, topic, kafka_partition, topic_id FROM input
+		    ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE
+		    SET topic_id = excluded.topic_id, assigned_at = now()
+		)
+		SELECT topic, kafka_partition FROM changed`,
+		group, topics, parts, uuids)
+	if err != nil {
+		return nil, fmt.Errorf("record topic ids: %w", err)
+	}
+	defer rows.Close()
+	var out []TopicPartition
+	for rows.Next() {
+		var tp TopicPartition
+		if err := rows.Scan(&tp.Topic, &tp.Partition); err != nil {
+			return nil, fmt.Errorf("record topic ids: %w", err)
+		}
+		out = append(out, tp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("record topic ids: %w", err)
+	}
+	return out, nil
+}

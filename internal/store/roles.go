@@ -58,6 +58,7 @@ var loaderGrants = []struct{ table, privileges string }{
 	{"accounts", "SELECT, INSERT, UPDATE"},
 	{"dead_letters", "INSERT, SELECT (topic, kafka_partition, kafka_offset)"},
 	{"sink_offsets", "SELECT, INSERT, UPDATE"},
+	{"consumed_partitions", "SELECT, INSERT, UPDATE"},
 	{"alerts", "INSERT, SELECT (alert_id)"},
 	{"alert_rules", "SELECT"},
 	{"alert_offsets", "SELECT, INSERT, UPDATE"},
