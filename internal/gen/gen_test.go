@@ -78,20 +78,10 @@ func TestRateAgainstBroker(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	tc := kafkatest.Topics(t, brokers, 6, 1)
 	topics := kafka.TopicNames(tc.Prefix)
-	bin := filepath.Join(t.TempDir(), "tradestream")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/tradestream/tradestream/cmd/tradestream").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "gen", "all", "--rate", fmt.Sprint(rate), "--duration", duration.String(),
+	cmd := genCommand(ctx, t, brokers, tc.Prefix, "all", "--rate", fmt.Sprint(rate), "--duration", duration.String(),
 		"--users", "1000", "--seed", "7", "--report-interval", "5s", "--metrics-addr=")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TRADESTREAM_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "TRADESTREAM_KAFKA_BROKERS="+strings.Join(brokers, ","), "TRADESTREAM_TOPIC_PREFIX="+tc.Prefix)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -123,6 +113,25 @@ func TestRateAgainstBroker(t *testing.T) {
 			span, duration-time.Second, n, rate)
 	}
 	t.Logf("%s", stderr.String())
+}
+
+// genCommand returns `tradestream gen args...`, built for the test, on
+// brokers and the topics of prefix, with no other TRADESTREAM_ setting of
+// the environment.
+func genCommand(ctx context.Context, t *testing.T, brokers []string, prefix string, args ...string) *exec.Cmd {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tradestream")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/tradestream/tradestream/cmd/tradestream").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.CommandContext(ctx, bin, append([]string{"gen"}, args...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TRADESTREAM_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "TRADESTREAM_KAFKA_BROKERS="+strings.Join(brokers, ","), "TRADESTREAM_TOPIC_PREFIX="+prefix)
+	return cmd
 }
 
 // endOffsets returns the records in the data topics, from their end offsets.

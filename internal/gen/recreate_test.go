@@ -3,9 +3,6 @@ package gen_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,20 +23,10 @@ func TestGeneratorStopsOnARecreatedTopic(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	tc := kafkatest.Topics(t, brokers, 1, 1)
 	topics := kafka.TopicNames(tc.Prefix)
-	bin := filepath.Join(t.TempDir(), "tradestream")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/tradestream/tradestream/cmd/tradestream").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "gen", "all", "--rate", "500", "--duration", "10m",
+	cmd := genCommand(ctx, t, brokers, tc.Prefix, "all", "--rate", "500", "--duration", "10m",
 		"--users", "100", "--seed", "7", "--metrics-addr=")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TRADESTREAM_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "TRADESTREAM_KAFKA_BROKERS="+strings.Join(brokers, ","), "TRADESTREAM_TOPIC_PREFIX="+tc.Prefix)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
