@@ -188,6 +188,9 @@ func (e *Engine) Run(ctx context.Context) error {
 // running engine (see kafka.Recreated), with their stored offsets moved
 // to 0 and their states deleted.
 func (e *Engine) renewRecreated(ctx context.Context, r *kafka.Recreated) []string {
+	if !r.Pending() {
+		return nil
+	}
 	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	renew := r.Check(lctx, e.prod)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -150,6 +151,16 @@ func (e *Engine) rewindRecreated(ctx context.Context, parts []partitionKey, pos 
 			from[k] = off
 		}
 	}
+	return e.rewindAssigned(ctx, pos, from, e.metrics.recreatedAtAssign, func(k partitionKey) {
+		e.log.Warn("the partition's topic has another id than when the group last was assigned it: the topic was deleted and created again; evaluating the partition again from its start",
+			"topic", e.full(k.topic), "partition", k.partition, "stored", from[k])
+	})
+}
+
+// rewindAssigned moves the partitions of from (newly assigned, each
+// stored at the offset given) back to 0 (see persister.rewind), and for
+// each it moved calls logMoved, drops it from pos and counts it in counted.
+func (e *Engine) rewindAssigned(ctx context.Context, pos *positions, from map[partitionKey]int64, counted prometheus.Counter, logMoved func(partitionKey)) error {
 	if len(from) == 0 {
 		return nil
 	}
@@ -158,11 +169,10 @@ func (e *Engine) rewindRecreated(ctx context.Context, parts []partitionKey, pos 
 		return err
 	}
 	for k := range moved {
-		e.log.Warn("the partition's topic has another id than when the group last was assigned it: the topic was deleted and created again; evaluating the partition again from its start",
-			"topic", e.full(k.topic), "partition", k.partition, "stored", from[k])
+		logMoved(k)
 		pos.dropPartition(k)
 	}
-	e.metrics.recreatedAtAssign.Add(float64(len(moved)))
+	counted.Add(float64(len(moved)))
 	return nil
 }
 
@@ -195,17 +205,10 @@ func (e *Engine) rewindPastEnd(ctx context.Context, pos *positions) error {
 			from[k] = pos.offsets[k]
 		}
 	}
-	moved, err := e.persist.rewind(ctx, from)
-	if err != nil {
-		return err
-	}
-	for k := range moved {
+	return e.rewindAssigned(ctx, pos, from, e.metrics.pastEnd, func(k partitionKey) {
 		e.log.Warn("the stored offset is past the partition's end: the topic was recreated, the cluster replaced or the log truncated; evaluating the partition again from its start",
 			"topic", e.full(k.topic), "partition", k.partition, "stored", from[k], "end", past[e.full(k.topic)][k.partition])
-		pos.dropPartition(k)
-	}
-	e.metrics.pastEnd.Add(float64(len(moved)))
-	return nil
+	})
 }
 
 // revoked forgets the state of partitions the engine no longer owns. It is

@@ -77,6 +77,9 @@ func (r *reader) run(ctx context.Context) error {
 // renewRecreated returns the topics deleted and created again under the
 // reader, and counts and logs them.
 func (r *reader) renewRecreated(ctx context.Context, rec *kafka.Recreated) []string {
+	if !rec.Pending() {
+		return nil
+	}
 	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	renew := rec.Check(lctx, r.cl)

@@ -60,12 +60,10 @@ func (r *Recreated) Note(fs kgo.Fetches) []string {
 	return fresh
 }
 
-// Refused reports whether topic's fetches are refused with
-// UNKNOWN_TOPIC_ID.
-func (r *Recreated) Refused(topic string) bool {
-	_, ok := r.refused[topic]
-	return ok
-}
+// Pending reports whether the fetches of some topic are refused with
+// UNKNOWN_TOPIC_ID: whether Check has anything to ask about (callers poll
+// it on every fetch before setting Check a deadline).
+func (r *Recreated) Pending() bool { return len(r.refused) > 0 }
 
 // Suspect has Check ask the brokers about topic at once (a caller that
 // found other signs of a new topic: stored offsets past its end).

@@ -227,6 +227,9 @@ func (s *Sink) reportCaughtUp() {
 // grown meanwhile; events already stored become dead letters
 // "duplicate", as in rewindPastEnd.
 func (s *Sink) renewRecreated(ctx context.Context) {
+	if !s.recreated.Pending() {
+		return
+	}
 	mctx, cancel := context.WithTimeout(ctx, s.opts.RetryMax+10*time.Second)
 	defer cancel()
 	renew := s.recreated.Check(mctx, s.cl)
