@@ -198,7 +198,7 @@ func (e *Engine) renewRecreated(ctx context.Context, r *kafka.Recreated) []strin
 		return nil
 	}
 	e.metrics.recreated.Inc()
-	e.log.Warn("the brokers refuse the id of a topic the engine consumes, which they list under a new one: the topic was deleted and created again; evaluating the new topic from its start",
+	e.log.Warn("the brokers list a topic the engine consumes under a new id: the topic was deleted and created again; evaluating the new topic from its start",
 		"topics", renew)
 	if err := e.rewindTopics(ctx, renew); err != nil {
 		e.log.Warn("rewind the stored offsets of a recreated topic", "err", err)

@@ -94,7 +94,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 		}),
 		recreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tradestream_alerts_topics_recreated_total",
-			Help: "Times the engine found a topic it consumes deleted and created again (its fetches refused with UNKNOWN_TOPIC_ID while the brokers list the topic) and joined the group again to consume the new one.",
+			Help: "Times the engine found a topic it consumes deleted and created again (the brokers list it under another id than the one fetched) and joined the group again to consume the new one.",
 		}),
 		recreatedAtAssign: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tradestream_alerts_partitions_of_recreated_topics_total",

@@ -39,7 +39,7 @@ func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
 		}),
 		recreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tradestream_dashboard_topics_recreated_total",
-			Help: "Topics the live view found deleted and created again (their fetches refused with UNKNOWN_TOPIC_ID while the brokers list them under a new id) and went on reading from the new topic's end.",
+			Help: "Topics the live view found deleted and created again (the brokers list them under another id than the one fetched) and went on reading from the new topic's end.",
 		}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tradestream_dashboard_e2e_latency_seconds",

@@ -85,7 +85,7 @@ func (r *reader) renewRecreated(ctx context.Context, rec *kafka.Recreated) []str
 	renew := rec.Check(lctx, r.cl)
 	if len(renew) > 0 {
 		r.metrics.recreated.Add(float64(len(renew)))
-		r.log.Warn("the brokers refuse the id of a topic the live view reads, which they list under a new one: the topic was deleted and created again; reading the new topic from its end",
+		r.log.Warn("the brokers list a topic the live view reads under a new id: the topic was deleted and created again; reading the new topic from its end",
 			"topics", renew)
 	}
 	return renew

@@ -108,7 +108,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		recreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "topics_recreated_total",
-			Help: "Times the sink found a topic it consumes deleted and created again (its fetches refused with UNKNOWN_TOPIC_ID while the brokers list the topic under a new id) and loaded the new topic from its start.",
+			Help: "Times the sink found a topic it consumes deleted and created again (the brokers list it under another id than the one fetched) and loaded the new topic from its start.",
 		}),
 		recreatedAtAssign: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "partitions_of_recreated_topics_total",

@@ -101,20 +101,23 @@ func TestSinkReloadsARecreatedTopic(t *testing.T) {
 // TestSinkReloadsATopicRecreatedUnderIt is TestSinkReloadsARecreatedTopic
 // with the prices topic deleted and created again under a running sink:
 // franz-go goes on waiting at the old offset, which the new log may reach
-// only much later. Short of the old offset, the sink's periodic check of
-// the stored offsets finds its position past the partition's end; grown
-// past it (with that check off), the brokers' refusal of the old topic id
-// tells. Either way the sink loads the new topic from its start, in the
-// same run.
+// only much later. Each of the sink's three ways to tell, alone (the
+// others off): its periodic comparison of the topics' ids with the
+// brokers'; short of the old offset, its periodic check of the stored
+// offsets, which finds its position past the partition's end; grown past
+// it, the brokers' refusal of the old topic id. Each way the sink loads
+// the new topic from its start, in the same run.
 func TestSinkReloadsATopicRecreatedUnderIt(t *testing.T) {
 	for _, c := range []struct {
 		name            string
 		more            int           // new ticks after the 160 records of recreatePrices
 		check           time.Duration // StoredCheck
+		watch           time.Duration // how often the topics' ids are compared (kafka.Recreated)
 		pastEnd, renews float64
 	}{
-		{"short of the old offset", 0, 500 * time.Millisecond, 1, 1},
-		{"grown past the old offset", 200, time.Hour, 0, 1},
+		{"grown past the old offset, by the topic ids", 200, time.Hour, kafka.RecreatedWatch, 0, 1},
+		{"short of the old offset, past the end", 0, 500 * time.Millisecond, 0, 1, 1},
+		{"grown past the old offset, refused", 200, time.Hour, 0, 0, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel() // each mostly waits on franz-go reporting the refused topic id
@@ -127,6 +130,7 @@ func TestSinkReloadsATopicRecreatedUnderIt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			s.recreated.SetWatch(c.watch)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			done := make(chan error, 1)

@@ -237,7 +237,7 @@ func (s *Sink) renewRecreated(ctx context.Context) {
 		return
 	}
 	s.metrics.recreated.Add(float64(len(renew)))
-	s.log.Warn("the brokers refuse the id of a topic the sink consumes, which they list under a new one: the topic was deleted and created again; loading the new topic from its start (events already stored become dead letters \"duplicate\")",
+	s.log.Warn("the brokers list a topic the sink consumes under a new id: the topic was deleted and created again; loading the new topic from its start (events already stored become dead letters \"duplicate\")",
 		"topics", renew)
 	from := map[topicPartition]int64{}
 	for tp, next := range s.pos.snapshot() {
