@@ -78,7 +78,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 		}),
 		renewed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tradestream_alerts_producer_renewals_total",
-			Help: "Alerts producers replaced by a new one of the same transactional id after the coordinator aborted their transaction.",
+			Help: "Alerts producers replaced by a new one of the same transactional id after the coordinator aborted their transaction or bumped their epoch (a commit completed while its reply was lost).",
 		}),
 		fenced: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tradestream_alerts_checkpoints_fenced_total",

@@ -141,7 +141,13 @@ func (a *abortedError) Unwrap() error { return a.err }
 // followed by loading the producer id, and an error in either is an error
 // here (retried), never a guess. A producer whose epoch the coordinator
 // bumped is replaced by a new one of the same transactional id, whose
-// InitProducerID waits the same way. The caller holds txnMu.
+// InitProducerID waits the same way. Under transaction.version 2 that
+// includes a commit the coordinator completed while its reply was lost
+// (its leader killed mid-commit): the commit bumped the epoch, and the
+// reload with the epoch this producer still holds is answered
+// PRODUCER_FENCED. Settling only ever follows this producer's own
+// unresolved transaction, so that too is answered by a new producer
+// rather than by stopping the engine. The caller holds txnMu.
 func (e *Engine) settleLocked(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -149,7 +155,7 @@ func (e *Engine) settleLocked(ctx context.Context) error {
 	if err == nil {
 		_, _, err = e.prod.ProducerID(ctx)
 	}
-	if errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.InvalidTxnState) {
+	if errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.InvalidTxnState) || errors.Is(err, kerr.ProducerFenced) {
 		return e.renewProducerLocked(ctx)
 	}
 	if err != nil {
@@ -169,7 +175,7 @@ func (e *Engine) renewProducerLocked(ctx context.Context) error {
 	}
 	e.prod.Close()
 	e.prod = prod
-	e.log.Warn("alerts producer replaced after the coordinator aborted its transaction")
+	e.log.Warn("alerts producer replaced by a new one of the same transactional id (the coordinator aborted its transaction or bumped its epoch)")
 	e.metrics.renewed.Inc()
 	return nil
 }
