@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,18 @@ func TestTopicsAndMigrateAgainstRealServices(t *testing.T) {
 	code, out, _ = run(t, env, "db", "migrate")
 	if code != 0 || strings.Contains(out, "applied migration") {
 		t.Errorf("second db migrate: exit %d, want nothing applied\n%s", code, out)
+	}
+}
+
+func TestNothingIsWrittenAfterRunReturns(t *testing.T) {
+	var b bytes.Buffer
+	u := &untilReturn{w: &b}
+	fmt.Fprint(u, "before")
+	u.end()
+	if n, err := fmt.Fprint(u, " after"); n != 6 || err != nil {
+		t.Errorf("a write after the end returned %d, %v; want 6, nil", n, err)
+	}
+	if b.String() != "before" {
+		t.Errorf("the caller's writer holds %q, want %q", b.String(), "before")
 	}
 }

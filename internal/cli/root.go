@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -79,6 +80,9 @@ type root struct {
 // Run executes the command line args (without the program name) and
 // returns the process exit code.
 func Run(ctx context.Context, args []string, io IO) int {
+	stderr := &untilReturn{w: io.Stderr}
+	defer stderr.end()
+	io.Stderr = stderr
 	r := &root{io: io, cfg: config.Default()}
 	cmd := r.command()
 	cmd.SetArgs(args)
@@ -100,6 +104,31 @@ func Run(ctx context.Context, args []string, io IO) int {
 		return ExitOK // interrupted: a clean stop
 	}
 	return ExitFailure
+}
+
+// untilReturn passes writes on to w until Run returns and drops them
+// after: a Kafka client's goroutines can log a last line in the moment
+// after the client was closed, and once Run has returned the caller owns
+// its writer again.
+type untilReturn struct {
+	mu    sync.Mutex
+	w     io.Writer
+	ended bool
+}
+
+func (u *untilReturn) Write(p []byte) (int, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.ended {
+		return len(p), nil
+	}
+	return u.w.Write(p)
+}
+
+func (u *untilReturn) end() {
+	u.mu.Lock()
+	u.ended = true
+	u.mu.Unlock()
 }
 
 func (r *root) command() *cobra.Command {
