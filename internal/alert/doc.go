@@ -107,6 +107,12 @@
 // transaction is aborted later. Only a paused-then-resumed zombie could
 // still commit one, which the downstream alert_id dedupe absorbs.
 //
+// Two live engines of a group under one instance name share the
+// transactional id: the newer one's producer fences the older one, which
+// then stops with an error naming --instance instead of fencing it back
+// (only a live process initialises the id, never a dead incarnation), and
+// the newer one takes its partitions over and recovers its outbox.
+//
 // # Metrics
 //
 // tradestream_alerts_* on the injected registerer: records and bytes

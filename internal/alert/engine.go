@@ -179,9 +179,24 @@ func (e *Engine) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil // stopped while retrying: the batch is evaluated again next time
 			}
-			return err
+			return e.explainFenced(err)
 		}
 	}
+}
+
+// explainFenced says what a producer fenced in the middle of producing
+// means: a newer producer initialised the engine's transactional id, which
+// a dead incarnation cannot do, so another engine of the group runs under
+// the same instance name. That one goes on (with this one's partitions,
+// once it has left the group); this one stops rather than fence it back.
+func (e *Engine) explainFenced(err error) error {
+	if !errors.Is(err, kerr.ProducerFenced) {
+		return err
+	}
+	return fmt.Errorf("another alerts engine took over transactional id %q: it runs in group %q under the same instance name %q "+
+		"(the default is the host name); this one stops and the other goes on with its partitions. "+
+		"To run several engines on one host, give each its own --instance (tradestream up: --alerts-instance): %w",
+		e.opts.Group+"/"+e.opts.Instance, e.opts.Group, e.opts.Instance, err)
 }
 
 // renewRecreated returns the topics deleted and created again under the

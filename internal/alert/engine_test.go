@@ -460,6 +460,85 @@ func TestEngineRenewsProducerAfterAbortedTransaction(t *testing.T) {
 	}
 }
 
+// TestTwoEnginesUnderOneInstanceName runs a second engine of the group
+// under the first one's instance name (two engines on one host, both with
+// the default) while the first is about to produce: the second's producer
+// takes over the transactional id, the first stops with an error naming
+// --instance instead of fencing it back, and the second, given the first's
+// partitions, commits every alert of the script exactly once: all of them,
+// as the first committed none.
+func TestTwoEnginesUnderOneInstanceName(t *testing.T) {
+	w := newWorld(t)
+	const group, instance = "alerts-twins", "twin"
+	first := w.engine(t, group, instance, 9)
+	second := w.engine(t, group, instance, 9)
+	adm := kafkatest.Admin(t, w.brokers)
+	txnID := group + "/" + instance
+	producer := func() (int64, int16) {
+		t.Helper()
+		d, err := adm.DescribeTransactions(context.Background(), txnID)
+		if err == nil {
+			err = d[txnID].Err
+		}
+		if err != nil {
+			t.Errorf("describe transactional id %s: %v", txnID, err)
+			return -1, -1
+		}
+		return d[txnID].ProducerID, d[txnID].ProducerEpoch
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	secondDone := make(chan error, 1)
+	started := false
+	first.hook = func(stage string, alerts int) error {
+		if stage != "txn-begin" || started {
+			return nil
+		}
+		started = true
+		id, epoch := producer()
+		go func() { secondDone <- second.Run(ctx) }()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if nid, nepoch := producer(); nid != id || nepoch != epoch {
+				return nil // the second engine's producer holds the id now
+			}
+			if time.Now().After(deadline) {
+				t.Error("the second engine's producer did not take over the transactional id within 30s")
+				return nil
+			}
+		}
+	}
+	err := first.Run(ctx)
+	if !started {
+		t.Fatalf("the first engine stopped before producing: %v", err)
+	}
+	if !errors.Is(err, kerr.ProducerFenced) || !strings.Contains(err.Error(), "--instance") || !strings.Contains(err.Error(), txnID) {
+		t.Fatalf("first engine: got %v, want PRODUCER_FENCED explained by the shared instance name and --instance", err)
+	}
+	for deadline := time.Now().Add(90 * time.Second); !w.caughtUp(t, group); time.Sleep(200 * time.Millisecond) {
+		select {
+		case err := <-secondDone:
+			t.Fatalf("the second engine stopped before catching up: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second engine did not catch up within 90s")
+		}
+	}
+	cancel()
+	if err := <-secondDone; err != nil {
+		t.Fatalf("second engine: %v", err)
+	}
+	if got := w.alertIDs(t, true); !slices.Equal(got, w.want) {
+		t.Fatalf("got %d alerts, want %d exactly once:\n got  %v\n want %v", len(got), len(w.want), got, w.want)
+	}
+	if n := w.outboxLen(t); n != 0 {
+		t.Errorf("got %d alerts left in the outbox, want 0", n)
+	}
+	if a, b := testutil.ToFloat64(first.metrics.produced), testutil.ToFloat64(second.metrics.produced); a != 0 || int(b) != len(w.want) {
+		t.Errorf("alerts committed: first engine %v, second %v; want 0 and %d", a, b, len(w.want))
+	}
+}
+
 // TestEngineWaitsOutAProducerIDFailure: an InitProducerID that fails on a
 // broker going away (as when a node dies right after the engine connected)
 // is tried again, at start and when the producer is replaced, and the
