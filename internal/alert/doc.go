@@ -109,9 +109,12 @@
 //
 // Two live engines of a group under one instance name share the
 // transactional id: the newer one's producer fences the older one, which
-// then stops with an error naming --instance instead of fencing it back
-// (only a live process initialises the id, never a dead incarnation), and
-// the newer one takes its partitions over and recovers its outbox.
+// stops at its next produce with an error naming --instance instead of
+// fencing it back (a dead incarnation never initialises the id, so a fence
+// there means a live twin), and the other takes its partitions over and
+// recovers its outbox. (An older engine settling its outbox at an
+// assignment replaces its producer once, as after a lost commit reply;
+// the newer one is then the one that stops.)
 //
 // # Metrics
 //
