@@ -100,12 +100,13 @@ type PartitionHealth struct {
 
 // LagPlan is where the sink group's lag is heading, as status shows it:
 // the trend over the sampling window, the consume rate, the estimated
-// time to catch up (0: caught up, -1: not shrinking), and the partitions
-// whose committed offset is falling out of retention.
+// time to catch up (0: caught up or keeping up, -1: not shrinking), and the
+// partitions whose committed offset is falling out of retention.
 type LagPlan struct {
 	Trend          status.Trend `json:"trend,omitempty"`
 	ConsumeRate    float64      `json:"consume_rate"`
 	CatchUpSeconds float64      `json:"catch_up_seconds"`
+	KeepingUp      bool         `json:"keeping_up,omitempty"`
 	Warnings       []string     `json:"warnings,omitempty"`
 }
 
@@ -224,7 +225,7 @@ func (h *healthSampler) sample() *HealthSample {
 	if known {
 		s.Cluster.SinkVerdict = string(group.Verdict)
 	}
-	s.Plan = LagPlan{Trend: group.Trend, ConsumeRate: group.ConsumeRate, CatchUpSeconds: group.CatchUpSeconds, Warnings: group.Warnings}
+	s.Plan = LagPlan{Trend: group.Trend, ConsumeRate: group.ConsumeRate, CatchUpSeconds: group.CatchUpSeconds, KeepingUp: group.KeepingUp, Warnings: group.Warnings}
 	for _, t := range h.named() {
 		s.Topics = append(s.Topics, h.topicHealth(&snap, group, t.name, t.topic))
 	}

@@ -104,7 +104,7 @@ func (s *Sampler) plan(groups []Group, ret map[string]retention, now time.Time, 
 // trend sets the group's trend, rates and catch-up estimate from its
 // history, oldest first.
 func (g *Group) trend(h []trendPoint) {
-	g.CatchUpSeconds = -1
+	g.CatchUpSeconds, g.KeepingUp = -1, false
 	if g.Lag == 0 {
 		g.CatchUpSeconds = 0
 	}
@@ -132,6 +132,34 @@ func (g *Group) trend(h []trendPoint) {
 	if drain := -float64(delta) / dt; g.Lag > 0 && g.Trend == Shrinking && drain > 0 {
 		g.CatchUpSeconds = float64(g.Lag) / drain
 	}
+	if g.Lag > 0 && g.ConsumeRate > 0 && g.inFlight() {
+		// A live consumer always trails a live producer by the records in
+		// flight (a batch being loaded, a poll's wait); its lag then goes
+		// up and down by noise, and "never at these rates" would be wrong.
+		g.KeepingUp = true
+		g.CatchUpSeconds = 0
+	}
+}
+
+// KeepUpSeconds is the age below which a consuming group's unconsumed
+// records count as in flight: a group whose lagging partitions all have
+// their oldest unconsumed record at most this old is keeping up.
+const KeepUpSeconds = 10
+
+// inFlight reports whether every lagging partition's oldest unconsumed
+// record is known and at most KeepUpSeconds old.
+func (g *Group) inFlight() bool {
+	lagging := false
+	for _, p := range g.Partitions {
+		if p.Lag <= 0 {
+			continue
+		}
+		if p.LagSeconds <= 0 || p.LagSeconds > KeepUpSeconds { // not known, or old
+			return false
+		}
+		lagging = true
+	}
+	return lagging
 }
 
 // retentionRisk judges one partition's committed offset against its log

@@ -16,31 +16,51 @@ func TestGroupTrend(t *testing.T) {
 		trend   Trend
 		consume float64
 		catchUp float64
+		parts   []PartitionState
+		keeping bool
 	}{
-		{"one sample", 10, []trendPoint{{at: at(0), lag: 10}}, "", 0, -1},
-		{"caught up, one sample", 0, []trendPoint{{at: at(0)}}, "", 0, 0},
+		{"one sample", 10, []trendPoint{{at: at(0), lag: 10}}, "", 0, -1, nil, false},
+		{"caught up, one sample", 0, []trendPoint{{at: at(0)}}, "", 0, 0, nil, false},
 		{"shrinking", 100, []trendPoint{
 			{at: at(0), lag: 300, committed: 1000, end: 1300},
 			{at: at(10), lag: 200, committed: 1200, end: 1400},
 			{at: at(20), lag: 100, committed: 1400, end: 1500},
-		}, Shrinking, 20, 10}, // drains 10/s: 100 records left take 10 s
+		}, Shrinking, 20, 10, nil, false}, // drains 10/s: 100 records left take 10 s
 		{"growing", 500, []trendPoint{
 			{at: at(0), lag: 100, committed: 1000, end: 1100},
 			{at: at(10), lag: 500, committed: 1100, end: 1600},
-		}, Growing, 10, -1},
+		}, Growing, 10, -1, nil, false},
 		{"flat within 1%", 1005, []trendPoint{
 			{at: at(0), lag: 1000, committed: 0, end: 1000},
 			{at: at(10), lag: 1005, committed: 5000, end: 6005},
-		}, Flat, 500, -1},
-		{"caught up and flat", 0, []trendPoint{{at: at(0)}, {at: at(5)}}, Flat, 0, 0},
+		}, Flat, 500, -1, nil, false},
+		{"caught up and flat", 0, []trendPoint{{at: at(0)}, {at: at(5)}}, Flat, 0, 0, nil, false},
+		// A live consumer trails the producer by what is in flight: its lag
+		// grows from 2 to 13 records by noise, none older than 0.1 s.
+		{"keeping up, lag growing by noise", 13, []trendPoint{
+			{at: at(0), lag: 2, committed: 1000, end: 1002},
+			{at: at(10), lag: 13, committed: 3000, end: 3013},
+		}, Growing, 200, 0, []PartitionState{{Lag: 9, LagSeconds: 0.1}, {Lag: 4, LagSeconds: 0.05}, {Lag: 0}}, true},
+		{"keeping pace a minute behind", 12000, []trendPoint{
+			{at: at(0), lag: 12000, committed: 1000, end: 13000},
+			{at: at(10), lag: 12000, committed: 3000, end: 15000},
+		}, Flat, 200, -1, []PartitionState{{Lag: 6000, LagSeconds: 0.5}, {Lag: 6000, LagSeconds: 60}}, false},
+		{"stopped, records just produced", 13, []trendPoint{
+			{at: at(0), lag: 2, committed: 1000, end: 1002},
+			{at: at(10), lag: 13, committed: 1000, end: 1013},
+		}, Growing, 0, -1, []PartitionState{{Lag: 13, LagSeconds: 0.1}}, false},
+		{"age of the lag not known", 13, []trendPoint{
+			{at: at(0), lag: 2, committed: 1000, end: 1002},
+			{at: at(10), lag: 13, committed: 3000, end: 3013},
+		}, Growing, 200, -1, []PartitionState{{Lag: 13}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := Group{Lag: tt.lag}
+			g := Group{Lag: tt.lag, Partitions: tt.parts}
 			g.trend(tt.h)
-			if g.Trend != tt.trend || g.ConsumeRate != tt.consume || g.CatchUpSeconds != tt.catchUp {
-				t.Errorf("got trend %q, consume %v/s, catch-up %v s; want %q, %v/s, %v s",
-					g.Trend, g.ConsumeRate, g.CatchUpSeconds, tt.trend, tt.consume, tt.catchUp)
+			if g.Trend != tt.trend || g.ConsumeRate != tt.consume || g.CatchUpSeconds != tt.catchUp || g.KeepingUp != tt.keeping {
+				t.Errorf("got trend %q, consume %v/s, catch-up %v s, keeping up %v; want %q, %v/s, %v s, %v",
+					g.Trend, g.ConsumeRate, g.CatchUpSeconds, g.KeepingUp, tt.trend, tt.consume, tt.catchUp, tt.keeping)
 			}
 		})
 	}

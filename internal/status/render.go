@@ -127,6 +127,8 @@ func Render(w io.Writer, snap Snapshot) error {
 // catchUp is a group's catch-up estimate in words.
 func catchUp(g Group) string {
 	switch {
+	case g.KeepingUp:
+		return fmt.Sprintf("keeping up (no unconsumed record older than %ds)", KeepUpSeconds)
 	case g.CatchUpSeconds == 0:
 		return "caught up"
 	case g.CatchUpSeconds < 0 && g.Trend == "":

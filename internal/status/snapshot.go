@@ -96,9 +96,13 @@ type Group struct {
 	ProduceRate float64 `json:"produce_rate"`
 	// CatchUpSeconds estimates when the lag reaches zero at the current
 	// consume rate net of the produce rate (the lag's shrink rate): 0 with
-	// no lag, -1 when the lag is not shrinking (never, at these rates) or
-	// the window is too short to tell.
+	// no lag or while keeping up, -1 when the lag is not shrinking (never,
+	// at these rates) or the window is too short to tell.
 	CatchUpSeconds float64 `json:"catch_up_seconds"`
+	// KeepingUp is set when the group consumes and its lag is only records
+	// in flight: every lagging partition's oldest unconsumed record is at
+	// most KeepUpSeconds old.
+	KeepingUp bool `json:"keeping_up,omitempty"`
 	// Warnings are the partitions whose committed offset has fallen, or
 	// is about to fall, out of the topic's retention, in words.
 	Warnings   []string         `json:"warnings,omitempty"`

@@ -11,6 +11,7 @@ function topic(sample, name) {
 function catchUp(plan) {
   if (!plan || !plan.trend) return '—';
   const s = plan.catch_up_seconds;
+  if (plan.keeping_up) return 'keeping up';
   if (s === 0) return 'caught up';
   if (s < 0) return 'not shrinking';
   if (s < 120) return `${s.toFixed(0)} s`;
