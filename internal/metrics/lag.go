@@ -66,7 +66,7 @@ func NewLagCollector(src LagSource) *LagCollector {
 		age:             d("lag_sample_age_seconds", "Age of the snapshot these lag figures come from."),
 		trend:           d("consumer_group_lag_trend", "Where the group's lag went over the sampling window: -1 shrinking, 0 flat, 1 growing.", "group"),
 		consumeRate:     d("consumer_group_consume_records_per_second", "Growth of the group's committed offsets over the sampling window.", "group"),
-		catchUp:         d("consumer_group_catch_up_seconds", "Estimated time until the group's lag is zero at the lag's current shrink rate; 0 caught up or keeping up (consuming, every unconsumed record at most "+strconv.Itoa(status.KeepUpSeconds)+"s old), -1 not shrinking.", "group"),
+		catchUp:         d("consumer_group_catch_up_seconds", "Estimated time until the group's lag is zero at the lag's current shrink rate; 0 caught up or keeping up (consuming, a lag of at most "+strconv.Itoa(status.KeepUpSeconds)+"s of its consumption and no older record), -1 not shrinking.", "group"),
 		retentionLeft:   d("consumer_retention_left_seconds", "Time until the oldest record the group has not consumed reaches the topic's retention.ms.", part...),
 		retentionRisk:   d("consumer_retention_risk", "0: fine; 1: the oldest unconsumed record is past 80% of the topic's retention; 2: the committed offset is below the log start (records lost).", part...),
 		offline:         d("topic_offline_partitions", "Partitions of the topic without a leader.", "topic"),

@@ -132,34 +132,36 @@ func (g *Group) trend(h []trendPoint) {
 	if drain := -float64(delta) / dt; g.Lag > 0 && g.Trend == Shrinking && drain > 0 {
 		g.CatchUpSeconds = float64(g.Lag) / drain
 	}
-	if g.Lag > 0 && g.ConsumeRate > 0 && g.inFlight() {
+	if g.Lag > 0 && g.ConsumeRate > 0 && g.inFlight() && (g.CatchUpSeconds < 0 || g.CatchUpSeconds > KeepUpSeconds) {
 		// A live consumer always trails a live producer by the records in
-		// flight (a batch being loaded, a poll's wait); its lag then goes
-		// up and down by noise, and "never at these rates" would be wrong.
+		// flight (a batch being loaded, a poll's wait); that lag goes up
+		// and down by noise, so "never at these rates", or a catch-up time
+		// from a lag that shrank by a few records, would be wrong.
 		g.KeepingUp = true
 		g.CatchUpSeconds = 0
 	}
 }
 
-// KeepUpSeconds is the age below which a consuming group's unconsumed
-// records count as in flight: a group whose lagging partitions all have
-// their oldest unconsumed record at most this old is keeping up.
+// KeepUpSeconds bounds what counts as in flight for a consuming group: a
+// lag it consumes in at most this long at its current rate, with no
+// unconsumed record known to be older.
 const KeepUpSeconds = 10
 
-// inFlight reports whether every lagging partition's oldest unconsumed
-// record is known and at most KeepUpSeconds old.
+// inFlight reports whether the group's lag is only records in flight: at
+// most KeepUpSeconds of its consumption, and no lagging partition's oldest
+// unconsumed record known to be older than that (one partition stuck
+// behind a flowing group is not keeping up). A record's age may be
+// unknown (not read yet); the rate alone decides then.
 func (g *Group) inFlight() bool {
-	lagging := false
+	if float64(g.Lag) > g.ConsumeRate*KeepUpSeconds {
+		return false
+	}
 	for _, p := range g.Partitions {
-		if p.Lag <= 0 {
-			continue
-		}
-		if p.LagSeconds <= 0 || p.LagSeconds > KeepUpSeconds { // not known, or old
+		if p.Lag > 0 && p.LagSeconds > KeepUpSeconds {
 			return false
 		}
-		lagging = true
 	}
-	return lagging
+	return true
 }
 
 // retentionRisk judges one partition's committed offset against its log

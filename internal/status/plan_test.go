@@ -32,8 +32,12 @@ func TestGroupTrend(t *testing.T) {
 		}, Growing, 10, -1, nil, false},
 		{"flat within 1%", 1005, []trendPoint{
 			{at: at(0), lag: 1000, committed: 0, end: 1000},
+			{at: at(10), lag: 1005, committed: 50, end: 1055},
+		}, Flat, 5, -1, nil, false}, // 201 s of its consumption behind
+		{"flat, two seconds of consumption behind", 1005, []trendPoint{
+			{at: at(0), lag: 1000, committed: 0, end: 1000},
 			{at: at(10), lag: 1005, committed: 5000, end: 6005},
-		}, Flat, 500, -1, nil, false},
+		}, Flat, 500, 0, nil, true},
 		{"caught up and flat", 0, []trendPoint{{at: at(0)}, {at: at(5)}}, Flat, 0, 0, nil, false},
 		// A live consumer trails the producer by what is in flight: its lag
 		// grows from 2 to 13 records by noise, none older than 0.1 s.
@@ -49,10 +53,22 @@ func TestGroupTrend(t *testing.T) {
 			{at: at(0), lag: 2, committed: 1000, end: 1002},
 			{at: at(10), lag: 13, committed: 1000, end: 1013},
 		}, Growing, 0, -1, []PartitionState{{Lag: 13, LagSeconds: 0.1}}, false},
-		{"age of the lag not known", 13, []trendPoint{
+		{"keeping up, the lag's age not read yet", 13, []trendPoint{
 			{at: at(0), lag: 2, committed: 1000, end: 1002},
 			{at: at(10), lag: 13, committed: 3000, end: 3013},
-		}, Growing, 200, -1, []PartitionState{{Lag: 13}}, false},
+		}, Growing, 200, 0, []PartitionState{{Lag: 13}}, true},
+		{"one partition stuck behind a flowing group", 13, []trendPoint{
+			{at: at(0), lag: 2, committed: 1000, end: 1002},
+			{at: at(10), lag: 13, committed: 3000, end: 3013},
+		}, Growing, 200, -1, []PartitionState{{Lag: 8, LagSeconds: 0.2}, {Lag: 5, LagSeconds: 30}}, false},
+		{"keeping up, lag shrinking by noise", 20, []trendPoint{
+			{at: at(0), lag: 22, committed: 1000, end: 1022},
+			{at: at(10), lag: 20, committed: 3930, end: 3950},
+		}, Shrinking, 293, 0, []PartitionState{{Lag: 20, LagSeconds: 0.05}}, true}, // not "in 1m40s"
+		{"falling behind: more than 10 s of consumption", 2500, []trendPoint{
+			{at: at(0), lag: 500, committed: 1000, end: 1500},
+			{at: at(10), lag: 2500, committed: 3000, end: 5500},
+		}, Growing, 200, -1, []PartitionState{{Lag: 2500, LagSeconds: 4}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

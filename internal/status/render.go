@@ -128,7 +128,7 @@ func Render(w io.Writer, snap Snapshot) error {
 func catchUp(g Group) string {
 	switch {
 	case g.KeepingUp:
-		return fmt.Sprintf("keeping up (no unconsumed record older than %ds)", KeepUpSeconds)
+		return fmt.Sprintf("keeping up (a lag of under %ds, records in flight)", KeepUpSeconds)
 	case g.CatchUpSeconds == 0:
 		return "caught up"
 	case g.CatchUpSeconds < 0 && g.Trend == "":

@@ -100,8 +100,8 @@ type Group struct {
 	// at these rates) or the window is too short to tell.
 	CatchUpSeconds float64 `json:"catch_up_seconds"`
 	// KeepingUp is set when the group consumes and its lag is only records
-	// in flight: every lagging partition's oldest unconsumed record is at
-	// most KeepUpSeconds old.
+	// in flight: at most KeepUpSeconds of its consumption, and no lagging
+	// partition's oldest unconsumed record known to be older.
 	KeepingUp bool `json:"keeping_up,omitempty"`
 	// Warnings are the partitions whose committed offset has fallen, or
 	// is about to fall, out of the topic's retention, in words.

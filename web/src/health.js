@@ -133,7 +133,7 @@ export class HealthPanel {
       ['Lag', consumed ? (atLeast ? '≥ ' : '') + lagSec.toFixed(1) + ' s' : '—', 'oldest unloaded record', 'lag-seconds',
         lagSec > 30 ? 'bad' : lagSec > 5 ? 'warn' : ''],
       ['Catch-up', catchUp(plan), plan.trend ? `lag ${plan.trend} · ${rate(plan.consume_rate || 0)}` : 'needs two samples',
-        'catch-up', warnings.length > 0 ? 'bad' : plan.trend === 'growing' ? 'warn' : ''],
+        'catch-up', warnings.length > 0 ? 'bad' : plan.trend === 'growing' && !plan.keeping_up ? 'warn' : ''],
       ['E2E p50 / p99', s.pushed && s.pushed.samples ? `${ms(s.pushed.p50_ms)}` : '—',
         s.pushed && s.pushed.samples ? `p99 ${ms(s.pushed.p99_ms)} · produced→pushed` : 'no live clients', 'e2e',
         s.pushed && s.pushed.p99_ms > 250 ? 'warn' : ''],
