@@ -121,7 +121,7 @@ func (a *Alerts) BindPrefixed(fs *pflag.FlagSet) {
 
 func (a *Alerts) bind(b binder) {
 	b.string(&a.Group, "group", "consumer group of the engine; its offsets and rule state are kept in PostgreSQL under this name")
-	b.string(&a.Instance, "instance", "name of this engine instance in the group, stable across restarts (default: the host name)")
+	b.string(&a.Instance, "instance", "name of this engine instance in the group, stable across restarts and one per engine: it makes the transactional id GROUP/INSTANCE (default: the host name)")
 	b.int(&a.BatchSize, "batch-size", "most records evaluated per checkpoint")
 	b.bool(&a.FromStart, "from-start", "evaluate partitions the group has never read from their beginning instead of their end")
 	b.duration(&a.SessionTimeout, "session-timeout", "consumer group session timeout: how soon a dead instance's partitions move to the others")
