@@ -287,8 +287,12 @@ func (e *Engine) start(ctx context.Context) (*kgo.Client, error) {
 		prod.Close()
 		return nil, err
 	}
+	f := "json"
+	if e.opts.Encoder != nil {
+		f = fmt.Sprintf("%s (alert/1 schema id %d)", e.opts.Encoder.Format(), e.opts.Encoder.ID(event.SchemaAlertV1))
+	}
 	e.log.Info("alerts engine running", "prices", e.opts.Topics.Prices, "trades", e.opts.Topics.Trades,
-		"alerts", e.opts.Topics.Alerts, "instance", e.opts.Instance)
+		"alerts", e.opts.Topics.Alerts, "format", f, "instance", e.opts.Instance)
 	return cons, nil
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/format"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
@@ -196,6 +197,40 @@ func TestEngineFiresTheScriptedAlertsInEveryFormat(t *testing.T) {
 		t.Fatalf("%v records skipped as of an unknown schema", n)
 	}
 	t.Logf("%d alerts fired exactly once each from records in four formats", len(w.want))
+}
+
+// TestEngineWritesAlertsInEveryRegistryFormat has the engine write its
+// alerts in Avro, Protobuf and JSON Schema, with three commits whose
+// acknowledgement is lost: each retry scans the committed topic for the
+// alerts already there, which it reads back through the registry, so the
+// topic holds every scripted alert exactly once, each in the format asked.
+func TestEngineWritesAlertsInEveryRegistryFormat(t *testing.T) {
+	for _, f := range []format.Format{format.Avro, format.Protobuf, format.JSONSchema} {
+		t.Run(f.String(), func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			w.writeAlertsAs(t, f)
+			eng := w.engine(t, "alerts-"+f.String(), "r", 9)
+			commits := 0
+			eng.hook = func(stage string, alerts int) error {
+				if stage == "txn-committed" && commits < 3 {
+					commits++
+					return errors.New("injected: commit acknowledgement lost")
+				}
+				return nil
+			}
+			w.runUntilCaughtUp(t, eng, "alerts-"+f.String())
+			if commits != 3 {
+				t.Fatalf("injected %d lost commit acknowledgements, want 3", commits)
+			}
+			if got := w.alertIDs(t, true); !slices.Equal(got, w.want) {
+				t.Fatalf("got %d alerts, want %d exactly once:\n got  %v\n want %v", len(got), len(w.want), got, w.want)
+			}
+			if n := w.outboxLen(t); n != 0 {
+				t.Errorf("got %d alerts left in the outbox, want 0", n)
+			}
+		})
+	}
 }
 
 // TestEngineKill9 kills an engine process with SIGKILL in the middle of a

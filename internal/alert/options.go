@@ -3,13 +3,14 @@ package alert
 import (
 	"errors"
 	"fmt"
-	"github.com/tradestream/tradestream/internal/format"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/format"
 	"github.com/tradestream/tradestream/internal/kafka"
 )
 
@@ -53,6 +54,12 @@ type Options struct {
 	// Decoder reads the schema registry's formats; nil reads JSON only
 	// (registry-framed records are then skipped as undecodable).
 	Decoder *format.Decoder
+	// Encoder, when set, writes the alerts in its registry format, framed
+	// with the id of the alert/1 schema it registered under the alerts
+	// topic's subject; nil writes tradestream's JSON with the alert/1
+	// schema header. It needs Decoder, which reads the engine's own alerts
+	// back when it checks which reached the topic.
+	Encoder *format.Encoder
 	// Now is the clock for produced_at headers and latency; nil is time.Now.
 	Now func() time.Time
 }
@@ -98,6 +105,12 @@ func (o *Options) Validate() error {
 	}
 	if o.RulesRefresh < 0 {
 		errs = append(errs, fmt.Errorf("alerts rules refresh: %v is negative", o.RulesRefresh))
+	}
+	if o.Encoder != nil && o.Encoder.ID(event.SchemaAlertV1) == 0 {
+		errs = append(errs, fmt.Errorf("alerts format: the %s encoder has no %s schema registered", o.Encoder.Format(), event.SchemaAlertV1))
+	}
+	if o.Encoder != nil && o.Decoder == nil {
+		errs = append(errs, errors.New("alerts format: writing alerts in a registry format needs a decoder to read them back"))
 	}
 	return errors.Join(errs...)
 }

@@ -33,7 +33,11 @@ func (e *Engine) produceLocked(ctx context.Context, alerts []Fired) error {
 	var mu sync.Mutex
 	var first error
 	for _, a := range alerts {
-		rec := e.record(a)
+		rec, err := e.record(a)
+		if err != nil {
+			_ = e.prod.EndTransaction(ctx, kgo.TryAbort)
+			return err
+		}
 		e.prod.Produce(ctx, rec, func(_ *kgo.Record, err error) {
 			if err != nil {
 				mu.Lock()
@@ -64,18 +68,25 @@ func (e *Engine) produceLocked(ctx context.Context, alerts []Fired) error {
 	return nil
 }
 
-// record encodes one alert as an alert/1 record.
-func (e *Engine) record(a Fired) *kgo.Record {
-	return &kgo.Record{
-		Topic: e.opts.Topics.Alerts,
-		Key:   a.AppendKey(nil),
-		Value: a.AppendJSON(nil),
-		Headers: event.Headers{
-			Schema:     []byte(event.SchemaAlertV1),
-			ProducedAt: event.AppendTime(nil, e.opts.Now()),
-			RunID:      []byte(e.opts.Group + "/" + e.opts.Instance),
-		}.Records(),
+// record encodes one alert as an alert/1 record: tradestream's JSON with
+// the schema header, or the Encoder's registry format (framed with the
+// schema id, no schema header).
+func (e *Engine) record(a Fired) (*kgo.Record, error) {
+	h := event.Headers{
+		ProducedAt: event.AppendTime(nil, e.opts.Now()),
+		RunID:      []byte(e.opts.Group + "/" + e.opts.Instance),
 	}
+	var value []byte
+	if e.opts.Encoder != nil {
+		var err error
+		if value, err = e.opts.Encoder.Append(nil, event.SchemaAlertV1, &a.Alert); err != nil {
+			return nil, fmt.Errorf("encode alert %s: %w", a.ID, err)
+		}
+	} else {
+		h.Schema = []byte(event.SchemaAlertV1)
+		value = a.AppendJSON(nil)
+	}
+	return &kgo.Record{Topic: e.opts.Topics.Alerts, Key: a.AppendKey(nil), Value: value, Headers: h.Records()}, nil
 }
 
 // commitKafka commits the polled offsets to Kafka for visibility (lag

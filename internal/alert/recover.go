@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradestream/tradestream/internal/event"
+	"github.com/tradestream/tradestream/internal/format"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/store"
 )
@@ -469,21 +471,55 @@ func (e *Engine) scanAlerts(ctx context.Context, since time.Time, want func(id s
 			continue
 		}
 		idle = 0
+		var failed error
 		fs.EachRecord(func(r *kgo.Record) {
 			if end, ok := last[r.Partition]; ok && r.Offset >= end {
 				delete(last, r.Partition)
 			}
-			if r.Attrs.IsControl() {
+			if r.Attrs.IsControl() || failed != nil {
 				return
 			}
-			a, err := event.DecodeAlert(r.Value)
-			if err == nil && want(a.ID) {
-				found[a.ID] = true
+			id, err := e.alertID(ctx, r)
+			if err != nil {
+				failed = err
+			} else if id != "" && want(id) {
+				found[id] = true
 			}
 		})
+		if failed != nil {
+			return nil, fmt.Errorf("scan alerts topic: %w", failed)
+		}
 	}
 	if len(last) > 0 {
 		e.log.Warn("alerts topic scan ended before the end of some partitions", "partitions", len(last))
 	}
 	return found, nil
+}
+
+// alertID returns the id of the alert in r, in any format the Decoder
+// reads, or "" for a record that holds no alert (another producer's, a
+// broken one): it cannot be one of the engine's. A record it cannot tell
+// yet (ctx ended while the schema registry was unreachable) is an error,
+// not a missing alert, so that a scan never reports a committed alert as
+// absent.
+func (e *Engine) alertID(ctx context.Context, r *kgo.Record) (string, error) {
+	if !format.Framed(r.Value) {
+		a, err := event.DecodeAlert(r.Value)
+		if err != nil {
+			return "", nil
+		}
+		return a.ID, nil
+	}
+	_, v, err := e.opts.Decoder.Decode(ctx, event.ReadHeaders(r.Headers).Schema, r.Value)
+	if err != nil {
+		var ee *event.Error
+		if errors.As(err, &ee) {
+			return "", nil
+		}
+		return "", err
+	}
+	if a, ok := v.(*event.Alert); ok {
+		return a.ID, nil
+	}
+	return "", nil
 }

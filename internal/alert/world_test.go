@@ -38,6 +38,8 @@ type world struct {
 	ends map[string]map[int32]int64 // end offsets of prices and trades after the script
 	// dec reads the formats of a mixed world (nil: JSON only).
 	dec *format.Decoder
+	// enc, when set, is the engines' alerts format (writeAlertsAs).
+	enc *format.Encoder
 	// ids holds the cluster's id of each topic, by short name.
 	ids map[string][16]byte
 	tc  config.Topics
@@ -267,7 +269,43 @@ func (w *world) produceQuietTick(t *testing.T) {
 // returns the alert ids in it, sorted, duplicates kept.
 func (w *world) alertIDs(t *testing.T, committed bool) []string {
 	t.Helper()
-	return kafkatest.AlertIDs(t, w.brokers, w.topics.Alerts, committed)
+	if w.enc == nil {
+		return kafkatest.AlertIDs(t, w.brokers, w.topics.Alerts, committed)
+	}
+	var ids []string
+	for _, r := range kafkatest.ReadToEnd(t, w.brokers, w.topics.Alerts, committed) {
+		if !format.Framed(r.Value) || event.ReadHeaders(r.Headers).Schema != nil {
+			t.Errorf("alert record %d/%d: not in the %s wire format without a schema header", r.Partition, r.Offset, w.enc.Format())
+		}
+		version, v, err := w.dec.Decode(context.Background(), nil, r.Value)
+		a, ok := v.(*event.Alert)
+		if err != nil || !ok || version != event.SchemaAlertV1 {
+			t.Errorf("alert record %d/%d: got %s %T, %v; want an alert/1", r.Partition, r.Offset, version, v, err)
+			continue
+		}
+		ids = append(ids, a.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// writeAlertsAs has the world's engines write their alerts in the registry
+// format f: the alert/1 schema registered under the alerts topic's
+// subject, read back through the test registry.
+func (w *world) writeAlertsAs(t *testing.T, f format.Format) {
+	t.Helper()
+	reg, err := format.NewRegistry(format.RegistryConfig{URL: kafkatest.Registry(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if w.enc, err = format.NewEncoder(ctx, reg, f, []format.Registration{{Version: event.SchemaAlertV1, Topic: w.topics.Alerts}}); err != nil {
+		t.Fatal(err)
+	}
+	if w.dec == nil {
+		w.dec = format.NewDecoder(reg, nil)
+	}
 }
 
 // engine returns an in-process engine for the world.
@@ -281,7 +319,7 @@ func (w *world) engineOn(t *testing.T, pool *pgxpool.Pool, group, instance strin
 	t.Helper()
 	eng, err := New(kafkatest.Config(w.brokers), pool, Options{
 		Topics: w.topics, Group: group, Instance: instance, BatchSize: batch, FromStart: true,
-		SessionTimeout: 6 * time.Second, RulesRefresh: 500 * time.Millisecond, Log: testLogger(t), Decoder: w.dec,
+		SessionTimeout: 6 * time.Second, RulesRefresh: 500 * time.Millisecond, Log: testLogger(t), Decoder: w.dec, Encoder: w.enc,
 	})
 	if err != nil {
 		t.Fatal(err)

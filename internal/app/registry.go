@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tradestream/tradestream/internal/config"
+	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/format"
 	"github.com/tradestream/tradestream/internal/gen"
 	"github.com/tradestream/tradestream/internal/kafka"
@@ -70,6 +71,27 @@ func (e *Env) decoderMetrics(reg prometheus.Registerer) {
 			Help: "Schema ids fetched from the schema registry and cached, known or not.",
 		}, func() float64 { return float64(dec.Cached()) }),
 	)
+}
+
+// alertsFormat returns, for the alerts engine's registry format, the
+// encoder of the alert/1 schema registered under the alerts topic's
+// subject; nil for JSON.
+func (e *Env) alertsFormat(ctx context.Context) (*format.Encoder, error) {
+	f, err := format.Parse(e.Config.Alerts.Format)
+	if err != nil {
+		return nil, Invalid(err)
+	}
+	if !f.Registered() {
+		return nil, nil
+	}
+	reg, err := e.Registry()
+	if err != nil {
+		return nil, err
+	}
+	if reg == nil {
+		return nil, Invalid(fmt.Errorf("alerts format %s needs a schema registry: set --schema-registry-url (TRADESTREAM_SCHEMA_REGISTRY_URL), e.g. http://127.0.0.1:8081/apis/ccompat/v7", f))
+	}
+	return format.NewEncoder(ctx, reg, f, []format.Registration{{Version: event.SchemaAlertV1, Topic: kafka.TopicNames(e.Config.Topics.Prefix).Alerts}})
 }
 
 // genFormat checks the generator's --format against the rest of its

@@ -98,15 +98,21 @@ func (e *Env) RunSink(ctx context.Context) error {
 }
 
 // alertsService builds the alerts engine on pool with its metrics in reg.
-func (e *Env) alertsService(pool *pgxpool.Pool, reg prometheus.Registerer) (Service, error) {
+// For a registry format it registers the alert/1 schema first.
+func (e *Env) alertsService(ctx context.Context, pool *pgxpool.Pool, reg prometheus.Registerer) (Service, error) {
 	a := e.Config.Alerts
 	dec, err := e.Decoder()
 	if err != nil {
 		return Service{}, err
 	}
 	e.decoderMetrics(reg)
+	enc, err := e.alertsFormat(ctx)
+	if err != nil {
+		return Service{}, err
+	}
 	eng, err := alert.New(e.Config.Kafka, pool, alert.Options{
 		Decoder:        dec,
+		Encoder:        enc,
 		Topics:         kafka.TopicNames(e.Config.Topics.Prefix),
 		Group:          a.Group,
 		Instance:       a.Instance,
@@ -140,7 +146,7 @@ func (e *Env) RunAlerts(ctx context.Context) error {
 		return err
 	}
 	reg := metrics.NewRegistry()
-	svc, err := e.alertsService(pool, reg)
+	svc, err := e.alertsService(ctx, pool, reg)
 	if err != nil {
 		return err
 	}

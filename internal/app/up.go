@@ -80,7 +80,7 @@ func (e *Env) Up(ctx context.Context) error {
 	}
 	services = append(services, ssvc)
 	fmt.Fprintf(e.Stdout, "sink       group %s -> PostgreSQL\n", c.Sink.Group)
-	asvc, err := e.alertsService(loader, reg)
+	asvc, err := e.alertsService(ctx, loader, reg)
 	if err != nil {
 		return err
 	}

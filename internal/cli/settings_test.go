@@ -35,10 +35,13 @@ func loaded(t *testing.T, env map[string]string, args ...string) config.Config {
 }
 
 func TestUpTakesTheAlertsEngineSettings(t *testing.T) {
-	env := map[string]string{"TRADESTREAM_ALERTS_BATCH_SIZE": "123", "TRADESTREAM_ALERTS_GROUP": "eng"}
+	env := map[string]string{"TRADESTREAM_ALERTS_BATCH_SIZE": "123", "TRADESTREAM_ALERTS_GROUP": "eng", "TRADESTREAM_ALERTS_FORMAT": "protobuf"}
 	c := loaded(t, env, "up")
-	if c.Alerts.BatchSize != 123 || c.Alerts.Group != "eng" {
-		t.Errorf("from the environment: got batch size %d, group %q; want 123, eng", c.Alerts.BatchSize, c.Alerts.Group)
+	if c.Alerts.BatchSize != 123 || c.Alerts.Group != "eng" || c.Alerts.Format != "protobuf" {
+		t.Errorf("from the environment: got batch size %d, group %q, format %q; want 123, eng, protobuf", c.Alerts.BatchSize, c.Alerts.Group, c.Alerts.Format)
+	}
+	if c := loaded(t, nil, "alerts", "run", "--format", "avro"); c.Alerts.Format != "avro" {
+		t.Errorf("alerts run --format avro: got format %q", c.Alerts.Format)
 	}
 	c = loaded(t, env, "up", "--alerts-batch-size", "456", "--alerts-from-start", "--batch-size", "77")
 	if c.Alerts.BatchSize != 456 || !c.Alerts.FromStart || c.Sink.BatchSize != 77 {
@@ -56,6 +59,7 @@ func TestUpRejectsBadAlertsSettingsBeforeStarting(t *testing.T) {
 	}{
 		{"variable", map[string]string{"TRADESTREAM_ALERTS_BATCH_SIZE": "-5"}, nil, "alerts batch size: -5"},
 		{"flag", nil, []string{"--alerts-session-timeout", "1ms"}, "alerts session timeout: 1ms"},
+		{"format", nil, []string{"--alerts-format", "xml"}, `alerts format: "xml"; want json, avro, protobuf or jsonschema`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

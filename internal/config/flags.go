@@ -125,6 +125,7 @@ func (a *Alerts) bind(b binder) {
 	b.int(&a.BatchSize, "batch-size", "most records evaluated per checkpoint")
 	b.bool(&a.FromStart, "from-start", "evaluate partitions the group has never read from their beginning instead of their end")
 	b.duration(&a.SessionTimeout, "session-timeout", "consumer group session timeout: how soon a dead instance's partitions move to the others")
+	b.string(&a.Format, "format", "value format of the alerts: json, or avro, protobuf or jsonschema through the schema registry (--schema-registry-url)")
 }
 
 // BindGroup registers only the sink's --group (TRADESTREAM_SINK_GROUP),

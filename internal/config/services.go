@@ -140,6 +140,10 @@ type Alerts struct {
 	FromStart bool `yaml:"from_start"`
 	// SessionTimeout is the consumer group session timeout.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// Format is the alerts' value format: json (tradestream's own, with
+	// the schema header), or avro, protobuf or jsonschema in the schema
+	// registry's wire format.
+	Format string `yaml:"format"`
 }
 
 // Dashboard configures the web dashboard.
@@ -179,7 +183,7 @@ func defaultSink() Sink {
 }
 
 func defaultAlerts() Alerts {
-	return Alerts{Group: "tradestream-alerts", BatchSize: 1000, SessionTimeout: 45 * time.Second}
+	return Alerts{Group: "tradestream-alerts", BatchSize: 1000, SessionTimeout: 45 * time.Second, Format: "json"}
 }
 
 func defaultDashboard() Dashboard {

@@ -107,6 +107,11 @@ func (a *Alerts) Validate() error {
 	if a.SessionTimeout < time.Second || a.SessionTimeout > 30*time.Minute {
 		p.addf("alerts session timeout: %v; want 1s to 30m", a.SessionTimeout)
 	}
+	switch strings.ToLower(a.Format) {
+	case "json", "avro", "protobuf", "jsonschema":
+	default:
+		p.addf("alerts format: %q; want json, avro, protobuf or jsonschema", a.Format)
+	}
 	return p.err()
 }
 

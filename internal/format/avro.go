@@ -116,6 +116,16 @@ func appendAvroTrade(dst []byte, t *event.Trade, version string) []byte {
 	return avroDecimal(avroLong(dst, 1), t.LimitPrice)
 }
 
+func appendAvroAlert(dst []byte, a *event.Alert) []byte {
+	dst = avroString(dst, a.ID)
+	dst = avroLong(dst, a.RuleID)
+	dst = avroString(dst, a.Kind)
+	dst = avroString(dst, a.Symbol)
+	dst = avroString(dst, a.Message)
+	dst = avroDecimal(dst, a.Value)
+	return avroMicros(dst, a.Time)
+}
+
 // Decoding follows the writer's schema, fetched from the registry: each of
 // its fields is read by its own type and kept when tradestream knows the
 // name (with a compatible type), skipped otherwise, so a writer that adds,
@@ -514,6 +524,33 @@ func avroTradeField(t *event.Trade, seen *uint32) avroField {
 	}
 }
 
+var alertNames = []string{"alert_id", "rule_id", "kind", "symbol", "message", "value", "ts"}
+
+func avroAlertField(a *event.Alert, seen *uint32) avroField {
+	return func(r *avroReader, name string, s avro.Schema) bool {
+		switch name {
+		case "alert_id":
+			a.ID = r.readString(name, s)
+		case "rule_id":
+			a.RuleID = r.readLong(name, s)
+		case "kind":
+			a.Kind = r.readString(name, s)
+		case "symbol":
+			a.Symbol = r.readString(name, s)
+		case "message":
+			a.Message = r.readString(name, s)
+		case "value":
+			a.Value = r.readDecimal(name, s)
+		case "ts":
+			a.Time = r.readTime(name, s)
+		default:
+			return false
+		}
+		*seen |= 1 << indexOf(name, alertNames)
+		return true
+	}
+}
+
 func indexOf(name string, names []string) int {
 	for i, n := range names {
 		if n == name {
@@ -553,6 +590,10 @@ func decodeAvro(k kind, w *avro.RecordSchema, payload []byte) (any, error) {
 		t := new(event.Trade)
 		r.readRecord(w, avroTradeField(t, &seen))
 		v, names = t, tradeNames
+	case kindAlert:
+		a := new(event.Alert)
+		r.readRecord(w, avroAlertField(a, &seen))
+		v, names = a, alertNames
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("%d bytes after the record", len(r.b))

@@ -29,6 +29,7 @@ const (
 	kindUser
 	kindPrice
 	kindTrade
+	kindAlert
 )
 
 // Framed reports whether value is in the Confluent wire format (its first
@@ -165,6 +166,8 @@ func validate(v any, version string) error {
 		return v.Validate()
 	case *event.Trade:
 		return v.ValidateVersion(version)
+	case *event.Alert:
+		return v.Validate()
 	}
 	return nil
 }
@@ -274,7 +277,7 @@ func parseWriter(id int, s sr.Schema) *writer {
 		}
 		k := kindOf(rs.Name())
 		if k == kindUnknown {
-			return unknown("Avro record %s is no tradestream event (User, Price or Trade)", rs.FullName())
+			return unknown("Avro record %s is no tradestream event (User, Price, Trade or Alert)", rs.FullName())
 		}
 		version := versionOf(k, func(name string) bool {
 			for _, f := range rs.Fields() {
@@ -307,7 +310,7 @@ func parseWriter(id int, s sr.Schema) *writer {
 		}
 		k := kindOf(doc.Title)
 		if k == kindUnknown {
-			return unknown("JSON Schema %q is no tradestream event (title User, Price or Trade)", doc.Title)
+			return unknown("JSON Schema %q is no tradestream event (title User, Price, Trade or Alert)", doc.Title)
 		}
 		version := versionOf(k, func(name string) bool { _, ok := doc.Properties[name]; return ok })
 		w := &writer{f: JSONSchema, kind: k, version: version}
@@ -337,6 +340,8 @@ func kindOf(name string) kind {
 		return kindPrice
 	case "trade":
 		return kindTrade
+	case "alert":
+		return kindAlert
 	}
 	return kindUnknown
 }
@@ -354,6 +359,8 @@ func versionOf(k kind, has func(string) bool) string {
 			return event.SchemaTradeV2
 		}
 		return event.SchemaTradeV1
+	case kindAlert:
+		return event.SchemaAlertV1
 	}
 	return ""
 }

@@ -20,7 +20,7 @@ type Encoder struct {
 // Registration is one schema to register: an event version's schema
 // under the subject of the topic it is written to.
 type Registration struct {
-	Version string // user/1, price/1, trade/1 or trade/2
+	Version string // user/1, price/1, trade/1, trade/2 or alert/1
 	Topic   string
 	// Subject, when set, replaces the topic's subject (<topic>-value): a
 	// subject holds schemas of one format, so another format written to
@@ -72,9 +72,9 @@ func (e *Encoder) IDs() string {
 	return strings.Join(vs, " ")
 }
 
-// Append appends the framed encoding of ev (*event.User, *event.Price or
-// *event.Trade) as version to dst. An event or version the Encoder has no
-// schema for is an error.
+// Append appends the framed encoding of ev (*event.User, *event.Price,
+// *event.Trade or *event.Alert) as version to dst. An event or version
+// the Encoder has no schema for is an error.
 func (e *Encoder) Append(dst []byte, version string, ev any) ([]byte, error) {
 	id, ok := e.ids[version]
 	if !ok {
@@ -111,6 +111,15 @@ func (e *Encoder) Append(dst []byte, version string, ev any) ([]byte, error) {
 			return appendProtoTrade(dst, ev, version), nil
 		default:
 			return ev.AppendJSONVersion(dst, version), nil
+		}
+	case *event.Alert:
+		switch e.f {
+		case Avro:
+			return appendAvroAlert(dst, ev), nil
+		case Protobuf:
+			return appendProtoAlert(dst, ev), nil
+		default:
+			return ev.AppendJSON(dst), nil
 		}
 	}
 	return dst, fmt.Errorf("cannot encode %T as %s", ev, e.f)

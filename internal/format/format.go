@@ -82,6 +82,7 @@ var schemaFileNames = map[string]string{
 	"price/1": "price",
 	"trade/1": "trade_v1",
 	"trade/2": "trade_v2",
+	"alert/1": "alert",
 }
 
 // Subject returns the TopicNameStrategy subject of a topic's values.

@@ -54,7 +54,7 @@ func testDecoder(t testing.TB, f Format) (*Decoder, *Encoder) {
 	t.Helper()
 	d := NewDecoder(nil, nil)
 	e := &Encoder{f: f, ids: map[string]int{}}
-	for i, v := range []string{event.SchemaUserV1, event.SchemaPriceV1, event.SchemaTradeV1, event.SchemaTradeV2} {
+	for i, v := range []string{event.SchemaUserV1, event.SchemaPriceV1, event.SchemaTradeV1, event.SchemaTradeV2, event.SchemaAlertV1} {
 		text, err := Schema(f, v)
 		if err != nil {
 			t.Fatal(err)

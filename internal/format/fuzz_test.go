@@ -8,7 +8,7 @@ import (
 )
 
 // FuzzDecodeFramed feeds the decoder hostile values in the wire format of
-// the embedded schemas (ids 100-103 in Avro, Protobuf or JSON Schema, by
+// the embedded schemas (ids 100-104 in Avro, Protobuf or JSON Schema, by
 // the first byte): it never panics, and what it accepts passes the
 // event's rules.
 func FuzzDecodeFramed(f *testing.F) {
@@ -21,12 +21,19 @@ func FuzzDecodeFramed(f *testing.F) {
 			if err != nil {
 				f.Fatal(err)
 			}
-			f.Add(byte(fm), b[4], b[5:])
+			f.Add(byte(fm-1), b[4], b[5:]) // which: fm-1 maps back to fm below
+		}
+		for _, a := range alerts(f, 20) {
+			b, err := e.Append(nil, event.SchemaAlertV1, a)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(byte(fm-1), b[4], b[5:])
 		}
 	}
 	f.Fuzz(func(t *testing.T, which, id byte, payload []byte) {
 		fm := Format(1 + int(which)%3)
-		value := append([]byte{0, 0, 0, 0, 100 + id%4}, payload...)
+		value := append([]byte{0, 0, 0, 0, 100 + id%5}, payload...)
 		version, v, err := decoders[fm].Decode(context.Background(), nil, value)
 		if err != nil {
 			if event.ReasonOf(err) == "" {

@@ -101,6 +101,16 @@ func appendProtoTrade(dst []byte, t *event.Trade, version string) []byte {
 	return pbInt(dst, 12, int64(t.LimitPrice))
 }
 
+func appendProtoAlert(dst []byte, a *event.Alert) []byte {
+	dst = pbString(dst, 1, a.ID)
+	dst = pbInt(dst, 2, a.RuleID)
+	dst = pbString(dst, 3, a.Kind)
+	dst = pbString(dst, 4, a.Symbol)
+	dst = pbString(dst, 5, a.Message)
+	dst = pbInt(dst, 6, int64(a.Value))
+	return pbMicros(dst, 7, a.Time)
+}
+
 // protoReader walks a message's fields; proto3 semantics: a field absent
 // is its zero value, an unknown field number is skipped, a repeated
 // scalar field's last value wins.
@@ -277,6 +287,27 @@ func decodeProto(k kind, payload []byte) (any, error) {
 			}
 		}
 		v = t
+	case kindAlert:
+		a := new(event.Alert)
+		for num, x, b, ok := r.next(); ok; num, x, b, ok = r.next() {
+			switch num {
+			case 1:
+				a.ID = r.str("alert_id", b)
+			case 2:
+				a.RuleID = r.varint("rule_id", x)
+			case 3:
+				a.Kind = r.str("kind", b)
+			case 4:
+				a.Symbol = r.str("symbol", b)
+			case 5:
+				a.Message = r.str("message", b)
+			case 6:
+				a.Value = event.Decimal(r.varint("value_e4", x))
+			case 7:
+				a.Time = time.UnixMicro(r.varint("ts_micros", x)).UTC()
+			}
+		}
+		v = a
 	}
 	if r.err != nil {
 		return nil, mismatch(r.err)

@@ -118,7 +118,7 @@ func TestDecoderFetchesSchemasFromTheRegistry(t *testing.T) {
 			topic := uniqueTopic("dec-" + f.String())
 			enc, err := NewEncoder(ctx, reg, f, []Registration{
 				{Version: event.SchemaUserV1, Topic: topic + ".users"}, {Version: event.SchemaPriceV1, Topic: topic + ".prices"},
-				{Version: event.SchemaTradeV2, Topic: topic + ".trades"},
+				{Version: event.SchemaTradeV2, Topic: topic + ".trades"}, {Version: event.SchemaAlertV1, Topic: topic + ".alerts"},
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -135,11 +135,67 @@ func TestDecoderFetchesSchemasFromTheRegistry(t *testing.T) {
 					t.Fatalf("%s: read %s %+v (%v), want %+v", ev.Schema, version, got, err, want)
 				}
 			}
+			for _, a := range alerts(t, 200) {
+				b, err := enc.Append(nil, event.SchemaAlertV1, a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				version, got, err := dec.Decode(ctx, nil, b)
+				if err != nil || version != event.SchemaAlertV1 || !reflect.DeepEqual(got, a) {
+					t.Fatalf("alert/1: read %s %+v (%v), want %+v", version, got, err, a)
+				}
+			}
 			// An id the registry never handed out.
 			_, _, err = dec.Decode(ctx, nil, []byte{0, 0x7f, 0xff, 0xff, 0xf0, 2, 2})
 			if event.ReasonOf(err) != event.ReasonUnknownSchema {
 				t.Fatalf("unknown id: %v, want unknown_schema", err)
 			}
+		})
+	}
+}
+
+// TestAlertSchemasAreAcceptedByTheRegistry registers alert/1 in each
+// format under <prefix>alerts-value in the real registry: the registry
+// accepts each file, gives the same id again on a restart, and hands
+// back a schema the decoder reads as alert/1.
+func TestAlertSchemasAreAcceptedByTheRegistry(t *testing.T) {
+	reg := testRegistry(t)
+	ctx := context.Background()
+	for _, f := range []Format{Avro, Protobuf, JSONSchema} {
+		t.Run(f.String(), func(t *testing.T) {
+			topic := uniqueTopic("alert-"+f.String()) + ".alerts"
+			regs := []Registration{{Version: event.SchemaAlertV1, Topic: topic}}
+			enc, err := NewEncoder(ctx, reg, f, regs)
+			if err != nil {
+				t.Fatalf("register alert/1: %v", err)
+			}
+			id := enc.ID(event.SchemaAlertV1)
+			if id == 0 || enc.IDs() != fmt.Sprintf("alert/1=%d", id) {
+				t.Fatalf("ids %q", enc.IDs())
+			}
+			again, err := NewEncoder(ctx, reg, f, regs)
+			if err != nil || again.ID(event.SchemaAlertV1) != id {
+				t.Fatalf("re-registering alert/1: id %d (%v), want %d", again.ID(event.SchemaAlertV1), err, id)
+			}
+			s, err := reg.schemaByID(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Type != srType(f) {
+				t.Fatalf("the registry holds a %s schema, want %s", s.Type, srType(f))
+			}
+			w := parseWriter(id, s)
+			if w.err != nil {
+				t.Fatalf("the registry's schema: %v", w.err)
+			}
+			k, version := w.kind, w.version
+			if f == Protobuf {
+				k, version = w.protoKinds[0], w.protoVersions[0]
+			}
+			if k != kindAlert || version != event.SchemaAlertV1 {
+				t.Fatalf("the registry's schema reads as kind %d %q, want alert/1", k, version)
+			}
+			t.Logf("%s: alert/1 id %d under %s", f, id, Subject(topic))
 		})
 	}
 }

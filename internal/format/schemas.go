@@ -9,7 +9,7 @@ import (
 var schemaFiles embed.FS
 
 // Schema returns the embedded schema of an event version (user/1,
-// price/1, trade/1, trade/2) in a registry format.
+// price/1, trade/1, trade/2, alert/1) in a registry format.
 func Schema(f Format, version string) (string, error) {
 	name, ok := schemaFileNames[version]
 	if !ok || !f.Registered() {

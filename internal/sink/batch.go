@@ -253,7 +253,7 @@ func (bl *builder) add(b *batch, short string, rec *kgo.Record) {
 		}
 		b.alerts = append(b.alerts, alertRow{src: rec})
 		a := &b.alerts[len(b.alerts)-1]
-		if a.ev, err = event.DecodeAlert(rec.Value); err == nil {
+		if a.ev, err = decoded(framed, event.DecodeAlert, rec.Value); err == nil {
 			bl.rec.Alert = &a.ev
 			err = bl.transform()
 		}

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -37,7 +38,8 @@ func TestSinkReadsEveryFormatOnTheSameTopics(t *testing.T) {
 		// A subject keeps one format: each registers under its own.
 		enc, err := format.NewEncoder(ctx, reg, f, []format.Registration{
 			{Version: event.SchemaPriceV1, Subject: e.names.Prices + "-" + f.String() + "-value"},
-			{Version: event.SchemaTradeV2, Subject: e.names.Trades + "-" + f.String() + "-value"}})
+			{Version: event.SchemaTradeV2, Subject: e.names.Trades + "-" + f.String() + "-value"},
+			{Version: event.SchemaAlertV1, Subject: e.names.Alerts + "-" + f.String() + "-value"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,6 +87,12 @@ func TestSinkReadsEveryFormatOnTheSameTopics(t *testing.T) {
 		tr.BalanceAfter = balances[acct]
 		recs = append(recs, record(e.names.Trades, event.SchemaTradeV2, tr.AppendKey(nil), encode(event.SchemaTradeV2, &tr, tr.AppendJSON(nil))))
 	}
+	const alerts = 40
+	for i := 1; i <= alerts; i++ {
+		a := event.Alert{ID: fmt.Sprintf("r1-prices-0-%d-00000000", i), RuleID: 1, Kind: "price_above", Symbol: "AAPL",
+			Message: "AAPL above 100.0000", Value: event.Decimal(1_000_000 + i), Time: now.Add(time.Duration(i) * time.Millisecond)}
+		recs = append(recs, record(e.names.Alerts, event.SchemaAlertV1, a.AppendKey(nil), encode(event.SchemaAlertV1, &a, a.AppendJSON(nil))))
+	}
 	// Three records no schema reads: an id the registry never handed out,
 	// an Avro price cut short, and a price on the trades topic.
 	unknown := append([]byte{0, 0x7f, 0xff, 0xff, 0xf0}, avroPrice[5:]...)
@@ -124,6 +132,10 @@ func TestSinkReadsEveryFormatOnTheSameTopics(t *testing.T) {
 	if got := e.count(t, `SELECT count(*) FROM trades WHERE schema_version = 2`); got != trades {
 		t.Errorf("%d trade/2 trades, want %d", got, trades)
 	}
+	// Each alert as written: its value is 100 plus its number in units.
+	if got := e.count(t, `SELECT count(*) FROM alerts WHERE value = 100 + 0.0001 * split_part(alert_id, '-', 4)::int AND symbol = 'AAPL'`); got != alerts {
+		t.Errorf("%d alerts loaded as written, want %d", got, alerts)
+	}
 	for reason, want := range map[string]int64{"unknown_schema": 1, "schema_mismatch": 1, ReasonUnexpectedSchema: 1} {
 		if got := e.count(t, `SELECT count(*) FROM dead_letters WHERE reason = $1`, reason); got != want {
 			t.Errorf("%d dead letters %s, want %d", got, reason, want)
@@ -136,6 +148,6 @@ func TestSinkReadsEveryFormatOnTheSameTopics(t *testing.T) {
 		t.Errorf("the decoder waited %d times for the registry, want at least 4", w)
 	}
 	e.verify(t, 0)
-	t.Logf("loaded %d ticks and %d trades written as %v (json, avro, protobuf, jsonschema), 3 dead letters, %d registry waits",
-		prices, trades, perFormat, dec.Waits.Load())
+	t.Logf("loaded %d ticks, %d trades and %d alerts written as %v (json, avro, protobuf, jsonschema), 3 dead letters, %d registry waits",
+		prices, trades, alerts, perFormat, dec.Waits.Load())
 }
