@@ -17,8 +17,8 @@ when absent, null or 0, order_type left out when empty. JSON Schema values are t
 already: they are printed as the payload has them (validated by JSONDeserializer against the
 writer schema from the registry), after the same optional-field rules.
 
-Protobuf: the message class (User, Price or Trade of user.proto, price.proto, trade_v2.proto,
-compiled at run time with grpc_tools.protoc) is the one the record's message indexes name in its
+Protobuf: the message class (User, Price, Trade or Alert of user.proto, price.proto, trade_v2.proto,
+alert.proto, compiled at run time with grpc_tools.protoc) is the one the record's message indexes name in its
 writer schema, looked up by id in the registry; ProtobufDeserializer then reads the framing and
 the payload with no registry client of its own (see Decoder.decode for why).
 
@@ -52,7 +52,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMAS = os.path.join(ROOT, "internal", "format", "schemas")
 # The .proto files compiled at run time: trade_v2 reads trade/1 records too (it only adds fields).
-PROTO_FILES = ("user.proto", "price.proto", "trade_v2.proto")
+PROTO_FILES = ("user.proto", "price.proto", "trade_v2.proto", "alert.proto")
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
