@@ -15,9 +15,10 @@ import (
 	"github.com/tradestream/tradestream/internal/kafkatest"
 )
 
-// TestLiveViewReadsEveryFormat hands the live reader one tick in each
-// format, with schemas from the real registry: each moves the quote, and
-// none is counted as undecodable.
+// TestLiveViewReadsEveryFormat hands the live reader one tick and one
+// alert in each format, with schemas from the real registry: each tick
+// moves the quote, each alert joins the alerts panel, and none is counted
+// as undecodable.
 func TestLiveViewReadsEveryFormat(t *testing.T) {
 	reg, err := format.NewRegistry(format.RegistryConfig{URL: kafkatest.Registry(t)})
 	if err != nil {
@@ -32,15 +33,29 @@ func TestLiveViewReadsEveryFormat(t *testing.T) {
 		last := event.Decimal(1_500_000 + 10_000*i)
 		p := event.Price{Symbol: "NVDA", Sector: "Technology", Seq: int64(i + 1), Time: t0.Add(time.Duration(i) * time.Second),
 			Bid: last - 100, Ask: last + 100, Last: last, Volume: 10}
-		v := p.AppendJSON(nil)
+		a := event.Alert{ID: "r1-prices-0-" + f.String(), RuleID: 1, Kind: "price_above", Symbol: "NVDA", Message: "NVDA above 150.0000",
+			Value: last, Time: p.Time}
+		v, av := p.AppendJSON(nil), a.AppendJSON(nil)
 		if f != format.JSON {
-			enc, err := format.NewEncoder(ctx, reg, f, []format.Registration{{Version: event.SchemaPriceV1, Subject: subject + "-" + f.String()}})
+			enc, err := format.NewEncoder(ctx, reg, f, []format.Registration{{Version: event.SchemaPriceV1, Subject: subject + "-" + f.String()},
+				{Version: event.SchemaAlertV1, Subject: subject + "-alerts-" + f.String()}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if v, err = enc.Append(nil, event.SchemaPriceV1, &p); err != nil {
 				t.Fatal(err)
 			}
+			if av, err = enc.Append(nil, event.SchemaAlertV1, &a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		arec := &kgo.Record{Topic: "x.alerts", Value: av}
+		if f == format.JSON {
+			arec.Headers = []kgo.RecordHeader{{Key: event.HeaderSchema, Value: []byte(event.SchemaAlertV1)}}
+		}
+		r.handle(ctx, arec, time.Now())
+		if as := r.market.Alerts(10); len(as) != i+1 || as[i].ID != a.ID || as[i].Value != int64(last) {
+			t.Fatalf("%s: alerts %+v, want %d, the last %s of value %d", f, as, i+1, a.ID, last)
 		}
 		rec := &kgo.Record{Topic: "x.prices", Value: v}
 		if f == format.JSON {
