@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -101,6 +102,49 @@ func (v *verifier) partitions(ctx context.Context) error {
 		}
 		v.rep.Partitions = append(v.rep.Partitions, parts...)
 	}
+	return v.sharedTables(ctx, topics)
+}
+
+// sharedTables explains duplicates and rows ahead that come from other
+// topics loaded into the same tables (another --topic-prefix, another
+// cluster's topics of other names): rows record their partition and
+// offset, not their topic, so verify counts those rows as this topic's.
+// It names the other topics the sink stored offsets for, first among the
+// problems, when there are such rows to explain.
+func (v *verifier) sharedTables(ctx context.Context, topics []string) error {
+	suspect := false
+	for _, p := range v.rep.Partitions {
+		if p.Duplicates > 0 || p.Ahead > 0 {
+			suspect = true
+			break
+		}
+	}
+	if !suspect {
+		return nil
+	}
+	var others []string
+	rows, err := v.db.Query(ctx, `SELECT topic FROM sink_offsets WHERE topic <> ALL($1) GROUP BY topic ORDER BY topic`, topics)
+	if err != nil {
+		return fmt.Errorf("verify: topics of other prefixes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return fmt.Errorf("verify: topics of other prefixes: %w", err)
+		}
+		others = append(others, t)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("verify: topics of other prefixes: %w", err)
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	v.rep.SharedWith = others
+	v.rep.Problems = append([]string{fmt.Sprintf("the tables also hold rows of other topics (%s): rows record their partition and offset, not their topic, "+
+		"so verify counts those rows as duplicates or rows ahead of this prefix's topics; load each topic prefix into a database of its own to verify it",
+		strings.Join(others, ", "))}, v.rep.Problems...)
 	return nil
 }
 

@@ -160,6 +160,10 @@ type Report struct {
 	Manifest *ManifestCheck `json:"manifest,omitempty"`
 	// Problems lists every mismatch in words; empty means OK.
 	Problems []string `json:"problems"`
+	// SharedWith names the other topics whose rows share the tables
+	// (another topic prefix loaded into the same database), when there
+	// are duplicates or rows ahead they may account for.
+	SharedWith []string `json:"shared_with,omitempty"`
 }
 
 // OK reports whether no problem was found.

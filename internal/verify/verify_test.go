@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +161,60 @@ func TestVerifyAcceptsSeveralRuns(t *testing.T) {
 	}
 	if !rep.OK() {
 		t.Errorf("verify of two runs: %v", rep.Problems)
+	}
+}
+
+// TestVerifyNamesTheOtherPrefixesSharingItsTables loads two topic prefixes
+// into one database (a user trying --topic-prefix pb. beside the default
+// one): the rows of the second count as duplicates and rows ahead of the
+// first's, and verify says where they come from, first among its
+// problems, naming the second prefix's topics. Each prefix in a database
+// of its own verifies clean (TestVerifyFindsWhatWasTamperedWith).
+func TestVerifyNamesTheOtherPrefixesSharingItsTables(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	pool, _ := pgtest.Migrated(t)
+	kcfg := kafkatest.Config(brokers)
+	log := slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	producer := kafkatest.Client(t, brokers, kafka.ProducerOptions(kcfg)...)
+	var names [2]kafka.Topics
+	var groups [2]string
+	for i, seed := range []uint64{7, 8} {
+		topics := kafkatest.Topics(t, brokers, 2, 1)
+		names[i], groups[i] = kafka.TopicNames(topics.Prefix), topics.Prefix+"sink"
+		cfg := feed.Config{Seed: seed, Users: 50, Events: 3000, RunID: []string{"run-a", "run-b"}[i]}
+		if _, err := feed.Produce(ctx, producer, names[i], cfg); err != nil {
+			t.Fatal(err)
+		}
+		s, err := sink.New(kcfg, pool, log, nil, sink.Options{Group: groups[i], Topics: names[i], UntilCaughtUp: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Run(ctx); err != nil {
+			t.Fatalf("sink of %s: %v", topics.Prefix, err)
+		}
+	}
+	first := names[0]
+	rep, err := verify.Run(ctx, kcfg, log, pool, verify.Options{Group: groups[0], Topics: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dups int64
+	for _, p := range rep.Partitions {
+		dups += p.Duplicates
+	}
+	if dups == 0 || rep.OK() {
+		t.Fatalf("the other prefix's rows: got %d duplicates, OK %v; want them counted as duplicates", dups, rep.OK())
+	}
+	other := names[1]
+	want := []string{other.Prices, other.Trades, other.Users}
+	slices.Sort(want)
+	got := slices.Clone(rep.SharedWith)
+	if !slices.Equal(got, want) && !slices.Equal(got, append(want, other.Alerts)) {
+		t.Errorf("shared with %v, want the other prefix's topics %v", got, want)
+	}
+	if p := rep.Problems[0]; !strings.Contains(p, other.Prices) || !strings.Contains(p, "database of its own") {
+		t.Errorf("first problem %q: want it to name %s and the remedy", p, other.Prices)
 	}
 }
