@@ -94,6 +94,15 @@ func (e *Env) alertsFormat(ctx context.Context) (*format.Encoder, error) {
 	return format.NewEncoder(ctx, reg, f, []format.Registration{{Version: event.SchemaAlertV1, Topic: kafka.TopicNames(e.Config.Topics.Prefix).Alerts}})
 }
 
+// alertsFormatNote is ", format F" for the start-up line of an alerts
+// engine writing a registry format; "" for JSON.
+func (e *Env) alertsFormatNote() string {
+	if f, err := format.Parse(e.Config.Alerts.Format); err == nil && f.Registered() {
+		return ", format " + f.String()
+	}
+	return ""
+}
+
 // genFormat checks the generator's --format against the rest of its
 // settings and, for a registry format, registers the schemas of kinds and
 // returns the encoder; nil for JSON.

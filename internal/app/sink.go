@@ -151,7 +151,7 @@ func (e *Env) RunAlerts(ctx context.Context) error {
 		return err
 	}
 	t := kafka.TopicNames(e.Config.Topics.Prefix)
-	fmt.Fprintf(e.Stdout, "alerts     group %s: %s, %s -> %s\n", e.Config.Alerts.Group, t.Prices, t.Trades, t.Alerts)
+	fmt.Fprintf(e.Stdout, "alerts     group %s: %s, %s -> %s%s\n", e.Config.Alerts.Group, t.Prices, t.Trades, t.Alerts, e.alertsFormatNote())
 	return e.runStandalone(ctx, standalone{
 		main: svc, pool: obsPool, read: read, reg: reg, observe: true, announce: true,
 		checks: map[string]func(context.Context) error{"postgres": pool.Ping},

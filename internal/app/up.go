@@ -90,7 +90,7 @@ func (e *Env) Up(ctx context.Context) error {
 	}
 	defer obs.close()
 	services = append(services, asvc, obs.service)
-	fmt.Fprintf(e.Stdout, "alerts     group %s -> %s  (rules: tradestream alerts add|list|rm)\n", c.Alerts.Group, kafka.TopicNames(c.Topics.Prefix).Alerts)
+	fmt.Fprintf(e.Stdout, "alerts     group %s -> %s%s  (rules: tradestream alerts add|list|rm)\n", c.Alerts.Group, kafka.TopicNames(c.Topics.Prefix).Alerts, e.alertsFormatNote())
 	dsvc, daddr, closeDash, err := e.dashboardService(ctx, history, owner, reg, obs.sampler)
 	if err != nil {
 		return err
