@@ -93,6 +93,11 @@ func SinkLive(ctx context.Context, o LiveOptions) (*SinkLiveResult, error) {
 		return nil, err
 	}
 	defer func() { _, _ = proc.stop() }()
+	// On a busy machine the process may take longer than the warm-up to
+	// serve its metrics: measure from when it does.
+	if err := proc.awaitReady(ctx, "http://"+maddr+"/readyz", time.Minute); err != nil {
+		return nil, err
+	}
 	g := o.Gen
 	g.Rate = rate.Of(o.Rate)
 	gctx, stopGen := context.WithCancel(ctx)

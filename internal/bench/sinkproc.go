@@ -134,6 +134,35 @@ func (p *sinkProc) wait(stopped bool) (sinkProcRun, error) {
 	return p.run, p.err
 }
 
+// awaitReady waits until the process serves url (its /readyz: Kafka and
+// PostgreSQL reached, the metrics up), at most timeout. A process that
+// exits meanwhile is an error with its last log lines.
+func (p *sinkProc) awaitReady(ctx context.Context, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		res, err := get(rctx, url)
+		cancel()
+		if err == nil {
+			res.Body.Close()
+			return nil
+		}
+		select {
+		case <-p.done:
+			if p.err != nil {
+				return p.err
+			}
+			return fmt.Errorf("sink process exited before it was ready (%s: %v)", url, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sink process not ready within %v: %v", timeout, err)
+		}
+	}
+}
+
 // stop ends the process with SIGTERM and waits for it.
 func (p *sinkProc) stop() (sinkProcRun, error) {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
