@@ -46,7 +46,7 @@ committed together per batch, and produces each batch's alerts in one Kafka
 transaction: after a crash or kill -9 it resumes where the database says and
 neither misses nor repeats an alert. Rules added or removed while it runs
 take effect within two seconds.`,
-		Example: "  tradestream alerts run\n  tradestream alerts run --from-start --metrics-addr 127.0.0.1:9467",
+		Example: "  tradestream alerts run\n  tradestream alerts run --from-start --metrics-addr 127.0.0.1:9467\n  tradestream alerts run --format avro --instance engine-2   # a second engine, alerts in Avro",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return r.env().RunAlerts(cmd.Context())
