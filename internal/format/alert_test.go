@@ -260,31 +260,8 @@ func TestBrokenAlertsAreDeadLetteredWithTheirReason(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantMismatch := event.ReasonSchemaMismatch
-		if f == JSONSchema {
-			wantMismatch = event.ReasonMalformedJSON // the strict JSON decoder's reason
-		}
-		cases := []struct {
-			name  string
-			value []byte
-			want  event.Reason
-		}{
-			{"truncated", good[:len(good)-3], wantMismatch},
-			{"trailing bytes", append(append([]byte{}, good...), 0x02, 0x02), wantMismatch},
-			{"header only", good[:3], event.ReasonSchemaMismatch},
-			{"unknown id", append([]byte{0, 0, 0, 0x30, 0x39}, good[5:]...), event.ReasonUnknownSchema},
-		}
-		if f == Protobuf {
-			// Protobuf skips what it does not know, so a wrong wire type is its mismatch:
-			// field 4 (symbol) as a varint.
-			cases[1].name, cases[1].value = "wrong wire type", append(append([]byte{}, good...), 0x20, 0x01)
-		}
-		for _, c := range cases {
-			_, _, err := d.Decode(context.Background(), nil, c.value)
-			if got := event.ReasonOf(err); got != c.want {
-				t.Errorf("%s %s: reason %q (%v), want %q", f, c.name, got, err, c.want)
-			}
-		}
+		// Protobuf's wrong wire type: field 4 (symbol) as a varint.
+		decodesBrokenFraming(t, d, f, good, []byte{0x20, 0x01})
 		for name, breakIt := range broken {
 			bad := *a
 			breakIt(&bad)

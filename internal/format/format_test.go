@@ -236,34 +236,9 @@ func TestBrokenValuesAreDeadLetteredWithTheirReason(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantMismatch := event.ReasonSchemaMismatch
-		if f == JSONSchema {
-			wantMismatch = event.ReasonMalformedJSON // the strict JSON decoder's reason
-		}
-		cases := []struct {
-			name  string
-			value []byte
-			want  event.Reason
-		}{
-			{"truncated", good[:len(good)-3], wantMismatch},
-			{"trailing bytes", append(append([]byte{}, good...), 0x02, 0x02), wantMismatch},
-			{"header only", good[:3], event.ReasonSchemaMismatch},
-			{"unknown id", append([]byte{0, 0, 0, 0x30, 0x39}, good[5:]...), event.ReasonUnknownSchema},
-		}
-		if f == Protobuf {
-			// Protobuf skips what it does not know, so a wrong wire type is its mismatch.
-			cases[1] = struct {
-				name  string
-				value []byte
-				want  event.Reason
-			}{"wrong wire type", append(append([]byte{}, good...), 0x3a, 0x01, 0x41), event.ReasonSchemaMismatch}
-		}
-		for _, c := range cases {
-			_, _, err := d.Decode(context.Background(), nil, c.value)
-			if got := event.ReasonOf(err); got != c.want {
-				t.Errorf("%s %s: reason %q (%v), want %q", f, c.name, got, err, c.want)
-			}
-		}
+		// Protobuf skips what it does not know, so a wrong wire type is
+		// its mismatch: field 7 (price_e4) as a length-delimited field.
+		decodesBrokenFraming(t, d, f, good, []byte{0x3a, 0x01, 0x41})
 		// A buy above its limit breaks the event's rules in every format.
 		bad := *tr.Trade
 		bad.OrderType, bad.Side, bad.LimitPrice = event.OrderLimit, event.SideBuy, bad.Price-1
@@ -276,6 +251,38 @@ func TestBrokenValuesAreDeadLetteredWithTheirReason(t *testing.T) {
 	w := parseWriter(7, sr.Schema{Schema: `{"type":"record","name":"Order","fields":[{"name":"id","type":"long"}]}`})
 	if event.ReasonOf(w.err) != event.ReasonUnknownSchema {
 		t.Errorf("an Order schema: %v, want unknown_schema", w.err)
+	}
+}
+
+// decodesBrokenFraming checks the reasons d gives for good, a framed
+// value of format f, cut short, padded (for Protobuf, which skips what it
+// does not know, with wrongWire appended instead: a field of a wrong wire
+// type), reduced to its header and given an id the registry never handed
+// out.
+func decodesBrokenFraming(t *testing.T, d *Decoder, f Format, good, wrongWire []byte) {
+	t.Helper()
+	wantMismatch := event.ReasonSchemaMismatch
+	if f == JSONSchema {
+		wantMismatch = event.ReasonMalformedJSON // the strict JSON decoder's reason
+	}
+	cases := []struct {
+		name  string
+		value []byte
+		want  event.Reason
+	}{
+		{"truncated", good[:len(good)-3], wantMismatch},
+		{"trailing bytes", append(append([]byte{}, good...), 0x02, 0x02), wantMismatch},
+		{"header only", good[:3], event.ReasonSchemaMismatch},
+		{"unknown id", append([]byte{0, 0, 0, 0x30, 0x39}, good[5:]...), event.ReasonUnknownSchema},
+	}
+	if f == Protobuf {
+		cases[1].name, cases[1].value = "wrong wire type", append(append([]byte{}, good...), wrongWire...)
+	}
+	for _, c := range cases {
+		_, _, err := d.Decode(context.Background(), nil, c.value)
+		if got := event.ReasonOf(err); got != c.want {
+			t.Errorf("%s %s: reason %q (%v), want %q", f, c.name, got, err, c.want)
+		}
 	}
 }
 
