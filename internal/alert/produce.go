@@ -24,6 +24,13 @@ func (e *Engine) produceLocked(ctx context.Context, alerts []Fired) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	start := time.Now()
+	recs := make([]*kgo.Record, len(alerts))
+	for i, a := range alerts {
+		var err error
+		if recs[i], err = e.record(a); err != nil {
+			return err
+		}
+	}
 	if err := e.at("txn-begin", len(alerts)); err != nil {
 		return err
 	}
@@ -32,12 +39,7 @@ func (e *Engine) produceLocked(ctx context.Context, alerts []Fired) error {
 	}
 	var mu sync.Mutex
 	var first error
-	for _, a := range alerts {
-		rec, err := e.record(a)
-		if err != nil {
-			_ = e.prod.EndTransaction(ctx, kgo.TryAbort)
-			return err
-		}
+	for _, rec := range recs {
 		e.prod.Produce(ctx, rec, func(_ *kgo.Record, err error) {
 			if err != nil {
 				mu.Lock()

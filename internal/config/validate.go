@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tradestream/tradestream/internal/format"
 )
 
 // Compressions are the producer codecs tradestream accepts.
@@ -52,11 +54,7 @@ func (g *Gen) Validate() error {
 	if g.TradeSchema != "trade/1" && g.TradeSchema != "trade/2" {
 		p.addf("gen trade schema: %q; want trade/1 or trade/2", g.TradeSchema)
 	}
-	switch strings.ToLower(g.Format) {
-	case "json", "avro", "protobuf", "jsonschema":
-	default:
-		p.addf("gen format: %q; want json, avro, protobuf or jsonschema", g.Format)
-	}
+	p.format("gen format", g.Format)
 	if g.SymbolsFile != "" {
 		if _, err := os.Stat(g.SymbolsFile); err != nil {
 			p.addf("gen symbols: %v", err)
@@ -107,11 +105,7 @@ func (a *Alerts) Validate() error {
 	if a.SessionTimeout < time.Second || a.SessionTimeout > 30*time.Minute {
 		p.addf("alerts session timeout: %v; want 1s to 30m", a.SessionTimeout)
 	}
-	switch strings.ToLower(a.Format) {
-	case "json", "avro", "protobuf", "jsonschema":
-	default:
-		p.addf("alerts format: %q; want json, avro, protobuf or jsonschema", a.Format)
-	}
+	p.format("alerts format", a.Format)
 	return p.err()
 }
 
@@ -299,4 +293,11 @@ func oneOf(s string, set []string) bool {
 		}
 	}
 	return false
+}
+
+// format adds a problem when f names no record value format.
+func (p *problems) format(what, f string) {
+	if _, err := format.Parse(f); err != nil {
+		p.addf("%s: %q; want json, avro, protobuf or jsonschema", what, f)
+	}
 }

@@ -122,20 +122,12 @@ func (v *verifier) sharedTables(ctx context.Context, topics []string) error {
 	if !suspect {
 		return nil
 	}
-	var others []string
 	rows, err := v.db.Query(ctx, `SELECT topic FROM sink_offsets WHERE topic <> ALL($1) GROUP BY topic ORDER BY topic`, topics)
 	if err != nil {
 		return fmt.Errorf("verify: topics of other prefixes: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return fmt.Errorf("verify: topics of other prefixes: %w", err)
-		}
-		others = append(others, t)
-	}
-	if err := rows.Err(); err != nil {
+	others, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		return fmt.Errorf("verify: topics of other prefixes: %w", err)
 	}
 	if len(others) == 0 {
