@@ -40,7 +40,7 @@ func (e *Env) RunGen(ctx context.Context, target string) error {
 	g := e.Config.Gen
 	opts := gen.Options{
 		Shape: g.Pace(), Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
-		Report: e.Stderr, Terminal: e.Terminal && !g.DryRun, ReportInterval: g.ReportInterval,
+		Report: e.Stderr, Terminal: e.Terminal && !g.DryRun, ReportInterval: g.ReportEvery(config.GenReportEvery),
 		Now: e.Now, Inject: injection(g, seed),
 	}
 	enc, err := e.genFormat(ctx, kinds)
@@ -81,7 +81,7 @@ func generatorService(opts gen.Options, src gen.Source) Service {
 
 // genService is the generator of `up`: all kinds, at the configured rate,
 // reporting to Stderr; cleanup closes its producer once it has stopped.
-func (e *Env) genService(ctx context.Context, reg prometheus.Registerer) (Service, func(), error) {
+func (e *Env) genService(ctx context.Context, reg prometheus.Registerer, extra func() string) (Service, func(), error) {
 	if err := Invalid(e.Config.Gen.Validate()); err != nil {
 		return Service{}, nil, err
 	}
@@ -96,7 +96,7 @@ func (e *Env) genService(ctx context.Context, reg prometheus.Registerer) (Servic
 	g := e.Config.Gen
 	opts := gen.Options{
 		Shape: g.Pace(), Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
-		Report: e.Stderr, ReportInterval: g.ReportInterval, Now: e.Now, Inject: injection(g, seed),
+		Report: e.Stderr, ReportInterval: g.ReportEvery(config.UpReportEvery), Extra: extra, Now: e.Now, Inject: injection(g, seed),
 	}
 	enc, err := e.genFormat(ctx, market.KindAll)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/gen"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/market"
@@ -42,7 +43,7 @@ func (e *Env) RunReplay(ctx context.Context, file string, keepTime bool) error {
 	src := gen.NewPacedSource(ctx, sim, gen.NewMarketSource(sim, market.KindAll, topics), speed, e.now)
 	opts := gen.Options{
 		Count: g.Count, Duration: g.Duration, RunID: gen.NewRunID(),
-		Report: e.Stderr, Terminal: e.Terminal && !g.DryRun, ReportInterval: g.ReportInterval, Now: e.Now,
+		Report: e.Stderr, Terminal: e.Terminal && !g.DryRun, ReportInterval: g.ReportEvery(config.GenReportEvery), Now: e.Now,
 	}
 	if g.DryRun {
 		opts.DryRun = e.Stdout

@@ -8,6 +8,7 @@ import (
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/metrics"
+	"github.com/tradestream/tradestream/internal/status"
 )
 
 // Up runs `tradestream up`: it creates the topics that are missing,
@@ -15,7 +16,8 @@ import (
 // sink and the alerts engine (as the loader role), the status sampler
 // (once a second, for the dashboard's health panel and /metrics) and the
 // dashboard (as the reader; rules edited as the owner), and the generator
-// until ctx ends, printing what it started and where. Every section is
+// until ctx ends, printing what it started and where, then the generator's
+// rate line with the pipeline's lag and dead letters every report interval. Every section is
 // validated before anything connects.
 func (e *Env) Up(ctx context.Context) error {
 	c := &e.Config
@@ -98,7 +100,14 @@ func (e *Env) Up(ctx context.Context) error {
 	defer closeDash()
 	services = append(services, dsvc)
 	fmt.Fprintf(e.Stdout, "dashboard  %s://%s/\n", e.Config.Dashboard.Scheme(), daddr)
-	gsvc, closeGen, err := e.genService(ctx, reg)
+	gsvc, closeGen, err := e.genService(ctx, reg, func() string {
+		snap, ok := obs.sampler.Latest()
+		if !ok {
+			return ""
+		}
+		return status.Brief(snap, status.BriefGroup{Label: "sink", Name: c.Sink.Group},
+			status.BriefGroup{Label: "alerts", Name: c.Alerts.Group})
+	})
 	if err != nil {
 		return err
 	}

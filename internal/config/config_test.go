@@ -125,6 +125,7 @@ func TestGenValidate(t *testing.T) {
 		{"missing symbols file", func(g *Gen) { g.SymbolsFile = "testdata/nope.csv" }, "symbols"},
 		{"bad schema", func(g *Gen) { g.TradeSchema = "trade/7" }, "trade schema"},
 		{"bad start", func(g *Gen) { g.Start = "yesterday" }, "start"},
+		{"negative report interval", func(g *Gen) { g.ReportInterval = -time.Second }, "report interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,6 +150,22 @@ func TestSecretNeverInHelp(t *testing.T) {
 		if strings.Contains(usage, leak) {
 			t.Errorf("help text contains %q", leak)
 		}
+	}
+}
+
+// TestReportEvery checks the rate report's pace: the command's own
+// (gen's, up's) unless one is set.
+func TestReportEvery(t *testing.T) {
+	g := Default().Gen
+	if got := g.ReportEvery(UpReportEvery); got != 30*time.Second {
+		t.Errorf("unset: got %v, want up's 30s", got)
+	}
+	if got := g.ReportEvery(GenReportEvery); got != 5*time.Second {
+		t.Errorf("unset: got %v, want gen's 5s", got)
+	}
+	g.ReportInterval = 2 * time.Second
+	if got := g.ReportEvery(UpReportEvery); got != 2*time.Second {
+		t.Errorf("set to 2s: got %v", got)
 	}
 }
 

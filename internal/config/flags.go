@@ -91,7 +91,7 @@ func (g *Gen) Bind(fs *pflag.FlagSet) {
 	b.string(&g.Format, "format", "record value format: json, or avro, protobuf or jsonschema through the schema registry (--schema-registry-url)")
 	b.string(&g.Start, "start", "simulated start time, RFC 3339, or open: now in New York's trading hours, else the latest open (default: now, or a fixed date with --seed)")
 	b.bool(&g.DryRun, "dry-run", "write the records to standard output, one JSON value per line, instead of Kafka")
-	b.duration(&g.ReportInterval, "report-interval", "interval of the rate report")
+	b.duration(&g.ReportInterval, "report-interval", "interval of the rate report (default 5s for gen, 30s for up, whose line also tells the sink's and alerts' lag and the dead letters)")
 	g.bindMarket(b)
 	g.bindShapes(b)
 }

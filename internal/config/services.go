@@ -39,7 +39,8 @@ type Gen struct {
 	Start string `yaml:"start"`
 	// DryRun writes the records to standard output instead of Kafka.
 	DryRun bool `yaml:"dry_run"`
-	// ReportInterval is how often the one-line rate report is printed.
+	// ReportInterval is how often the one-line rate report is printed; 0
+	// is the command's own pace (ReportEvery).
 	ReportInterval time.Duration `yaml:"report_interval"`
 
 	// Market time and scenarios (see gen_market.go).
@@ -162,13 +163,12 @@ type Dashboard struct {
 
 func defaultGen() Gen {
 	return Gen{
-		RateBytes:      rate.BytesUnset(),
-		Users:          1000,
-		TickInterval:   250 * time.Millisecond,
-		TradeSchema:    "trade/2",
-		Format:         "json",
-		ReportInterval: 5 * time.Second,
-		Speed:          "1",
+		RateBytes:    rate.BytesUnset(),
+		Users:        1000,
+		TickInterval: 250 * time.Millisecond,
+		TradeSchema:  "trade/2",
+		Format:       "json",
+		Speed:        "1",
 	}
 }
 
@@ -188,4 +188,19 @@ func defaultAlerts() Alerts {
 
 func defaultDashboard() Dashboard {
 	return Dashboard{Addr: "127.0.0.1:8080"}
+}
+
+// The rate report's paces when --report-interval is not set: the
+// generator's own line, and `up`'s, which the dashboard complements.
+const (
+	GenReportEvery = 5 * time.Second
+	UpReportEvery  = 30 * time.Second
+)
+
+// ReportEvery is the rate report's interval: the configured one, or def.
+func (g *Gen) ReportEvery(def time.Duration) time.Duration {
+	if g.ReportInterval > 0 {
+		return g.ReportInterval
+	}
+	return def
 }

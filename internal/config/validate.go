@@ -64,8 +64,8 @@ func (g *Gen) Validate() error {
 			p.addf("gen start: %q is neither an RFC 3339 time nor `open`", g.Start)
 		}
 	}
-	if g.ReportInterval <= 0 {
-		p.addf("gen report interval: %v; must be positive", g.ReportInterval)
+	if g.ReportInterval < 0 {
+		p.addf("gen report interval: %v; must not be negative", g.ReportInterval)
 	}
 	g.validateMarket(&p)
 	return p.err()

@@ -54,6 +54,9 @@ type Options struct {
 	Terminal bool
 	// ReportInterval is the time between reports.
 	ReportInterval time.Duration
+	// Extra, when set, is asked for text to end each rate line with (`up`
+	// adds the pipeline's lag and dead letters); "" adds nothing.
+	Extra func() string
 	// FlushTimeout bounds the final flush after the run stops.
 	FlushTimeout time.Duration
 	// Now is the clock.
@@ -95,7 +98,7 @@ func Run(ctx context.Context, opts Options, src Source) (Summary, error) {
 	}
 	byBytes := shape.Bytes()
 	start := opts.Now()
-	rep := &reporter{w: opts.Report, terminal: opts.Terminal, count: opts.Count, shape: shape, dryRun: opts.DryRun != nil}
+	rep := &reporter{w: opts.Report, terminal: opts.Terminal, count: opts.Count, shape: shape, dryRun: opts.DryRun != nil, extra: opts.Extra}
 	if opts.Watch != nil && opts.DryRun == nil {
 		rep.stall, rep.buffered = opts.Watch.Stall, opts.Client.BufferedProduceRecords
 	}

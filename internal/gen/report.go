@@ -57,6 +57,8 @@ type reporter struct {
 	// partitions and buffered records for the rate line.
 	stall    func() Stall
 	buffered func() int64
+	// extra, when set, ends the rate line (Options.Extra).
+	extra func() string
 }
 
 func (r *reporter) bar() bool { return r.terminal && r.count > 0 }
@@ -89,6 +91,11 @@ func (r *reporter) tick(s Summary) {
 	if r.stall != nil {
 		if st := r.stall(); st.Stalled() {
 			line += fmt.Sprintf("; STALLED: %s, %d records buffered", st, r.buffered())
+		}
+	}
+	if r.extra != nil {
+		if x := r.extra(); x != "" {
+			line += "; " + x
 		}
 	}
 	fmt.Fprintln(r.w, line)

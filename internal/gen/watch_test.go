@@ -125,3 +125,19 @@ func TestRateLineNamesStall(t *testing.T) {
 		t.Errorf("got rate line %q, want it to contain %q", got, want)
 	}
 }
+
+// TestRateLineEndsWithExtra checks that the rate line ends with what
+// Options.Extra returns (up's pipeline state), and adds nothing for "".
+func TestRateLineEndsWithExtra(t *testing.T) {
+	for _, tt := range []struct{ extra, want string }{
+		{"sink lag 3 keeping up", "gen: 10s elapsed, 10 sent, 8 delivered, 0 failed, 1/s now, 1/s average (target 100/s); sink lag 3 keeping up\n"},
+		{"", "gen: 10s elapsed, 10 sent, 8 delivered, 0 failed, 1/s now, 1/s average (target 100/s)\n"},
+	} {
+		var buf bytes.Buffer
+		r := &reporter{w: &buf, shape: rate.Of(100), extra: func() string { return tt.extra }}
+		r.tick(Summary{Sent: 10, Delivered: 8, Elapsed: 10 * time.Second, Rate: 0.8})
+		if got := buf.String(); got != tt.want {
+			t.Errorf("extra %q: got rate line\n%q, want\n%q", tt.extra, got, tt.want)
+		}
+	}
+}

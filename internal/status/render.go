@@ -3,6 +3,7 @@ package status
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -198,4 +199,53 @@ func renderReplication(p func(string, ...any), r *Replication) {
 	} else if len(r.Standbys) == 0 {
 		p("  (the primary streams to no standby)\n")
 	}
+}
+
+// BriefGroup names a consumer group for Brief, with the word it is shown
+// by (sink, alerts).
+type BriefGroup struct{ Label, Name string }
+
+// Brief is the pipeline in one line, for `up`'s rate report: each group's
+// lag with its catch-up in short, and the dead letters. A group without
+// any commit yet is "starting"; when Kafka could not be read the lag is
+// unknown, said with the reason.
+func Brief(snap Snapshot, groups ...BriefGroup) string {
+	var parts []string
+	if snap.KafkaError != "" {
+		parts = append(parts, "lag unknown: "+snap.KafkaError)
+	} else {
+		for _, bg := range groups {
+			i := slices.IndexFunc(snap.Groups, func(g Group) bool { return g.Name == bg.Name })
+			if i < 0 {
+				parts = append(parts, bg.Label+" starting")
+				continue
+			}
+			g := snap.Groups[i]
+			lag := fmt.Sprintf("%s lag %d", bg.Label, g.Lag)
+			if g.LagSeconds >= 1 {
+				lag += " (" + seconds(g.LagSeconds) + ")"
+			}
+			parts = append(parts, lag+" "+briefCatchUp(g))
+		}
+	}
+	dl := fmt.Sprintf("dead letters %d", snap.DeadLetters.Topic)
+	if snap.DeadLetters.Stored != nil {
+		dl += fmt.Sprintf(" in Kafka, %d stored", snap.DeadLetters.StoredTotal())
+	}
+	return strings.Join(append(parts, dl), ", ")
+}
+
+// briefCatchUp is catchUp in a few words.
+func briefCatchUp(g Group) string {
+	switch {
+	case g.KeepingUp:
+		return "keeping up"
+	case g.Lag == 0 || g.CatchUpSeconds == 0:
+		return "caught up"
+	case g.CatchUpSeconds < 0 && g.Trend == "":
+		return "measuring"
+	case g.CatchUpSeconds < 0:
+		return "NOT catching up"
+	}
+	return "catching up in " + seconds(g.CatchUpSeconds)
 }

@@ -51,3 +51,32 @@ func TestRenderShowsAListedBrokerThatDoesNotAnswer(t *testing.T) {
 		t.Errorf("got\n%s\nwant a line %q", out, want)
 	}
 }
+
+// TestBriefTellsEachGroupAndTheDeadLetters checks `up`'s one-line state:
+// each group's lag and catch-up in short, in the order asked, a group
+// without a commit as starting, and the dead letters in Kafka and stored.
+func TestBriefTellsEachGroupAndTheDeadLetters(t *testing.T) {
+	sink, alerts := BriefGroup{"sink", "s"}, BriefGroup{"alerts", "a"}
+	for _, tt := range []struct {
+		name string
+		snap Snapshot
+		want string
+	}{
+		{"keeping up and caught up", Snapshot{
+			Groups:      []Group{{Name: "a", Lag: 0}, {Name: "s", Lag: 42, KeepingUp: true}},
+			DeadLetters: DeadLetters{Topic: 2, Stored: map[string]int64{"malformed_json": 2, "duplicate": 1}},
+		}, "sink lag 42 keeping up, alerts lag 0 caught up, dead letters 2 in Kafka, 3 stored"},
+		{"catching up, lag in seconds", Snapshot{
+			Groups: []Group{{Name: "s", Lag: 90000, LagSeconds: 12.34, CatchUpSeconds: 40, Trend: Shrinking}, {Name: "a", Lag: 7, CatchUpSeconds: -1}},
+		}, "sink lag 90000 (12.3s) catching up in 40s, alerts lag 7 measuring, dead letters 0"},
+		{"falling behind, a group not started", Snapshot{
+			Groups: []Group{{Name: "s", Lag: 5000, LagSeconds: 3, CatchUpSeconds: -1, Trend: Growing}},
+		}, "sink lag 5000 (3s) NOT catching up, alerts starting, dead letters 0"},
+		{"kafka unreadable", Snapshot{KafkaError: "list topics: connection refused", DeadLetters: DeadLetters{Stored: map[string]int64{}}},
+			"lag unknown: list topics: connection refused, dead letters 0 in Kafka, 0 stored"},
+	} {
+		if got := Brief(tt.snap, sink, alerts); got != tt.want {
+			t.Errorf("%s: got\n%q, want\n%q", tt.name, got, tt.want)
+		}
+	}
+}
