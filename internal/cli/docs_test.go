@@ -213,3 +213,56 @@ func TestComposeFilesRunTheSchemaRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeNamesEveryCommand keeps the README's Commands section true:
+// every command (down to db rollups verify) is named in a code span of it,
+// `tradestream db rollups rebuild\|verify` naming both alternatives, and
+// `gen replay FILE` as well as `tradestream gen replay` (a lone word only
+// with tradestream before it).
+func TestReadmeNamesEveryCommand(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	section, _, _ := strings.Cut(string(readme)[strings.Index(string(readme), "\n## Commands\n"):][1:], "\n## ")
+	named := map[string]bool{}
+	spans := strings.Split(section, "`")
+	for i := 1; i < len(spans); i += 2 {
+		span, full := strings.CutPrefix(spans[i], "tradestream ")
+		words := strings.Fields(span)
+		if !full && len(words) < 2 {
+			continue // a lone word (`version`) is no command's name
+		}
+		paths := []string{""}
+		for _, w := range words {
+			var next []string
+			for _, p := range paths {
+				for _, alt := range strings.Split(w, `\|`) {
+					next = append(next, strings.TrimSpace(p+" "+alt))
+				}
+			}
+			paths = next
+			for _, p := range paths {
+				named[p] = true
+			}
+		}
+	}
+	var missing []string
+	var walk func(c *cobra.Command, path string)
+	walk = func(c *cobra.Command, path string) {
+		for _, sub := range c.Commands() {
+			if sub.Hidden || sub.Name() == "help" || sub.Name() == "completion" {
+				continue
+			}
+			p := strings.TrimSpace(path + " " + sub.Name())
+			if !named[p] {
+				missing = append(missing, p)
+			}
+			walk(sub, p)
+		}
+	}
+	walk((&root{cfg: config.Default()}).command(), "")
+	if len(missing) > 0 {
+		t.Errorf("README.md's Commands section does not name: %s", strings.Join(missing, ", "))
+	}
+}
