@@ -30,12 +30,17 @@ type Service struct {
 	// (a sink that caught up, a generator that reached its count); the
 	// others keep running when a service ends cleanly.
 	Essential bool
+	// Stopped, when set, is called once the service has stopped in a
+	// shutdown asked for (ctx ended, not a failure), before the services
+	// started before it are stopped (`up` lets the consumers take in what
+	// the generator sent last).
+	Stopped func()
 }
 
 // Run starts every service, each in its own goroutine, and waits. When ctx
 // ends, any service fails or an essential one returns, the services are
-// stopped in reverse order of start, each one waited for before the next
-// is stopped, and the first failure is returned. Every goroutine Run
+// stopped in reverse order of start, each one waited for (and its Stopped
+// called) before the next is stopped, and the first failure is returned. Every goroutine Run
 // starts has ended when it returns.
 func Run(ctx context.Context, log *slog.Logger, services []Service) error {
 	type running struct {
@@ -65,14 +70,20 @@ func Run(ctx context.Context, log *slog.Logger, services []Service) error {
 		rs = append(rs, running{cancel: cancel, done: done})
 		log.Info("service started", "service", s.Name)
 	}
+	// Stopped is for a stop asked for (ctx), not one a failure forced.
+	asked := false
 	select {
 	case <-ctx.Done():
+		asked = true
 	case <-stop:
 	}
 	for i := len(rs) - 1; i >= 0; i-- {
 		rs[i].cancel()
 		<-rs[i].done
 		log.Info("service stopped", "service", services[i].Name)
+		if asked && services[i].Stopped != nil {
+			services[i].Stopped()
+		}
 	}
 	return firstErr
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"testing"
 )
 
@@ -57,5 +58,36 @@ func TestRunStopsInReverseOrder(t *testing.T) {
 				t.Errorf("got stop order %v, want %v", stopped, tt.wantStop)
 			}
 		})
+	}
+}
+
+// TestRunCallsStoppedBetweenStops checks that a service's Stopped runs
+// after it stopped and before the services started before it are stopped,
+// and only in a shutdown asked for: not in one a failure forced.
+func TestRunCallsStoppedBetweenStops(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for _, asked := range []bool{true, false} {
+		var events []string
+		ctx, cancel := context.WithCancel(context.Background())
+		a := until("a", nil, false, false, &events)
+		b := until("b", nil, false, false, &events)
+		b.Stopped = func() { events = append(events, "b stopped") }
+		var last Service
+		if asked {
+			last = until("c", nil, false, false, &events)
+			go cancel()
+		} else {
+			last = until("c", errors.New("boom"), true, false, &events)
+		}
+		last.Stopped = func() { events = append(events, "c stopped") }
+		_ = Run(ctx, log, []Service{a, b, last})
+		cancel()
+		want := []string{"c", "c stopped", "b", "b stopped", "a"}
+		if !asked {
+			want = []string{"c", "b", "a"}
+		}
+		if !slices.Equal(events, want) {
+			t.Errorf("asked %v: got %v, want %v", asked, events, want)
+		}
 	}
 }

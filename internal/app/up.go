@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafka"
@@ -91,7 +92,13 @@ func (e *Env) Up(ctx context.Context) error {
 		return err
 	}
 	defer obs.close()
-	services = append(services, asvc, obs.service)
+	// Stopping, the generator goes first and the sink last: in between,
+	// the consumers take in what the generator (then the engine) sent
+	// last, so that a clean stop leaves no lag behind.
+	sinkGroup, alertsGroup := status.BriefGroup{Label: "sink", Name: c.Sink.Group}, status.BriefGroup{Label: "alerts", Name: c.Alerts.Group}
+	asvc.Stopped = func() { e.drain(obs.sampler, drainWait, sinkGroup) }
+	// The sampler stops after the engine, for the engine's drain.
+	services = append(services, obs.service, asvc)
 	fmt.Fprintf(e.Stdout, "alerts     group %s -> %s%s  (rules: tradestream alerts add|list|rm)\n", c.Alerts.Group, kafka.TopicNames(c.Topics.Prefix).Alerts, e.alertsFormatNote())
 	dsvc, daddr, closeDash, err := e.dashboardService(ctx, history, owner, reg, obs.sampler)
 	if err != nil {
@@ -105,15 +112,58 @@ func (e *Env) Up(ctx context.Context) error {
 		if !ok {
 			return ""
 		}
-		return status.Brief(snap, status.BriefGroup{Label: "sink", Name: c.Sink.Group},
-			status.BriefGroup{Label: "alerts", Name: c.Alerts.Group})
+		return status.Brief(snap, sinkGroup, alertsGroup)
 	})
 	if err != nil {
 		return err
 	}
 	defer closeGen()
+	gsvc.Stopped = func() { e.drain(obs.sampler, drainWait, sinkGroup, alertsGroup) }
 	services = append(services, gsvc)
 	fmt.Fprintf(e.Stdout, "gen        %s, %d users%s -> %s{users,prices,trades}\n", RateText(c.Gen.Pace()), c.Gen.Users, scenarioText(c.Gen), c.Topics.Prefix)
 	fmt.Fprintln(e.Stdout, "running; press Ctrl-C to stop")
 	return Run(ctx, e.Log, services)
+}
+
+// drainWait bounds how long a stopping `up` waits for its consumers.
+const drainWait = 10 * time.Second
+
+// drain waits until the groups have no lag in a sample taken after it was
+// called (the sampler samples every second), for at most wait, and logs
+// what it left when they did not get there. A group the sampler does not
+// know (no commit yet) is not waited for.
+func (e *Env) drain(s *status.Sampler, wait time.Duration, groups ...status.BriefGroup) {
+	from := time.Now()
+	deadline := from.Add(wait)
+	for {
+		snap, ok := s.Latest()
+		lagging := map[string]int64{}
+		if ok && snap.At.After(from) && snap.KafkaError == "" {
+			for _, g := range snap.Groups {
+				for _, bg := range groups {
+					if g.Name == bg.Name && g.Lag > 0 {
+						lagging[bg.Label] = g.Lag
+					}
+				}
+			}
+			if len(lagging) == 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			if !ok || !snap.At.After(from) || snap.KafkaError != "" {
+				e.Log.Warn("stopping without knowing the consumers' lag: no status sample since the stop began", "waited", wait)
+				return
+			}
+			args := []any{"waited", wait}
+			for _, bg := range groups {
+				if n, ok := lagging[bg.Label]; ok {
+					args = append(args, bg.Label+"_lag", n)
+				}
+			}
+			e.Log.Warn("stopping with records not consumed yet (they are consumed at the next start)", args...)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

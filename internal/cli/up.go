@@ -10,7 +10,10 @@ func (r *root) upCommand() *cobra.Command {
 		Short: "Run the whole pipeline in one process",
 		Long: `Run the whole pipeline in one process: create the topics that are missing,
 migrate the database, then run the services until interrupted (Ctrl-C stops
-them in reverse order of start). It prints what it started and where.
+them in reverse order of start, the generator first; the alerts engine and
+the sink first take in what it sent last, for up to 10 s each). It prints
+what it started and where, then every --report-interval (30s) the
+generator's rate with the sink's and the engine's lag and the dead letters.
 
 The generator and sink flags are the same as for gen and sink; the alerts
 engine's and the dashboard's are prefixed (--alerts-group, --alerts-batch-size,

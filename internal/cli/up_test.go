@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,17 +14,21 @@ import (
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
+	"github.com/tradestream/tradestream/internal/status"
 	"github.com/tradestream/tradestream/internal/store"
 )
 
-// TestUpRateLineTellsThePipeline checks `up`'s one report line: the
-// generator's rate followed by the sink's and the alerts engine's lag and
-// the dead letters, read from the same status sampler as the dashboard.
-// Seven dead letters are stored beforehand and one malformed price is
-// produced, so the line must come to count 8 stored dead letters (and
-// the one in the deadletter topic), and the sink must be keeping up or
-// caught up with a lag never above what the generator delivered.
-func TestUpRateLineTellsThePipeline(t *testing.T) {
+// TestUpTellsThePipelineAndStopsWithoutLag checks `up`'s one report line:
+// the generator's rate followed by the sink's and the alerts engine's lag
+// and the dead letters, read from the same status sampler as the
+// dashboard. Seven dead letters are stored beforehand and one malformed
+// price is produced, so the line must come to count 8 stored dead letters
+// (and the one in the deadletter topic), and the sink must be keeping up
+// or caught up with a lag never above what the generator delivered. Then
+// `up` is stopped while the generator runs: the sink and the engine take
+// in what it sent last before they stop, so `status` finds both groups
+// without lag, every record of the prices and trades consumed by both.
+func TestUpTellsThePipelineAndStopsWithoutLag(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs up against Kafka and PostgreSQL")
 	}
@@ -90,5 +95,36 @@ func TestUpRateLineTellsThePipeline(t *testing.T) {
 	}
 	if code := stop(); code != 0 {
 		t.Errorf("up exited %d\n%s", code, tail(errOut.String(), 20))
+	}
+	code, stdout, stderr := run(t, env, "status", "--json")
+	if code != 0 {
+		t.Fatalf("status: exit %d\n%s", code, stderr)
+	}
+	var snap status.Snapshot
+	if err := json.Unmarshal([]byte(stdout), &snap); err != nil {
+		t.Fatal(err)
+	}
+	lags := map[string]int64{}
+	for _, g := range snap.Groups {
+		lags[g.Name] = g.Lag
+		if g.Name == env["TRADESTREAM_ALERTS_GROUP"] {
+			// The engine's lag is on the prices and trades: their
+			// records all consumed.
+			var ends, committed int64
+			for _, p := range g.Partitions {
+				ends += p.End
+				if p.Committed > 0 || p.End > 0 {
+					committed += p.Committed
+				}
+			}
+			if ends == 0 || committed != ends {
+				t.Errorf("alerts engine: %d of the %d records of its topics consumed when up stopped", committed, ends)
+			}
+		}
+	}
+	for _, group := range []string{env["TRADESTREAM_SINK_GROUP"], env["TRADESTREAM_ALERTS_GROUP"]} {
+		if lag, ok := lags[group]; !ok || lag != 0 {
+			t.Errorf("after up stopped, group %s: lag %d (known %v), want 0\nup's log:\n%s", group, lag, ok, tail(errOut.String(), 10))
+		}
 	}
 }
