@@ -100,29 +100,20 @@ func TestAlertsRuleCommands(t *testing.T) {
 }
 
 func TestStatusCommand(t *testing.T) {
-	brokers := kafkatest.Brokers(t)
-	tc := kafkatest.Topics(t, brokers, 3, 1)
-	db := pgtest.Schema(t)
-	env := map[string]string{
-		"TRADESTREAM_KAFKA_BROKERS": strings.Join(brokers, ","),
-		"TRADESTREAM_DATABASE_URL":  db.URL.Reveal(),
-		"TRADESTREAM_TOPIC_PREFIX":  tc.Prefix,
-	}
-	if code, out, stderr := run(t, env, "db", "migrate"); code != 0 {
-		t.Fatalf("db migrate: exit %d\n%s\n%s", code, out, stderr)
-	}
+	pl := newPipeline(t)
+	env := pl.env
 	// A group that read part of the prices topic and left.
-	topics := kafka.TopicNames(tc.Prefix)
+	topics := kafka.TopicNames(pl.prefix)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	prod := kafkatest.Client(t, brokers)
+	prod := kafkatest.Client(t, pl.brokers)
 	for i := range 30 {
 		if err := prod.ProduceSync(ctx, &kgo.Record{Topic: topics.Prices, Key: []byte{byte(i)}, Value: []byte("{}")}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	group := "status-cli-" + tc.Prefix
-	adm := kafkatest.Admin(t, brokers)
+	group := "status-cli-" + pl.prefix
+	adm := kafkatest.Admin(t, pl.brokers)
 	if _, err := adm.CommitOffsets(ctx, group, offsetsAt(topics.Prices, 0, 3)); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +142,7 @@ func TestStatusCommand(t *testing.T) {
 	}
 
 	code, out, stderr = run(t, env, "status", "--samples", "1", "--group", group)
-	for _, want := range []string{"BROKERS", "TOPICS", tc.Prefix + "prices", "CONSUMER GROUPS", group, "TABLES", "DEAD LETTERS"} {
+	for _, want := range []string{"BROKERS", "TOPICS", pl.prefix + "prices", "CONSUMER GROUPS", group, "TABLES", "DEAD LETTERS"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("status: exit %d, output lacks %q\n%s\n%s", code, want, out, stderr)
 		}

@@ -10,9 +10,40 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/kafkatest"
 	"github.com/tradestream/tradestream/internal/pgtest"
 )
+
+// pipeline is a test's own topics (3 partitions, one replica) and
+// migrated schema, with env pointing tradestream at them.
+type pipeline struct {
+	brokers []string
+	prefix  string
+	db      config.Database
+	env     map[string]string
+}
+
+// newPipeline creates a pipeline's topics and schema and migrates it; env
+// also holds the extra name, value pairs.
+func newPipeline(t *testing.T, extra ...string) pipeline {
+	t.Helper()
+	brokers := kafkatest.Brokers(t)
+	tc := kafkatest.Topics(t, brokers, 3, 1)
+	db := pgtest.Schema(t)
+	env := map[string]string{
+		"TRADESTREAM_KAFKA_BROKERS": strings.Join(brokers, ","),
+		"TRADESTREAM_DATABASE_URL":  db.URL.Reveal(),
+		"TRADESTREAM_TOPIC_PREFIX":  tc.Prefix,
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	if code, out, stderr := run(t, env, "db", "migrate"); code != 0 {
+		t.Fatalf("db migrate: exit %d\n%s\n%s", code, out, stderr)
+	}
+	return pipeline{brokers: brokers, prefix: tc.Prefix, db: db, env: env}
+}
 
 // run executes a command line with env as the whole environment.
 func run(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {

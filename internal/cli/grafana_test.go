@@ -26,7 +26,6 @@ import (
 
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
-	"github.com/tradestream/tradestream/internal/pgtest"
 )
 
 // dashboardFile is the Grafana dashboard shipped for Docker users.
@@ -269,18 +268,8 @@ func TestGrafanaDashboardMetricsMove(t *testing.T) {
 		t.Skip("runs the whole pipeline for half a minute")
 	}
 	names := dashboardMetrics(t)
-	brokers := kafkatest.Brokers(t)
-	tc := kafkatest.Topics(t, brokers, 3, 1)
-	db := pgtest.Schema(t)
-	env := map[string]string{
-		"TRADESTREAM_KAFKA_BROKERS": strings.Join(brokers, ","),
-		"TRADESTREAM_DATABASE_URL":  db.URL.Reveal(),
-		"TRADESTREAM_TOPIC_PREFIX":  tc.Prefix,
-		"TRADESTREAM_METRICS_ADDR":  "127.0.0.1:0",
-	}
-	if code, out, stderr := run(t, env, "db", "migrate"); code != 0 {
-		t.Fatalf("db migrate: exit %d\n%s\n%s", code, out, stderr)
-	}
+	pl := newPipeline(t, "TRADESTREAM_METRICS_ADDR", "127.0.0.1:0")
+	env := pl.env
 	// Every trade fires an alert, so the alerts path moves all the time.
 	if code, out, stderr := run(t, env, "alerts", "add", "big_trade", "*", "1"); code != 0 {
 		t.Fatalf("alerts add: exit %d\n%s\n%s", code, out, stderr)
@@ -298,9 +287,9 @@ func TestGrafanaDashboardMetricsMove(t *testing.T) {
 	defer cancel()
 	go watchStream(ctx, t, "http://"+dashAddr)
 	badRecords := func() {
-		prod := kafkatest.Client(t, brokers)
+		prod := kafkatest.Client(t, pl.brokers)
 		for i := range 3 {
-			rec := &kgo.Record{Topic: kafka.TopicNames(tc.Prefix).Prices, Key: []byte{byte(i)}, Value: []byte(`{"symbol":"X"}`),
+			rec := &kgo.Record{Topic: kafka.TopicNames(pl.prefix).Prices, Key: []byte{byte(i)}, Value: []byte(`{"symbol":"X"}`),
 				Headers: []kgo.RecordHeader{{Key: "schema", Value: []byte("price/9")}}}
 			if err := prod.ProduceSync(ctx, rec).FirstErr(); err != nil {
 				t.Fatal(err)

@@ -19,7 +19,6 @@ import (
 	"github.com/tradestream/tradestream/internal/dashboard"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
-	"github.com/tradestream/tradestream/internal/pgtest"
 	"github.com/tradestream/tradestream/internal/status"
 	"github.com/tradestream/tradestream/internal/store"
 )
@@ -39,21 +38,9 @@ type healthState struct {
 
 func setUpHealthState(t *testing.T) healthState {
 	t.Helper()
-	brokers := kafkatest.Brokers(t)
-	tc := kafkatest.Topics(t, brokers, 3, 1)
-	db := pgtest.Schema(t)
-	s := healthState{
-		env: map[string]string{
-			"TRADESTREAM_KAFKA_BROKERS": strings.Join(brokers, ","),
-			"TRADESTREAM_DATABASE_URL":  db.URL.Reveal(),
-			"TRADESTREAM_TOPIC_PREFIX":  tc.Prefix,
-			"TRADESTREAM_LOG_LEVEL":     "warn",
-		},
-		topics: kafka.TopicNames(tc.Prefix), group: "health-" + tc.Prefix, perPart: 30, stored: 7, minAge: 3590,
-	}
-	if code, out, stderr := run(t, s.env, "db", "migrate"); code != 0 {
-		t.Fatalf("db migrate: exit %d\n%s\n%s", code, out, stderr)
-	}
+	pl := newPipeline(t, "TRADESTREAM_LOG_LEVEL", "warn")
+	brokers, db := pl.brokers, pl.db
+	s := healthState{env: pl.env, topics: kafka.TopicNames(pl.prefix), group: "health-" + pl.prefix, perPart: 30, stored: 7, minAge: 3590}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	prod := kafkatest.Client(t, brokers, kgo.RecordPartitioner(kgo.ManualPartitioner()))

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
-	"github.com/tradestream/tradestream/internal/pgtest"
 	"github.com/tradestream/tradestream/internal/status"
 	"github.com/tradestream/tradestream/internal/store"
 )
@@ -32,25 +30,13 @@ func TestUpTellsThePipelineAndStopsWithoutLag(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs up against Kafka and PostgreSQL")
 	}
-	brokers := kafkatest.Brokers(t)
-	tc := kafkatest.Topics(t, brokers, 3, 1)
-	db := pgtest.Schema(t)
-	env := map[string]string{
-		"TRADESTREAM_KAFKA_BROKERS":  strings.Join(brokers, ","),
-		"TRADESTREAM_DATABASE_URL":   db.URL.Reveal(),
-		"TRADESTREAM_TOPIC_PREFIX":   tc.Prefix,
-		"TRADESTREAM_LOG_LEVEL":      "warn",
-		"TRADESTREAM_METRICS_ADDR":   "127.0.0.1:0",
-		"TRADESTREAM_SINK_GROUP":     "up-sink-" + tc.Prefix,
-		"TRADESTREAM_ALERTS_GROUP":   "up-alerts-" + tc.Prefix,
-		"TRADESTREAM_DASHBOARD_ADDR": "127.0.0.1:0",
-	}
-	if code, out, stderr := run(t, env, "db", "migrate"); code != 0 {
-		t.Fatalf("db migrate: exit %d\n%s\n%s", code, out, stderr)
-	}
+	pl := newPipeline(t, "TRADESTREAM_LOG_LEVEL", "warn", "TRADESTREAM_METRICS_ADDR", "127.0.0.1:0",
+		"TRADESTREAM_DASHBOARD_ADDR", "127.0.0.1:0")
+	env := pl.env
+	env["TRADESTREAM_SINK_GROUP"], env["TRADESTREAM_ALERTS_GROUP"] = "up-sink-"+pl.prefix, "up-alerts-"+pl.prefix
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	pool, err := store.Open(ctx, db)
+	pool, err := store.Open(ctx, pl.db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,8 +45,8 @@ func TestUpTellsThePipelineAndStopsWithoutLag(t *testing.T) {
 		SELECT 't', 0, g, 'x', 'malformed_json', 'e' FROM generate_series(1, 7) g`); err != nil {
 		t.Fatal(err)
 	}
-	prod := kafkatest.Client(t, brokers)
-	if err := prod.ProduceSync(ctx, &kgo.Record{Topic: kafka.TopicNames(tc.Prefix).Prices, Value: []byte("{not json")}).FirstErr(); err != nil {
+	prod := kafkatest.Client(t, pl.brokers)
+	if err := prod.ProduceSync(ctx, &kgo.Record{Topic: kafka.TopicNames(pl.prefix).Prices, Value: []byte("{not json")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 
