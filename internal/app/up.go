@@ -134,34 +134,26 @@ const drainWait = 10 * time.Second
 // know (no commit yet) is not waited for.
 func (e *Env) drain(s *status.Sampler, wait time.Duration, groups ...status.BriefGroup) {
 	from := time.Now()
-	deadline := from.Add(wait)
 	for {
 		snap, ok := s.Latest()
-		lagging := map[string]int64{}
-		if ok && snap.At.After(from) && snap.KafkaError == "" {
-			for _, g := range snap.Groups {
-				for _, bg := range groups {
-					if g.Name == bg.Name && g.Lag > 0 {
-						lagging[bg.Label] = g.Lag
-					}
+		fresh := ok && snap.At.After(from) && snap.KafkaError == ""
+		var lagging []any
+		if fresh {
+			for _, bg := range groups {
+				if g, ok := snap.Group(bg.Name); ok && g.Lag > 0 {
+					lagging = append(lagging, bg.Label+"_lag", g.Lag)
 				}
 			}
 			if len(lagging) == 0 {
 				return
 			}
 		}
-		if time.Now().After(deadline) {
-			if !ok || !snap.At.After(from) || snap.KafkaError != "" {
+		if time.Since(from) >= wait {
+			if !fresh {
 				e.Log.Warn("stopping without knowing the consumers' lag: no status sample since the stop began", "waited", wait)
-				return
+			} else {
+				e.Log.Warn("stopping with records not consumed yet (they are consumed at the next start)", append([]any{"waited", wait}, lagging...)...)
 			}
-			args := []any{"waited", wait}
-			for _, bg := range groups {
-				if n, ok := lagging[bg.Label]; ok {
-					args = append(args, bg.Label+"_lag", n)
-				}
-			}
-			e.Log.Warn("stopping with records not consumed yet (they are consumed at the next start)", args...)
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -3,7 +3,6 @@ package status
 import (
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -215,12 +214,11 @@ func Brief(snap Snapshot, groups ...BriefGroup) string {
 		parts = append(parts, "lag unknown: "+snap.KafkaError)
 	} else {
 		for _, bg := range groups {
-			i := slices.IndexFunc(snap.Groups, func(g Group) bool { return g.Name == bg.Name })
-			if i < 0 {
+			g, ok := snap.Group(bg.Name)
+			if !ok {
 				parts = append(parts, bg.Label+" starting")
 				continue
 			}
-			g := snap.Groups[i]
 			lag := fmt.Sprintf("%s lag %d", bg.Label, g.Lag)
 			if g.LagSeconds >= 1 {
 				lag += " (" + seconds(g.LagSeconds) + ")"
@@ -240,7 +238,7 @@ func briefCatchUp(g Group) string {
 	switch {
 	case g.KeepingUp:
 		return "keeping up"
-	case g.Lag == 0 || g.CatchUpSeconds == 0:
+	case g.CatchUpSeconds == 0:
 		return "caught up"
 	case g.CatchUpSeconds < 0 && g.Trend == "":
 		return "measuring"
