@@ -99,6 +99,14 @@ func (s *Sink) storedOffsets(ctx context.Context) (map[string]map[int32]int64, e
 // best-effort copy for lag tools), or the start of the partition when
 // PostgreSQL has none. It also sets the partitions' positions.
 func (s *Sink) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	// The group can assign partitions before NewClient has returned (its
+	// ping waits on a hung broker while another coordinates the group):
+	// the checks below need the client.
+	select {
+	case <-s.clSet:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	stored, err := s.storedOffsets(ctx)
 	if err != nil {
 		return nil, err

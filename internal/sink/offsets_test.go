@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tradestream/tradestream/internal/config"
 	"github.com/tradestream/tradestream/internal/event"
 	"github.com/tradestream/tradestream/internal/kafka"
 	"github.com/tradestream/tradestream/internal/kafkatest"
@@ -204,5 +206,23 @@ func recreatePrices(ctx context.Context, t *testing.T, e *testEnv, more ...*kgo.
 	prod := kafkatest.Client(t, brokers, kafka.ProducerOptions(e.kcfg)...)
 	if err := prod.ProduceSync(ctx, again...).FirstErr(); err != nil {
 		t.Fatalf("produce to the new topic: %v", err)
+	}
+}
+
+// TestAdjustOffsetsWaitsForTheClient: the group can assign partitions
+// while Run's client is still pinging the brokers (one of them hung), and
+// the assignment's checks read topic ids through that client. Before it
+// is set, adjustOffsets waits, and gives up with the group's context,
+// instead of using a nil client (a crash, seen in TestFaultHungBroker).
+func TestAdjustOffsetsWaitsForTheClient(t *testing.T) {
+	s, err := New(config.Kafka{}, nil, slog.New(slog.DiscardHandler), nil, Options{Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	offsets := map[string]map[int32]kgo.Offset{"prices": {0: kgo.NewOffset()}}
+	if _, err := s.adjustOffsets(ctx, offsets); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want the group context's end while the client is not set", err)
 	}
 }

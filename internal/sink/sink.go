@@ -161,7 +161,8 @@ type Sink struct {
 	opts    Options
 
 	dataTopics []string
-	cl         *kgo.Client // set by Run
+	cl         *kgo.Client   // set by Run
+	clSet      chan struct{} // closed once cl is set
 	live       atomic.Pointer[kgo.Client]
 	pos        positions
 	w          writer
@@ -197,6 +198,7 @@ func New(kcfg config.Kafka, pool *pgxpool.Pool, log *slog.Logger, reg prometheus
 		hooks:      tsmetrics.KafkaHooks(reg, "sink"),
 		dataTopics: []string{t.Users, t.Prices, t.Trades, t.Alerts},
 		recreated:  kafka.NewRecreated(),
+		clSet:      make(chan struct{}),
 	}
 	s.w = writer{pool: pool, group: opts.Group, metrics: m, now: opts.Now}
 	s.parts = partitionCache{pool: pool, log: s.log, metrics: m}
@@ -257,6 +259,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		return fmt.Errorf("sink: %w", err)
 	}
 	s.cl = cl
+	close(s.clSet)
 	s.live.Store(cl)
 	defer func() {
 		s.live.Store(nil)
